@@ -1,0 +1,5 @@
+import sys
+
+from keepgate.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Implementations of the service ports: SQL, SMTP, the SMS gateway, development sinks."""

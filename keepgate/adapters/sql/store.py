@@ -1,0 +1,280 @@
+"""The SQL implementation of every storage port, one transaction per unit of work."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from keepgate.adapters.sql import tables as t
+from keepgate.adapters.sql.engine import WRITE_OPTION
+from keepgate.domain.accounts import Account, AccountStatus
+from keepgate.domain.audit import AuditEvent, EventKind, Outcome
+from keepgate.domain.identifiers import Identifier, IdentifierKind
+from keepgate.domain.sessions import AAL, Session
+from keepgate.flows.base import Channel, Flow, FlowKind, Message
+from keepgate.security.audit_chain import entry_hash
+from keepgate.services.ports import (
+    AuditRecord,
+    IdentifierTaken,
+    OutboxMessage,
+    StaleFlow,
+    UnitOfWork,
+)
+
+
+class SqlAccounts:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._c = conn
+
+    @staticmethod
+    def _row(row: Any) -> Account:
+        return Account(id=row.id, email=row.email, phone=row.phone,
+                       password_hash=row.password_hash, status=AccountStatus(row.status),
+                       kyc_tier=row.kyc_tier, created_at=row.created_at)
+
+    async def get(self, account_id: str) -> Account | None:
+        row = (await self._c.execute(
+            sa.select(t.accounts).where(t.accounts.c.id == account_id))).first()
+        return self._row(row) if row else None
+
+    async def find(self, identifier: Identifier) -> Account | None:
+        column = t.accounts.c.email if identifier.kind is IdentifierKind.EMAIL else t.accounts.c.phone
+        row = (await self._c.execute(
+            sa.select(t.accounts).where(column == identifier.value))).first()
+        return self._row(row) if row else None
+
+    async def create(self, account: Account) -> None:
+        try:
+            async with self._c.begin_nested():
+                await self._c.execute(sa.insert(t.accounts).values(
+                    id=account.id, email=account.email, phone=account.phone,
+                    password_hash=account.password_hash, status=account.status.value,
+                    kyc_tier=account.kyc_tier, created_at=account.created_at))
+        except IntegrityError:
+            raise IdentifierTaken() from None
+
+    async def set_password_hash(self, account_id: str, password_hash: str) -> None:
+        await self._c.execute(sa.update(t.accounts).where(t.accounts.c.id == account_id)
+                              .values(password_hash=password_hash))
+
+
+class SqlFlows:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._c = conn
+
+    @staticmethod
+    def _values(flow: Flow) -> dict[str, Any]:
+        return dict(kind=flow.kind.value, channel=flow.channel.value, state=flow.state,
+                    created_at=flow.created_at, expires_at=flow.expires_at,
+                    context=dict(flow.context),
+                    messages=[{"code": m.code, "text": m.text, "type": m.type}
+                              for m in flow.messages],
+                    binding=flow.binding, account_id=flow.account_id, session_id=flow.session_id)
+
+    async def get(self, flow_id: str) -> Flow | None:
+        row = (await self._c.execute(sa.select(t.flows).where(t.flows.c.id == flow_id))).first()
+        if row is None:
+            return None
+        return Flow(id=row.id, kind=FlowKind(row.kind), channel=Channel(row.channel),
+                    state=row.state, created_at=row.created_at, expires_at=row.expires_at,
+                    version=row.version, context=row.context,
+                    messages=tuple(Message(**m) for m in row.messages), binding=row.binding,
+                    account_id=row.account_id, session_id=row.session_id)
+
+    async def create(self, flow: Flow) -> None:
+        await self._c.execute(sa.insert(t.flows).values(id=flow.id, version=flow.version,
+                                                        **self._values(flow)))
+
+    async def save(self, flow: Flow) -> Flow:
+        result = await self._c.execute(
+            sa.update(t.flows)
+            .where(t.flows.c.id == flow.id, t.flows.c.version == flow.version)
+            .values(version=flow.version + 1, **self._values(flow)))
+        if result.rowcount != 1:
+            raise StaleFlow(flow.id)
+        return flow.evolve(version=flow.version + 1)
+
+
+class SqlSessions:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._c = conn
+
+    @staticmethod
+    def _row(row: Any) -> Session:
+        return Session(id=row.id, account_id=row.account_id, token_hash=row.token_hash,
+                       aal=AAL(row.aal), methods=tuple(row.methods), channel=row.channel,
+                       created_at=row.created_at, last_seen_at=row.last_seen_at,
+                       expires_at=row.expires_at, ip=row.ip, user_agent=row.user_agent,
+                       revoked_at=row.revoked_at)
+
+    async def create(self, session: Session) -> None:
+        await self._c.execute(sa.insert(t.sessions).values(
+            id=session.id, account_id=session.account_id, token_hash=session.token_hash,
+            aal=session.aal.value, methods=list(session.methods), channel=session.channel,
+            created_at=session.created_at, last_seen_at=session.last_seen_at,
+            expires_at=session.expires_at, ip=session.ip[:64],
+            user_agent=session.user_agent[:512], revoked_at=None))
+
+    async def by_token_hash(self, token_hash: str) -> Session | None:
+        row = (await self._c.execute(
+            sa.select(t.sessions).where(t.sessions.c.token_hash == token_hash))).first()
+        return self._row(row) if row else None
+
+    async def get(self, session_id: str) -> Session | None:
+        row = (await self._c.execute(
+            sa.select(t.sessions).where(t.sessions.c.id == session_id))).first()
+        return self._row(row) if row else None
+
+    async def list_for_account(self, account_id: str) -> Sequence[Session]:
+        rows = await self._c.execute(sa.select(t.sessions).where(
+            t.sessions.c.account_id == account_id, t.sessions.c.revoked_at.is_(None)))
+        return [self._row(r) for r in rows]
+
+    async def touch(self, session_id: str, now: datetime) -> None:
+        await self._c.execute(sa.update(t.sessions).where(t.sessions.c.id == session_id)
+                              .values(last_seen_at=now))
+
+    async def revoke(self, session_id: str, now: datetime) -> bool:
+        result = await self._c.execute(
+            sa.update(t.sessions)
+            .where(t.sessions.c.id == session_id, t.sessions.c.revoked_at.is_(None))
+            .values(revoked_at=now))
+        return bool(result.rowcount)
+
+    async def revoke_all(self, account_id: str, now: datetime, *, keep: str | None) -> int:
+        condition = [t.sessions.c.account_id == account_id, t.sessions.c.revoked_at.is_(None)]
+        if keep is not None:
+            condition.append(t.sessions.c.id != keep)
+        result = await self._c.execute(sa.update(t.sessions).where(*condition)
+                                       .values(revoked_at=now))
+        return int(result.rowcount)
+
+
+class SqlOutbox:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._c = conn
+
+    @staticmethod
+    def _row(row: Any) -> OutboxMessage:
+        return OutboxMessage(id=row.id, channel=row.channel, destination=row.destination,
+                             template=row.template, subject=row.subject, body=row.body,
+                             created_at=row.created_at, attempts=row.attempts, status=row.status,
+                             sent_at=row.sent_at, last_error=row.last_error)
+
+    async def enqueue(self, channel: str, destination: str, template: str, subject: str,
+                      body: str, now: datetime) -> int:
+        result = await self._c.execute(sa.insert(t.outbox).values(
+            channel=channel, destination=destination, template=template, subject=subject,
+            body=body, created_at=now, status="pending", attempts=0, next_attempt_at=now,
+        ).returning(t.outbox.c.id))
+        return int(result.scalar_one())
+
+    async def count_since(self, destination: str, since: datetime) -> int:
+        result = await self._c.execute(sa.select(sa.func.count()).select_from(t.outbox).where(
+            t.outbox.c.destination == destination, t.outbox.c.created_at >= since))
+        return int(result.scalar_one())
+
+    async def claim_due(self, now: datetime, *, limit: int, lease_seconds: int
+                        ) -> Sequence[OutboxMessage]:
+        o = t.outbox.c
+        claimable = [o.status == "pending", o.next_attempt_at <= now,
+                     sa.or_(o.lease_until.is_(None), o.lease_until < now)]
+        due = (sa.select(o.id).where(*claimable).order_by(o.id).limit(limit)
+               .with_for_update(skip_locked=True))
+        # The outer WHERE repeats the conditions: under READ COMMITTED a row another worker
+        # claimed meanwhile is re-checked and skipped, so a message has one lease at a time.
+        result = await self._c.execute(
+            sa.update(t.outbox).where(o.id.in_(due.scalar_subquery()), *claimable)
+            .values(lease_until=now + timedelta(seconds=lease_seconds), attempts=o.attempts + 1)
+            .returning(*t.outbox.c))
+        return sorted((self._row(r) for r in result), key=lambda m: m.id)
+
+    async def mark_sent(self, message_id: int, now: datetime, *, keep_body: bool) -> None:
+        values: dict[str, Any] = dict(status="sent", sent_at=now, lease_until=None)
+        if not keep_body:
+            values["body"] = ""
+        await self._c.execute(sa.update(t.outbox).where(t.outbox.c.id == message_id)
+                              .values(**values))
+
+    async def mark_retry(self, message_id: int, error: str, next_attempt_at: datetime | None
+                         ) -> None:
+        values: dict[str, Any] = dict(lease_until=None, last_error=error)
+        if next_attempt_at is None:
+            values["status"] = "failed"
+        else:
+            values["next_attempt_at"] = next_attempt_at
+        await self._c.execute(sa.update(t.outbox).where(t.outbox.c.id == message_id)
+                              .values(**values))
+
+    async def recent(self, limit: int) -> Sequence[OutboxMessage]:
+        rows = await self._c.execute(sa.select(t.outbox).order_by(t.outbox.c.id.desc())
+                                     .limit(limit))
+        return [self._row(r) for r in rows]
+
+
+class SqlAudit:
+    def __init__(self, conn: AsyncConnection, writable: bool) -> None:
+        self._c = conn
+        self._writable = writable
+
+    @staticmethod
+    def content(seq: int, at: datetime, event: AuditEvent) -> dict[str, Any]:
+        return {"seq": seq, "at": at.isoformat(), "kind": event.kind.value,
+                "outcome": event.outcome.value, "account_id": event.account_id,
+                "ip": event.ip, "user_agent": event.user_agent, "details": event.details}
+
+    async def append(self, event: AuditEvent, now: datetime) -> AuditRecord:
+        if not self._writable:
+            raise RuntimeError("audit events are appended in write units of work only")
+        head = (await self._c.execute(
+            sa.select(t.audit_head).where(t.audit_head.c.id == 1).with_for_update())).one()
+        seq = head.seq + 1
+        event = AuditEvent(event.kind, event.outcome, event.account_id, event.ip[:64],
+                           event.user_agent[:512], event.details)
+        digest = entry_hash(head.last_hash, self.content(seq, now, event))
+        await self._c.execute(sa.insert(t.audit_events).values(
+            seq=seq, at=now, kind=event.kind.value, outcome=event.outcome.value,
+            account_id=event.account_id, ip=event.ip, user_agent=event.user_agent,
+            details=event.details, prev_hash=head.last_hash, hash=digest))
+        await self._c.execute(sa.update(t.audit_head).where(t.audit_head.c.id == 1)
+                              .values(seq=seq, last_hash=digest))
+        return AuditRecord(seq, now, event, head.last_hash, digest)
+
+    async def read(self, *, after_seq: int = 0, limit: int = 1000) -> Sequence[AuditRecord]:
+        rows = await self._c.execute(
+            sa.select(t.audit_events).where(t.audit_events.c.seq > after_seq)
+            .order_by(t.audit_events.c.seq).limit(limit))
+        return [AuditRecord(r.seq, r.at, AuditEvent(EventKind(r.kind), Outcome(r.outcome),
+                                                    r.account_id, r.ip, r.user_agent, r.details),
+                            r.prev_hash, r.hash) for r in rows]
+
+
+class SqlUnitOfWork:
+    def __init__(self, conn: AsyncConnection, writable: bool) -> None:
+        self.accounts = SqlAccounts(conn)
+        self.flows = SqlFlows(conn)
+        self.sessions = SqlSessions(conn)
+        self.outbox = SqlOutbox(conn)
+        self.audit = SqlAudit(conn, writable)
+
+
+class SqlStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    @asynccontextmanager
+    async def unit_of_work(self, *, write: bool) -> AsyncIterator[UnitOfWork]:
+        async with self.engine.connect() as conn:
+            if write:
+                await conn.execution_options(**{WRITE_OPTION: True})
+            async with conn.begin():
+                yield SqlUnitOfWork(conn, write)
+
+    async def close(self) -> None:
+        await self.engine.dispose()

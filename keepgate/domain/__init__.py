@@ -1,0 +1,1 @@
+"""Records and rules. No I/O, no framework: everything here is plain Python."""

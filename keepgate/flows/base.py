@@ -1,0 +1,132 @@
+"""The flow record, effects and step results shared by every flow.
+
+A flow is a record, not a call stack: it has an id, a kind, a state from a closed set, an
+expiry, the methods still open, attempt counters and a small context. Expiry is checked first
+on every read and submit; it is not a state. A step is a pure function
+``(flow, facts, now) -> StepResult(flow, effects, error)``; the service layer gathers the facts
+(lookups, password hashes), persists the new flow and carries out the effects in one unit of work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from keepgate.domain.audit import EventKind, Outcome
+from keepgate.domain.errors import KeepgateError
+from keepgate.domain.identifiers import Identifier
+
+COMPLETED = "completed"
+FAILED = "failed"
+
+
+class FlowKind(StrEnum):
+    REGISTRATION = "registration"
+    LOGIN = "login"
+
+
+class Channel(StrEnum):
+    API = "api"  # mobile apps and services: JSON, bearer tokens
+    BROWSER = "browser"  # pages: cookies, CSRF, redirects
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    code: str
+    text: str
+    type: str = "info"  # "info" or "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    id: str
+    kind: FlowKind
+    channel: Channel
+    state: str
+    created_at: datetime
+    expires_at: datetime
+    version: int = 0
+    context: Mapping[str, Any] = field(default_factory=dict)
+    messages: tuple[Message, ...] = ()
+    binding: str | None = None  # browser flows: a hash tying the flow to its browser
+    account_id: str | None = None
+    session_id: str | None = None
+
+    def is_expired(self, now: datetime) -> bool:
+        return now >= self.expires_at
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (COMPLETED, FAILED)
+
+    def evolve(self, **changes: Any) -> Flow:
+        return replace(self, **changes)
+
+    def with_context(self, **changes: Any) -> Flow:
+        return replace(self, context={**self.context, **changes})
+
+
+# Effects: what a step asks the service to do, in the same transaction as saving the flow.
+
+
+@dataclass(frozen=True, slots=True)
+class SendMessage:
+    template: str
+    to: Identifier
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CreateAccount:
+    identifier: Identifier
+    password_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class IssueSession:
+    account_id: str
+    methods: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class UpdatePasswordHash:
+    """Re-hash on sign-in when the configured parameters changed."""
+
+    account_id: str
+    password_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordEvent:
+    kind: EventKind
+    outcome: Outcome
+    account_id: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+Effect = SendMessage | CreateAccount | IssueSession | UpdatePasswordHash | RecordEvent
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    flow: Flow
+    effects: tuple[Effect, ...] = ()
+    error: KeepgateError | None = None
+
+
+Transitions = Mapping[str, Mapping[str, frozenset[str]]]
+
+
+def open_methods(transitions: Transitions, state: str) -> tuple[str, ...]:
+    return tuple(transitions.get(state, {}))
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def from_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text)

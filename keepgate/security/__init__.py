@@ -1,0 +1,1 @@
+"""The only package that touches cryptography. Verification raises; it never returns a boolean."""

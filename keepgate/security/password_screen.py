@@ -1,0 +1,80 @@
+"""Password screening: length, common and guessable passwords, and the account's own words.
+
+zxcvbn keeps module-global state and is not thread-safe, so calls are serialised by a lock.
+It also raises on inputs above 72 characters: longer passphrases are scored on their first 72
+characters, which already carry more than enough entropy to clear the bar when they are strong.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from collections.abc import Sequence
+
+from zxcvbn import zxcvbn
+
+from keepgate.domain.errors import PasswordRejected
+from keepgate.domain.policy import PasswordPolicy
+
+ZXCVBN_MAX = 72
+_lock = threading.Lock()
+
+
+def _words_of(user_inputs: Sequence[str]) -> list[str]:
+    """Meaningful pieces of the identifier: 'jane.doe@example.com' -> jane.doe, jane, doe, ..."""
+    words: set[str] = set()
+    for item in user_inputs:
+        item = item.lower()
+        local = item.split("@", 1)[0]
+        candidates = {item, local, item.lstrip("+")} | set(re.split(r"[^0-9a-z]+", local))
+        words.update(w for w in candidates if len(w) >= 4)
+    return sorted(words, key=len, reverse=True)
+
+
+def screen_password(password: str, *, user_inputs: Sequence[str], policy: PasswordPolicy) -> None:
+    """Raise ``PasswordRejected`` with a stable code and a reason a person can act on."""
+    normalized = unicodedata.normalize("NFKC", password)
+    length = len(normalized)
+    if length < policy.min_length:
+        raise PasswordRejected(
+            f"Use at least {policy.min_length} characters. Spaces and any characters are allowed;"
+            " a few unrelated words make a strong password.",
+            code="password.too_short",
+        )
+    if length > policy.max_length:
+        raise PasswordRejected(
+            f"Use at most {policy.max_length} characters.", code="password.too_long"
+        )
+    lowered = normalized.casefold()
+    for word in _words_of([*user_inputs, *policy.product_words]):
+        if word in lowered:
+            raise PasswordRejected(
+                "Your password must not contain your email address, phone number or the name"
+                " of this service.",
+                code="password.contains_identifier",
+            )
+    with _lock:
+        result = zxcvbn(normalized[:ZXCVBN_MAX], user_inputs=[*user_inputs, *policy.product_words])
+    if result["score"] >= policy.min_score:
+        return
+    sequence = result.get("sequence") or []
+    is_common = any(
+        m.get("pattern") == "dictionary" and m.get("dictionary_name") == "passwords"
+        and len(m.get("token", "")) >= length // 2
+        for m in sequence
+    )
+    feedback = result.get("feedback") or {}
+    hint = " ".join(
+        s for s in [feedback.get("warning") or "", *(feedback.get("suggestions") or [])] if s
+    )
+    if is_common:
+        raise PasswordRejected(
+            "This password is too common: it appears in lists that attackers try first."
+            + (f" {hint}" if hint else ""),
+            code="password.common",
+        )
+    raise PasswordRejected(
+        "This password is too easy to guess." + (f" {hint}" if hint else " Add more words."),
+        code="password.too_weak",
+    )

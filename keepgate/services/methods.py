@@ -1,0 +1,159 @@
+"""Flow methods as strategies.
+
+Each method gathers the facts its pure step needs (lookups, password hashing, fresh codes),
+then calls the step in ``flows``. A method names the flow kinds it serves; the flow's
+transition table decides in which states it is open. Second factors (``totp``, ``sms_code``,
+``email_code``, ``recovery_code``, ``webauthn``, ``device_code``) plug in here the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import anyio
+
+from keepgate.domain.errors import InvalidCode, SendLimitReached, TermsNotAccepted
+from keepgate.domain.identifiers import parse_identifier
+from keepgate.domain.policy import Policies
+from keepgate.flows import login, registration
+from keepgate.flows.base import Flow, FlowKind, StepResult, UpdatePasswordHash
+from keepgate.security.codes import CodeDigester, generate_code
+from keepgate.security.password_screen import screen_password
+from keepgate.services.context import RequestContext
+from keepgate.services.hashing import AsyncPasswordHasher
+from keepgate.services.ports import Store
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordSubmission:
+    identifier: str
+    password: str
+    accept_terms: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CodeSubmission:
+    code: str | None = None
+    action: str = "verify"  # or "resend"
+
+
+Submission = PasswordSubmission | CodeSubmission
+
+
+@dataclass(frozen=True, slots=True)
+class Toolkit:
+    """What methods may use: storage for lookups, the hasher, code digests and policies."""
+
+    store: Store
+    hasher: AsyncPasswordHasher
+    digester: CodeDigester
+    policies: Policies
+
+
+class Method(Protocol):
+    name: str
+    kinds: frozenset[FlowKind]
+
+    async def step(self, flow: Flow, submission: Submission, ctx: RequestContext,
+                   now: datetime) -> StepResult: ...
+
+
+async def _sends_last_hour(tools: Toolkit, destination: str, now: datetime) -> int:
+    async with tools.store.unit_of_work(write=False) as uow:
+        return await uow.outbox.count_since(destination, now - timedelta(hours=1))
+
+
+class RegistrationPassword:
+    name = "password"
+    kinds = frozenset({FlowKind.REGISTRATION})
+
+    def __init__(self, tools: Toolkit) -> None:
+        self.tools = tools
+
+    async def step(self, flow: Flow, submission: Submission, ctx: RequestContext,
+                   now: datetime) -> StepResult:
+        assert isinstance(submission, PasswordSubmission)
+        identifier = parse_identifier(submission.identifier)
+        policy = self.tools.policies
+        await anyio.to_thread.run_sync(
+            lambda: screen_password(submission.password, user_inputs=[identifier.value],
+                                    policy=policy.password)
+        )
+        if submission.accept_terms is not True:
+            raise TermsNotAccepted()
+        # Hash before looking the identifier up, so both branches cost the same.
+        password_hash = await self.tools.hasher.hash(submission.password)
+        async with self.tools.store.unit_of_work(write=False) as uow:
+            existing = await uow.accounts.find(identifier)
+            sends = await uow.outbox.count_since(identifier.value, now - timedelta(hours=1))
+        if sends >= policy.codes.max_sends_per_hour:
+            raise SendLimitReached(retry_after=3600)
+        return registration.submit_credentials(
+            flow, identifier=identifier, password_hash=password_hash,
+            existing_account_id=existing.id if existing else None,
+            code=generate_code(policy.codes.digits), digester=self.tools.digester, now=now,
+            policy=policy.codes,
+        )
+
+
+def normalize_code(raw: str | None, digits: int) -> str:
+    code = "".join((raw or "").split())
+    if len(code) != digits or not code.isascii() or not code.isdigit():
+        raise InvalidCode(f"Enter the {digits}-digit code we sent you.", code="code.malformed")
+    return code
+
+
+class RegistrationCode:
+    name = "code"
+    kinds = frozenset({FlowKind.REGISTRATION})
+
+    def __init__(self, tools: Toolkit) -> None:
+        self.tools = tools
+
+    async def step(self, flow: Flow, submission: Submission, ctx: RequestContext,
+                   now: datetime) -> StepResult:
+        assert isinstance(submission, CodeSubmission)
+        codes = self.tools.policies.codes
+        if submission.action == "resend":
+            destination = registration.identifier_of(flow).value
+            return registration.resend_code(
+                flow, code=generate_code(codes.digits), digester=self.tools.digester, now=now,
+                policy=codes, sends_last_hour=await _sends_last_hour(self.tools, destination, now),
+            )
+        code = normalize_code(submission.code, codes.digits)
+        return registration.submit_code(flow, code=code, digester=self.tools.digester, now=now,
+                                        policy=codes)
+
+
+class LoginPassword:
+    name = "password"
+    kinds = frozenset({FlowKind.LOGIN})
+
+    def __init__(self, tools: Toolkit) -> None:
+        self.tools = tools
+
+    async def step(self, flow: Flow, submission: Submission, ctx: RequestContext,
+                   now: datetime) -> StepResult:
+        assert isinstance(submission, PasswordSubmission)
+        identifier = parse_identifier(submission.identifier)
+        async with self.tools.store.unit_of_work(write=False) as uow:
+            account = await uow.accounts.find(identifier)
+        # Unknown accounts are checked against a dummy hash: same work, same time, same answer.
+        verified = await self.tools.hasher.verify(
+            account.password_hash if account else None, submission.password
+        )
+        result = login.submit_password(
+            flow, account_id=account.id if account else None, verified=verified,
+            masked_identifier=identifier.masked(),
+        )
+        if verified and account and self.tools.hasher.needs_rehash(account.password_hash):
+            new_hash = await self.tools.hasher.hash(submission.password)
+            result = replace(result, effects=(*result.effects,
+                                              UpdatePasswordHash(account.id, new_hash)))
+        return result
+
+
+def default_methods(tools: Toolkit) -> list[Method]:
+    return [RegistrationPassword(tools), RegistrationCode(tools), LoginPassword(tools)]

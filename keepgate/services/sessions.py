@@ -1,0 +1,76 @@
+"""Sessions: authenticate a bearer or cookie token, list, revoke. Every change is immediate."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from keepgate.domain.accounts import Account
+from keepgate.domain.audit import AuditEvent, EventKind, Outcome
+from keepgate.domain.errors import AuthenticationRequired, SessionNotFound
+from keepgate.domain.sessions import Session, SessionPolicy
+from keepgate.security.tokens import hash_token
+from keepgate.services.clock import Clock
+from keepgate.services.context import RequestContext
+from keepgate.services.ports import Store
+
+MAX_TOKEN_LENGTH = 128
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    session: Session
+    account: Account
+
+
+class SessionService:
+    def __init__(self, *, store: Store, clock: Clock, policy: SessionPolicy) -> None:
+        self._store = store
+        self._clock = clock
+        self.policy = policy
+
+    async def authenticate(self, token: str | None) -> Principal:
+        if not token or len(token) > MAX_TOKEN_LENGTH:
+            raise AuthenticationRequired()
+        now = self._clock.now()
+        async with self._store.unit_of_work(write=False) as uow:
+            session = await uow.sessions.by_token_hash(hash_token(token))
+            account = await uow.accounts.get(session.account_id) if session else None
+        if session is None or account is None or not session.is_active(self.policy, now):
+            raise AuthenticationRequired()
+        if session.needs_touch(self.policy, now):
+            async with self._store.unit_of_work(write=True) as uow:
+                await uow.sessions.touch(session.id, now)
+        return Principal(session, account)
+
+    async def list_active(self, account_id: str) -> Sequence[Session]:
+        now = self._clock.now()
+        async with self._store.unit_of_work(write=False) as uow:
+            sessions = await uow.sessions.list_for_account(account_id)
+        active = [s for s in sessions if s.is_active(self.policy, now)]
+        return sorted(active, key=lambda s: s.last_seen_at, reverse=True)
+
+    async def revoke(self, principal: Principal, session_id: str, ctx: RequestContext) -> None:
+        now = self._clock.now()
+        async with self._store.unit_of_work(write=True) as uow:
+            target = await uow.sessions.get(session_id)
+            if (target is None or target.account_id != principal.account.id
+                    or not target.is_active(self.policy, now)):
+                raise SessionNotFound()
+            await uow.sessions.revoke(session_id, now)
+            kind = EventKind.LOGOUT if session_id == principal.session.id else EventKind.SESSION_REVOKED
+            await uow.audit.append(AuditEvent(kind, Outcome.SUCCESS, principal.account.id, ctx.ip,
+                                              ctx.user_agent, {"session_id": session_id}), now)
+
+    async def revoke_others(self, principal: Principal, ctx: RequestContext) -> int:
+        now = self._clock.now()
+        async with self._store.unit_of_work(write=True) as uow:
+            count = await uow.sessions.revoke_all(principal.account.id, now,
+                                                  keep=principal.session.id)
+            await uow.audit.append(AuditEvent(EventKind.SESSIONS_REVOKED, Outcome.SUCCESS,
+                                              principal.account.id, ctx.ip, ctx.user_agent,
+                                              {"count": count}), now)
+        return count
+
+    async def logout(self, principal: Principal, ctx: RequestContext) -> None:
+        await self.revoke(principal, principal.session.id, ctx)

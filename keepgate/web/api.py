@@ -1,0 +1,144 @@
+"""The JSON API (``/api/v1``): flows for apps and services, the account, its sessions."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from pydantic import TypeAdapter, ValidationError
+
+from keepgate.domain.errors import AuthenticationRequired, RequestRejected
+from keepgate.flows.base import Channel, FlowKind
+from keepgate.services.sessions import Principal
+from keepgate.web.requests import request_context
+from keepgate.web.schemas import (
+    ErrorOut,
+    FlowOut,
+    FlowSubmission,
+    MeOut,
+    RevokedOut,
+    SessionsOut,
+    flow_out,
+    me_out,
+    session_out,
+    to_submission,
+)
+from keepgate.wiring import Keepgate
+
+ERRORS = {status: {"model": ErrorOut} for status in (400, 401, 404, 409, 410, 413, 422, 429)}
+router = APIRouter(prefix="/api/v1", responses=ERRORS)  # type: ignore[arg-type]
+bearer = HTTPBearer(auto_error=False, description="A session token from a completed sign-in")
+
+
+def services(request: Request) -> Keepgate:
+    kg: Keepgate = request.app.state.keepgate
+    return kg
+
+
+async def principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise AuthenticationRequired()
+    return await services(request).sessions.authenticate(credentials.credentials)
+
+
+Current = Annotated[Principal, Depends(principal)]
+
+
+@router.get("/flows/{flow_id}", response_model=FlowOut, summary="Read a flow")
+async def get_flow(flow_id: str, request: Request) -> FlowOut:
+    kg = services(request)
+    flow = await kg.flows.get(flow_id, Channel.API, request_context(request))
+    return flow_out(flow, kg.flows.policies)
+
+
+SUBMISSION = TypeAdapter(FlowSubmission)
+SUBMISSION_SCHEMA = SUBMISSION.json_schema(ref_template="#/components/schemas/{model}")
+FLOW_KINDS = frozenset(k.value for k in FlowKind)
+
+
+async def _json_body(request: Request) -> Any:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise RequestRejected("Send the body as application/json.",
+                              code="request.unsupported_media_type")
+    raw = await request.body()
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise RequestValidationError([{"type": "json_invalid", "loc": ("body",),
+                                       "msg": "invalid JSON"}]) from None
+
+
+@router.post(
+    "/flows/{kind_or_id}", response_model=FlowOut,
+    responses={201: {"model": FlowOut, "description": "Flow started"}},
+    summary="Start a flow, or submit a method to one",
+    description=(
+        "`POST /api/v1/flows/{kind}` with `kind` one of `registration`, `login` starts a flow "
+        "(201, no body needed). `POST /api/v1/flows/{id}` submits `{\"method\": …, fields}` "
+        "to a flow (200). A completed sign-in answers `state: completed` with a `session` "
+        "whose `token` is the bearer token."),
+    openapi_extra={"requestBody": {"required": False, "content": {
+        "application/json": {"schema": {k: v for k, v in SUBMISSION_SCHEMA.items()
+                                         if k != "$defs"}}}}},
+)
+async def post_flow(kind_or_id: str, request: Request, response: Response) -> FlowOut:
+    kg = services(request)
+    ctx = request_context(request)
+    if kind_or_id in FLOW_KINDS:
+        flow = await kg.flows.start(kind_or_id, Channel.API, ctx)
+        response.status_code = 201
+        return flow_out(flow, kg.flows.policies)
+    payload = await _json_body(request)
+    try:
+        body = SUBMISSION.validate_python(payload)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_input=False)) from None
+    outcome = await kg.flows.submit(kind_or_id, Channel.API, body.method, to_submission(body),
+                                    ctx)
+    return flow_out(outcome.flow, kg.flows.policies, outcome.issued)
+
+
+@router.get("/me", response_model=MeOut, summary="The signed-in account")
+async def me(current: Current) -> MeOut:
+    return me_out(current.account, current.session)
+
+
+@router.get("/sessions", response_model=SessionsOut, summary="My active sessions")
+async def list_sessions(request: Request, current: Current) -> SessionsOut:
+    sessions = await services(request).sessions.list_active(current.account.id)
+    return SessionsOut(sessions=[session_out(s, current.session.id) for s in sessions])
+
+
+@router.delete("/sessions/{session_id}", status_code=204, summary="End one of my sessions")
+async def revoke_session(session_id: str, request: Request, current: Current) -> Response:
+    await services(request).sessions.revoke(current, session_id, request_context(request))
+    return Response(status_code=204)
+
+
+@router.delete("/sessions", response_model=RevokedOut,
+               summary="End all my sessions except this one")
+async def revoke_other_sessions(request: Request, current: Current) -> RevokedOut:
+    count = await services(request).sessions.revoke_others(current, request_context(request))
+    return RevokedOut(revoked=count)
+
+
+@router.post("/logout", status_code=204, summary="End this session")
+async def logout(request: Request, current: Current) -> Response:
+    await services(request).sessions.logout(current, request_context(request))
+    return Response(status_code=204)
+
+
+def publish_submission_schemas(openapi: dict[str, Any]) -> dict[str, Any]:
+    """The flow submission body is validated by hand (one route serves start and submit), so
+    its component schemas are added to the OpenAPI document here."""
+    components = openapi.setdefault("components", {}).setdefault("schemas", {})
+    components.update(SUBMISSION_SCHEMA.get("$defs", {}))
+    return openapi

@@ -1,0 +1,84 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.staticfiles import StaticFiles
+
+from keepgate import __version__
+from keepgate.config import Settings
+from keepgate.services.clock import Clock
+from keepgate.web import api, errors, pages
+from keepgate.web.middleware import BodyLimit, SecurityHeaders
+from keepgate.wiring import Keepgate, build
+
+log = logging.getLogger("keepgate")
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None,
+               keepgate: Keepgate | None = None) -> FastAPI:
+    """``keepgate`` may be passed in (tests); otherwise it is built from ``settings``."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        kg = keepgate or build(settings, clock=clock)
+        app.state.keepgate = kg
+        worker = None
+        if settings.run_outbox_worker:
+            worker = asyncio.create_task(kg.outbox.run_forever(settings.outbox_poll_seconds))
+        if settings.dev_outbox:
+            log.warning("development mode: messages are not delivered; read them at "
+                        "%s/dev/messages", settings.public_url)
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
+            if keepgate is None:
+                await kg.close()
+
+    app = FastAPI(title="Keepgate", version=__version__, lifespan=lifespan,
+                  description="Account access for a digital-asset exchange.",
+                  docs_url=None, redoc_url=None)
+    if keepgate is not None:
+        app.state.keepgate = keepgate
+    errors.install(app, render_page_error=pages.render_page_error)
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    if settings.dev_outbox:
+        app.include_router(pages.dev_router)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = api.publish_submission_schemas(
+                get_openapi(title=app.title, version=app.version, description=app.description,
+                            routes=app.routes))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+    @app.get("/healthz", include_in_schema=True, tags=["operations"],
+             summary="Liveness: answers without touching the database")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders, hsts=settings.public_url.startswith("https://"))
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The uvicorn factory: ``uvicorn --factory keepgate.web.app:app_from_env``."""
+    return create_app(Settings.from_env(os.environ))

@@ -1,0 +1,274 @@
+"""Server-rendered pages over the same flows as the API: cookies, CSRF, redirects, no scripts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from keepgate.domain.errors import (
+    AuthenticationRequired,
+    CsrfRejected,
+    FlowError,
+    KeepgateError,
+)
+from keepgate.domain.kyc import CAPABILITY_LABELS, TIERS, tier
+from keepgate.flows.base import Channel, Flow, FlowKind
+from keepgate.security.csrf import CsrfTokens
+from keepgate.security.errors import InvalidCsrfToken
+from keepgate.services.methods import CodeSubmission, PasswordSubmission, Submission
+from keepgate.services.sessions import Principal
+from keepgate.web.devices import describe_device
+from keepgate.web.errors import status_for
+from keepgate.web.requests import request_context
+from keepgate.wiring import Keepgate
+
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+router = APIRouter(include_in_schema=False)
+FLOW_PAGES = {FlowKind.REGISTRATION: "/signup", FlowKind.LOGIN: "/login"}
+
+
+def kg_of(request: Request) -> Keepgate:
+    kg: Keepgate = request.app.state.keepgate
+    return kg
+
+
+def cookie_names(kg: Keepgate) -> tuple[str, str]:
+    """``__Host-`` cookies cannot be set by a sibling subdomain; they need Secure (HTTPS)."""
+    prefix = "__Host-" if kg.settings.secure_cookies else ""
+    return f"{prefix}keepgate_session", f"{prefix}keepgate_csrf"
+
+
+def _set_cookie(response: Response, kg: Keepgate, name: str, value: str,
+                max_age: int | None = None) -> None:
+    response.set_cookie(name, value, max_age=max_age, path="/", httponly=True, samesite="lax",
+                        secure=kg.settings.secure_cookies)
+
+
+class PageState:
+    """Per-request page plumbing: the CSRF cookie (made on first sight) and the signed-in user."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self.kg = kg_of(request)
+        self.session_cookie, self.csrf_cookie = cookie_names(self.kg)
+        existing = request.cookies.get(self.csrf_cookie)
+        self.new_csrf = existing is None or len(existing) > 100
+        self.csrf_value = CsrfTokens.new_cookie_value() if self.new_csrf else str(existing)
+
+    @property
+    def csrf_token(self) -> str:
+        return self.kg.csrf.token_for(self.csrf_value)
+
+    @property
+    def binding(self) -> str:
+        return CsrfTokens.binding(self.csrf_value)
+
+    def finish(self, response: Response) -> Response:
+        if self.new_csrf:
+            _set_cookie(response, self.kg, self.csrf_cookie, self.csrf_value)
+        return response
+
+    async def check_csrf(self) -> dict[str, str]:
+        form = await self.request.form()
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        try:
+            self.kg.csrf.verify(None if self.new_csrf else self.csrf_value,
+                                fields.get("csrf_token"))
+        except InvalidCsrfToken:
+            raise CsrfRejected() from None
+        return fields
+
+    async def principal(self) -> Principal | None:
+        try:
+            return await self.kg.sessions.authenticate(
+                self.request.cookies.get(self.session_cookie))
+        except AuthenticationRequired:
+            return None
+
+    def render(self, name: str, status: int = 200, **context: Any) -> Response:
+        context.setdefault("csrf_token", self.csrf_token)
+        context.setdefault("dev_outbox", self.kg.settings.dev_outbox)
+        response = templates.TemplateResponse(self.request, name, context, status_code=status)
+        return self.finish(response)
+
+    def redirect(self, url: str) -> Response:
+        return self.finish(RedirectResponse(url, status_code=303))
+
+
+def render_page_error(request: Request, status: int, code: str, message: str) -> Response:
+    page = PageState(request)
+    return page.render("error.html", status=status, code=code, message=message)
+
+
+def _submission(fields: dict[str, str]) -> tuple[str, Submission]:
+    method = fields.get("method", "")
+    if method == "password":
+        return method, PasswordSubmission(fields.get("identifier", "")[:254],
+                                          fields.get("password", "")[:1024],
+                                          fields.get("accept_terms") == "yes")
+    return method, CodeSubmission(fields.get("code", "")[:32], fields.get("action", "verify"))
+
+
+async def _flow_page(request: Request, kind: FlowKind, template: str) -> Response:
+    page = PageState(request)
+    if await page.principal() is not None:
+        return page.redirect("/account")
+    flow_id = request.query_params.get("flow")
+    kg = page.kg
+    if not flow_id:
+        flow = await kg.flows.start(kind.value, Channel.BROWSER,
+                                    request_context(request, page.binding))
+        return page.redirect(f"{FLOW_PAGES[kind]}?flow={flow.id}")
+    try:
+        flow = await kg.flows.get(flow_id, Channel.BROWSER, request_context(request, page.binding))
+    except FlowError as error:
+        return page.render(template, status=status_for(error), flow=None, restart=error.message)
+    return page.render(template, flow=flow, data=_data(kg, flow), notice=request.query_params.get("notice"))
+
+
+def _data(kg: Keepgate, flow: Flow) -> dict[str, Any]:
+    from keepgate.web.schemas import flow_out
+
+    return flow_out(flow, kg.flows.policies).data
+
+
+async def _flow_submit(request: Request, kind: FlowKind, template: str) -> Response:
+    page = PageState(request)
+    fields = await page.check_csrf()
+    flow_id = request.query_params.get("flow", "")
+    kg = page.kg
+    ctx = request_context(request, page.binding)
+    method, submission = _submission(fields)
+    try:
+        outcome = await kg.flows.submit(flow_id, Channel.BROWSER, method, submission, ctx)
+    except KeepgateError as error:
+        flow = error.flow
+        if flow is None:
+            return page.render(template, status=status_for(error), flow=None,
+                               restart=error.message)
+        return page.render(template, status=status_for(error), flow=flow, data=_data(kg, flow),
+                           error=error, form=fields)
+    if outcome.issued is not None:
+        previous = await page.principal()
+        if previous is not None:  # a browser holds one session: the old one ends here
+            await kg.sessions.logout(previous, ctx)
+        response = page.redirect("/account")
+        max_age = int(kg.flows.policies.sessions.absolute_timeout.total_seconds())
+        _set_cookie(response, kg, page.session_cookie, outcome.issued.token, max_age)
+        return response
+    if outcome.flow.kind is FlowKind.REGISTRATION and outcome.flow.state == "completed":
+        return page.redirect("/login?notice=registered")
+    return page.redirect(f"{FLOW_PAGES[kind]}?flow={outcome.flow.id}")
+
+
+@router.get("/")
+async def home(request: Request) -> Response:
+    page = PageState(request)
+    return page.redirect("/account" if await page.principal() else "/login")
+
+
+@router.get("/signup", response_class=HTMLResponse)
+async def signup(request: Request) -> Response:
+    return await _flow_page(request, FlowKind.REGISTRATION, "signup.html")
+
+
+@router.post("/signup", response_class=HTMLResponse)
+async def signup_submit(request: Request) -> Response:
+    return await _flow_submit(request, FlowKind.REGISTRATION, "signup.html")
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login(request: Request) -> Response:
+    return await _flow_page(request, FlowKind.LOGIN, "login.html")
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login_submit(request: Request) -> Response:
+    return await _flow_submit(request, FlowKind.LOGIN, "login.html")
+
+
+@router.get("/terms", response_class=HTMLResponse)
+async def terms(request: Request) -> Response:
+    return PageState(request).render("terms.html")
+
+
+async def _signed_in(page: PageState) -> Principal:
+    principal = await page.principal()
+    if principal is None:
+        raise AuthenticationRequired()
+    return principal
+
+
+@router.get("/account", response_class=HTMLResponse)
+async def account(request: Request) -> Response:
+    page = PageState(request)
+    principal = await page.principal()
+    if principal is None:
+        return page.redirect("/login")
+    current = principal.account
+    return page.render("account.html", account=current, tier=tier(current.kyc_tier), tiers=TIERS,
+                       labels=CAPABILITY_LABELS, session=principal.session)
+
+
+@router.get("/account/sessions", response_class=HTMLResponse)
+async def sessions_page(request: Request) -> Response:
+    page = PageState(request)
+    principal = await page.principal()
+    if principal is None:
+        return page.redirect("/login")
+    sessions = await page.kg.sessions.list_active(principal.account.id)
+    return page.render("sessions.html", sessions=sessions, current_id=principal.session.id,
+                       describe=describe_device, notice=request.query_params.get("notice"))
+
+
+@router.post("/account/sessions/revoke-others")
+async def revoke_others(request: Request) -> Response:
+    page = PageState(request)
+    await page.check_csrf()
+    principal = await _signed_in(page)
+    count = await page.kg.sessions.revoke_others(principal, request_context(request))
+    return page.redirect(f"/account/sessions?notice=revoked-{count}")
+
+
+@router.post("/account/sessions/{session_id}/revoke")
+async def revoke_one(session_id: str, request: Request) -> Response:
+    page = PageState(request)
+    await page.check_csrf()
+    principal = await _signed_in(page)
+    await page.kg.sessions.revoke(principal, session_id, request_context(request))
+    if session_id == principal.session.id:
+        return _signed_out(page)
+    return page.redirect("/account/sessions?notice=revoked-1")
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    page = PageState(request)
+    await page.check_csrf()
+    principal = await page.principal()
+    if principal is not None:
+        await page.kg.sessions.logout(principal, request_context(request))
+    return _signed_out(page)
+
+
+def _signed_out(page: PageState) -> Response:
+    response = page.redirect("/login?notice=signed-out")
+    response.delete_cookie(page.session_cookie, path="/", secure=page.kg.settings.secure_cookies,
+                           httponly=True, samesite="lax")
+    return response
+
+
+dev_router = APIRouter(include_in_schema=False)
+
+
+@dev_router.get("/dev/messages", response_class=HTMLResponse)
+async def dev_messages(request: Request) -> Response:
+    """Mounted only in development while no SMTP server or SMS gateway is configured."""
+    page = PageState(request)
+    async with page.kg.store.unit_of_work(write=False) as uow:
+        messages = await uow.outbox.recent(50)
+    return page.render("dev_messages.html", messages=messages)

@@ -1,0 +1,145 @@
+"""Request and response schemas of the JSON API (pydantic lives only in ``web``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+
+from keepgate.domain.accounts import Account
+from keepgate.domain.policy import Policies
+from keepgate.domain.sessions import Session
+from keepgate.flows import registration
+from keepgate.flows.base import Flow, FlowKind
+from keepgate.services.flows import IssuedSession, methods_of
+from keepgate.services.methods import CodeSubmission, PasswordSubmission, Submission
+from keepgate.web.devices import describe_device
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class PasswordIn(Strict):
+    """First factor. On registration, ``accept_terms`` must be true."""
+
+    method: Literal["password"]
+    identifier: str = Field(min_length=1, max_length=254,
+                            description="Email address, or mobile number in E.164 (+…)")
+    password: str = Field(min_length=1, max_length=1024)
+    accept_terms: StrictBool | None = None
+
+
+class CodeIn(Strict):
+    """A code we sent (``action: verify``, the default), or ask for a new one (``resend``)."""
+
+    method: Literal["code"]
+    code: str | None = Field(default=None, max_length=32)
+    action: Literal["verify", "resend"] = "verify"
+
+
+FlowSubmission = Annotated[PasswordIn | CodeIn, Field(discriminator="method")]
+
+
+def to_submission(body: PasswordIn | CodeIn) -> Submission:
+    if isinstance(body, PasswordIn):
+        return PasswordSubmission(body.identifier, body.password, body.accept_terms)
+    return CodeSubmission(body.code, body.action)
+
+
+class MessageOut(BaseModel):
+    code: str
+    text: str
+    type: Literal["info", "error"]
+
+
+class SessionOut(BaseModel):
+    id: str
+    aal: str
+    methods: list[str]
+    channel: str
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    ip: str
+    user_agent: str
+    device: str
+    current: bool = False
+
+
+class IssuedSessionOut(SessionOut):
+    token: str = Field(description="The bearer token. Shown once; store it securely.")
+
+
+class FlowOut(BaseModel):
+    id: str
+    kind: FlowKind
+    state: str
+    expires_at: datetime
+    methods: list[str]
+    messages: list[MessageOut]
+    data: dict[str, Any]
+    session: IssuedSessionOut | None = Field(
+        default=None, description="Present once, in the answer that completes a sign-in")
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail
+    flow: FlowOut | None = None
+
+
+class MeOut(BaseModel):
+    id: str
+    email: str | None
+    phone: str | None
+    status: str
+    kyc_tier: int
+    capabilities: list[str]
+    created_at: datetime
+    session: SessionOut
+
+
+class SessionsOut(BaseModel):
+    sessions: list[SessionOut]
+
+
+class RevokedOut(BaseModel):
+    revoked: int
+
+
+def session_out(session: Session, current_id: str | None = None) -> SessionOut:
+    return SessionOut(id=session.id, aal=session.aal.value, methods=list(session.methods),
+                      channel=session.channel, created_at=session.created_at,
+                      last_seen_at=session.last_seen_at, expires_at=session.expires_at,
+                      ip=session.ip, user_agent=session.user_agent,
+                      device=describe_device(session.user_agent),
+                      current=session.id == current_id)
+
+
+def flow_out(flow: Flow, policies: Policies, issued: IssuedSession | None = None) -> FlowOut:
+    data: dict[str, Any] = {}
+    if flow.kind is FlowKind.REGISTRATION:
+        data = registration.public_data(flow, policies.codes)
+    session = None
+    if issued is not None:
+        base = session_out(issued.session, issued.session.id)
+        session = IssuedSessionOut(**base.model_dump(), token=issued.token)
+    return FlowOut(id=flow.id, kind=flow.kind, state=flow.state, expires_at=flow.expires_at,
+                   methods=list(methods_of(flow)),
+                   messages=[MessageOut(code=m.code, text=m.text, type=m.type)  # type: ignore[arg-type]
+                             for m in flow.messages],
+                   data=data, session=session)
+
+
+def me_out(account: Account, session: Session) -> MeOut:
+    return MeOut(id=account.id, email=account.email, phone=account.phone,
+                 status=account.status.value, kyc_tier=account.kyc_tier,
+                 capabilities=sorted(c.value for c in account.capabilities),
+                 created_at=account.created_at, session=session_out(session, session.id))

@@ -1,0 +1,189 @@
+"""Shared fixtures: a frozen clock, a migrated database per test, the app and a client."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import secrets
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from keepgate.adapters.sql.engine import make_engine
+from keepgate.adapters.sql.tables import metadata
+from keepgate.cli import migrate
+from keepgate.config import Settings
+from keepgate.security.passwords import HashParams
+from keepgate.services.clock import FrozenClock
+from keepgate.web.app import create_app
+from keepgate.wiring import Keepgate, build
+from tests import backends
+
+# Argon2 at its cheapest: tests exercise the logic, bench/ measures the real parameters.
+TEST_HASH = HashParams(memory_kib=8, time_cost=1, parallelism=1)
+PASSWORD = "correct horse battery staple orbit"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for backend in ("postgres", "redis", "browser"):
+            if item.get_closest_marker(backend) is None and f"[{backend}]" in item.nodeid:
+                item.add_marker(getattr(pytest.mark, backend))
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock()
+
+
+def base_settings(database_url: str, **overrides: Any) -> Settings:
+    return dataclasses.replace(
+        Settings(), database_url=database_url, hash_params=TEST_HASH, run_outbox_worker=False,
+        public_url="http://testserver", secret_key=Settings().secret_key, **overrides)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Migrate once; each test copies the file (a fresh database in a millisecond)."""
+    path = tmp_path_factory.mktemp("db") / "template.db"
+    migrate(base_settings(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A database of our own on the PostgreSQL server, migrated once, dropped at the end."""
+    backends.need("postgres")
+    import asyncpg
+
+    name = f"keepgate_test_{secrets.token_hex(4)}"
+    admin = backends.POSTGRES_URL.replace("+asyncpg", "")
+
+    async def admin_sql(statement: str) -> None:
+        conn = await asyncpg.connect(admin)
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    backends.run_coroutine(lambda: admin_sql(f'CREATE DATABASE "{name}"'))
+    url = re.sub(r"/[^/]*$", f"/{name}", backends.POSTGRES_URL)
+    try:
+        migrate(base_settings(url))
+        yield url
+    finally:
+        backends.run_coroutine(lambda: admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def reset_postgres(url: str) -> None:
+    engine = make_engine(url)
+    names = ", ".join(t.name for t in metadata.sorted_tables if t.name != "audit_head")
+    async with engine.begin() as conn:
+        await conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        await conn.execute(sa.text(
+            "UPDATE audit_head SET seq = 0, last_hash = :zero WHERE id = 1"), {"zero": "0" * 64})
+    await engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if backend == "sqlite":
+        template = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "keepgate.db"
+        shutil.copyfile(template, path)
+        return f"sqlite+aiosqlite:///{path}"
+    url = str(request.getfixturevalue("postgres_database"))
+    await reset_postgres(url)
+    return url
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return base_settings(database_url)
+
+
+@pytest.fixture
+async def kg(settings: Settings, clock: FrozenClock) -> AsyncIterator[Keepgate]:
+    keepgate = build(settings, clock=clock)
+    yield keepgate
+    await keepgate.close()
+
+
+@pytest.fixture
+async def client(settings: Settings, kg: Keepgate) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, keepgate=kg)
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver",
+                                 headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) "
+                                          "AppleWebKit/537.36 (KHTML, like Gecko) "
+                                          "Chrome/120.0 Safari/537.36"}) as http:
+        yield http
+
+
+CODE_RE = re.compile(r"\b(\d{6})\b")
+
+
+async def last_message(kg: Keepgate, destination: str) -> Any:
+    async with kg.store.unit_of_work(write=False) as uow:
+        for message in await uow.outbox.recent(200):
+            if message.destination == destination:
+                return message
+    raise AssertionError(f"no message to {destination}")
+
+
+async def last_code(kg: Keepgate, destination: str) -> str:
+    message = await last_message(kg, destination)
+    match = CODE_RE.search(message.body)
+    assert match, f"no code in the last message to {destination}: {message.template}"
+    return match.group(1)
+
+
+async def register(client: httpx.AsyncClient, kg: Keepgate, identifier: str,
+                   password: str = PASSWORD) -> dict[str, Any]:
+    """Sign up over the API and return the completed flow."""
+    flow = (await client.post("/api/v1/flows/registration")).json()
+    response = await client.post(f"/api/v1/flows/{flow['id']}", json={
+        "method": "password", "identifier": identifier, "password": password,
+        "accept_terms": True})
+    assert response.status_code == 200, response.text
+    destination = identifier.lower() if "@" in identifier else identifier
+    code = await last_code(kg, destination)
+    response = await client.post(f"/api/v1/flows/{flow['id']}", json={"method": "code",
+                                                                      "code": code})
+    assert response.status_code == 200, response.text
+    assert response.json()["state"] == "completed"
+    return dict(response.json())
+
+
+async def sign_in(client: httpx.AsyncClient, identifier: str, password: str = PASSWORD,
+                  user_agent: str | None = None) -> str:
+    """Sign in over the API and return the bearer token."""
+    headers = {"User-Agent": user_agent} if user_agent else {}
+    flow = (await client.post("/api/v1/flows/login", headers=headers)).json()
+    response = await client.post(f"/api/v1/flows/{flow['id']}", headers=headers, json={
+        "method": "password", "identifier": identifier, "password": password})
+    assert response.status_code == 200, response.text
+    return str(response.json()["session"]["token"])
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+__all__ = ["PASSWORD", "bearer", "last_code", "last_message", "register", "sign_in", "anyio"]
