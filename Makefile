@@ -16,7 +16,7 @@ migrate: install
 	@$(BIN)/keepgate migrate
 
 test: install
-	@$(BIN)/python scripts/run_tests.py
+	@$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
 	@$(BIN)/ruff check keepgate tests bench scripts

@@ -21,7 +21,7 @@ from keepgate.security.passwords import FLOOR_MEMORY_KIB, FLOOR_TIME_COST, HashP
 log = logging.getLogger("keepgate.config")
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/keepgate.db"
-DEV_SECRET = "development-only-secret-key-do-not-use-in-production"
+DEV_SECRET = "development-only-secret-key-do-not-use-in-production"  # noqa: S105 (refused in production)
 PLACEHOLDERS = {"", "changeme", "change-me", "change_me", "secret", "placeholder", "xxx",
                 "your-secret-key", DEV_SECRET}
 MIN_SECRET_LENGTH = 32

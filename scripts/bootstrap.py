@@ -83,7 +83,7 @@ def install_locked() -> None:
 
 
 def main() -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 (runs under whatever python3 the machine has)
         sys.exit("Keepgate needs Python 3.11 or newer")
     ensure_venv()
     install_locked()

@@ -79,6 +79,8 @@ def browser_problem() -> str | None:
     return None
 
 
+SKIPPED: dict[str, str] = {}  # backend -> why its suite did not run, for the summary
+
 PROBLEMS = {"postgres": postgres_problem, "redis": redis_problem, "browser": browser_problem}
 
 
@@ -87,6 +89,7 @@ def need(backend: str) -> None:
     problem = PROBLEMS[backend]()
     if problem is None:
         return
+    SKIPPED.setdefault(backend, problem)
     if backend in REQUIRED:
         pytest.fail(f"{backend} suite required by KEEPGATE_TEST_REQUIRE but unavailable: "
                     f"{problem}", pytrace=False)

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import anyio
 import httpx
 import pytest
 import sqlalchemy as sa
@@ -19,6 +18,7 @@ from keepgate.adapters.sql.engine import make_engine
 from keepgate.adapters.sql.tables import metadata
 from keepgate.cli import migrate
 from keepgate.config import Settings
+from keepgate.domain.identifiers import parse_identifier
 from keepgate.security.passwords import HashParams
 from keepgate.services.clock import FrozenClock
 from keepgate.web.app import create_app
@@ -35,6 +35,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for backend in ("postgres", "redis", "browser"):
             if item.get_closest_marker(backend) is None and f"[{backend}]" in item.nodeid:
                 item.add_marker(getattr(pytest.mark, backend))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say plainly which suites did not run, so a green run never hides a missing server."""
+    if backends.SKIPPED:
+        terminalreporter.section("suites not run")
+        for backend, problem in sorted(backends.SKIPPED.items()):
+            terminalreporter.write_line(f"{backend}: SKIPPED - {problem}")
+    elif backends.REQUIRED:
+        terminalreporter.write_line(
+            f"required suites ran: {', '.join(sorted(backends.REQUIRED))}")
 
 
 @pytest.fixture
@@ -162,7 +173,7 @@ async def register(client: httpx.AsyncClient, kg: Keepgate, identifier: str,
         "method": "password", "identifier": identifier, "password": password,
         "accept_terms": True})
     assert response.status_code == 200, response.text
-    destination = identifier.lower() if "@" in identifier else identifier
+    destination = parse_identifier(identifier).value
     code = await last_code(kg, destination)
     response = await client.post(f"/api/v1/flows/{flow['id']}", json={"method": "code",
                                                                       "code": code})
@@ -185,5 +196,3 @@ async def sign_in(client: httpx.AsyncClient, identifier: str, password: str = PA
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
-
-__all__ = ["PASSWORD", "bearer", "last_code", "last_message", "register", "sign_in", "anyio"]

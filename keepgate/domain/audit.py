@@ -14,7 +14,7 @@ class EventKind(StrEnum):
     LOGOUT = "logout"
     SESSION_REVOKED = "session.revoked"
     SESSIONS_REVOKED = "session.revoked_others"
-    PASSWORD_REHASHED = "password.rehashed"
+    PASSWORD_REHASHED = "password.rehashed"  # noqa: S105 (an event name)
 
 
 class Outcome(StrEnum):

@@ -3,8 +3,8 @@
     KeepgateError
     ├── RequestRejected            request.*       malformed or oversized input
     ├── FlowError                  flow.*          unknown, expired, finished or contested flows
-    ├── InputRejected              identifier.*, password.*, registration.terms_not_accepted
-    ├── CodeError                  code.*          one-time codes: wrong, expired, exhausted, too soon
+    ├── InputRejected              identifier.*, password.*, registration.terms_*
+    ├── CodeError                  code.*          wrong, expired, exhausted, sent too often
     ├── InvalidCredentials         login.invalid_credentials (also unknown and banned accounts)
     ├── RegistrationConflict       registration.identifier_taken
     ├── AuthenticationRequired     auth.required

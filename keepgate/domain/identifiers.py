@@ -47,7 +47,7 @@ def parse_phone(raw: str) -> Identifier:
     text = raw.strip()
     if not text.startswith("+"):
         raise InvalidIdentifier(
-            "Enter the mobile number in international format, starting with + and the country code.",
+            "Enter the mobile number in international format: + and the country code first.",
             code="identifier.invalid_phone",
         )
     try:
@@ -58,9 +58,8 @@ def parse_phone(raw: str) -> Identifier:
         raise InvalidIdentifier(
             "That mobile number is not valid.", code="identifier.invalid_phone"
         )
-    return Identifier(
-        IdentifierKind.PHONE, phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    )
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return Identifier(IdentifierKind.PHONE, e164)
 
 
 def parse_identifier(raw: str) -> Identifier:

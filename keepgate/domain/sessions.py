@@ -16,7 +16,7 @@ class AAL(StrEnum):
 
 
 def assurance_level(methods: Iterable[str]) -> AAL:
-    """Derived from the methods used, so a second factor raises the level instead of being special."""
+    """Derived from the methods used: a second factor raises the level, it is not a special case."""
     used = set(methods)
     return AAL.AAL2 if used - FIRST_FACTOR_METHODS and used & FIRST_FACTOR_METHODS else AAL.AAL1
 

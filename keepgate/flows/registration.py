@@ -155,7 +155,8 @@ def submit_code(flow: Flow, *, code: str, digester: CodeDigester, now: datetime,
     identifier = identifier_of(flow)
     done = flow.evolve(
         state=COMPLETED,
-        messages=(Message("registration.completed", "Your account is ready. Sign in to continue."),),
+        messages=(Message("registration.completed",
+                          "Your account is ready. Sign in to continue."),),
     ).with_context(code_digest=None, password_hash=None)
     return StepResult(done, (CreateAccount(identifier, flow.context["password_hash"]),))
 

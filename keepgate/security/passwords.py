@@ -7,6 +7,7 @@ dummy hash made with the same parameters, so timing does not reveal whether an a
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import unicodedata
 from dataclasses import dataclass
@@ -61,11 +62,9 @@ class PasswordHasher:
             raise InvalidPassword() from None
 
     def verify_dummy(self, password: str) -> None:
-        """Spend the same time as ``verify`` for an identifier that has no account; always raises."""
-        try:
+        """Spend the time ``verify`` would for an identifier with no account; always raises."""
+        with contextlib.suppress(VerifyMismatchError, VerificationError, InvalidHashError):
             self._argon.verify(self._dummy_hash, normalize_password(password))
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
-            pass
         raise InvalidPassword()
 
     def needs_rehash(self, password_hash: str) -> bool:

@@ -34,7 +34,8 @@ class OutboxPolicy:
     keep_bodies: bool = False
 
     def backoff(self, attempts: int) -> timedelta:
-        return min(self.base_backoff * (2 ** max(attempts - 1, 0)), self.max_backoff)
+        delay: timedelta = self.base_backoff * (2 ** max(attempts - 1, 0))
+        return min(delay, self.max_backoff)
 
 
 class OutboxWorker:

@@ -1,4 +1,4 @@
-"""Ports: what the services need from storage and delivery, declared here, implemented in adapters."""
+"""Ports: what services need from storage and delivery; declared here, implemented in adapters."""
 
 from __future__ import annotations
 
@@ -90,11 +90,16 @@ class AuditRepo(Protocol):
 
 
 class UnitOfWork(Protocol):
-    accounts: AccountRepo
-    flows: FlowRepo
-    sessions: SessionRepo
-    outbox: OutboxRepo
-    audit: AuditRepo
+    @property
+    def accounts(self) -> AccountRepo: ...
+    @property
+    def flows(self) -> FlowRepo: ...
+    @property
+    def sessions(self) -> SessionRepo: ...
+    @property
+    def outbox(self) -> OutboxRepo: ...
+    @property
+    def audit(self) -> AuditRepo: ...
 
 
 class Store(Protocol):

@@ -58,7 +58,8 @@ class SessionService:
                     or not target.is_active(self.policy, now)):
                 raise SessionNotFound()
             await uow.sessions.revoke(session_id, now)
-            kind = EventKind.LOGOUT if session_id == principal.session.id else EventKind.SESSION_REVOKED
+            own = session_id == principal.session.id
+            kind = EventKind.LOGOUT if own else EventKind.SESSION_REVOKED
             await uow.audit.append(AuditEvent(kind, Outcome.SUCCESS, principal.account.id, ctx.ip,
                                               ctx.user_agent, {"session_id": session_id}), now)
 

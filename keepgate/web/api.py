@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-
 from pydantic import TypeAdapter, ValidationError
 
 from keepgate.domain.errors import AuthenticationRequired, RequestRejected
@@ -29,8 +28,9 @@ from keepgate.web.schemas import (
 )
 from keepgate.wiring import Keepgate
 
-ERRORS = {status: {"model": ErrorOut} for status in (400, 401, 404, 409, 410, 413, 422, 429)}
-router = APIRouter(prefix="/api/v1", responses=ERRORS)  # type: ignore[arg-type]
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut} for status in (400, 401, 404, 409, 410, 413, 422, 429)}
+router = APIRouter(prefix="/api/v1", responses=ERRORS)
 bearer = HTTPBearer(auto_error=False, description="A session token from a completed sign-in")
 
 

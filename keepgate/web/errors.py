@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -81,7 +82,10 @@ def _validation_details(exc: RequestValidationError) -> tuple[str, str, dict[str
     return "request.invalid", "Some fields are missing or not valid.", {"errors": problems}
 
 
-def install(app: FastAPI, *, render_page_error: Any) -> None:
+PageErrorRenderer = Callable[[Request, int, str, str], Response]
+
+
+def install(app: FastAPI, *, render_page_error: PageErrorRenderer) -> None:
     """``render_page_error(request, status, code, message)`` draws errors for page routes."""
 
     def wants_page(request: Request) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -29,6 +30,7 @@ from keepgate.wiring import Keepgate
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 router = APIRouter(include_in_schema=False)
 FLOW_PAGES = {FlowKind.REGISTRATION: "/signup", FlowKind.LOGIN: "/login"}
+NOTICES = frozenset({"registered", "signed-out"})
 
 
 def kg_of(request: Request) -> Keepgate:
@@ -122,12 +124,17 @@ async def _flow_page(request: Request, kind: FlowKind, template: str) -> Respons
     if not flow_id:
         flow = await kg.flows.start(kind.value, Channel.BROWSER,
                                     request_context(request, page.binding))
-        return page.redirect(f"{FLOW_PAGES[kind]}?flow={flow.id}")
+        query = {"flow": flow.id}
+        notice = request.query_params.get("notice")
+        if notice in NOTICES:  # "account is ready", "signed out": shown on the flow's page
+            query["notice"] = notice
+        return page.redirect(f"{FLOW_PAGES[kind]}?{urlencode(query)}")
     try:
         flow = await kg.flows.get(flow_id, Channel.BROWSER, request_context(request, page.binding))
     except FlowError as error:
         return page.render(template, status=status_for(error), flow=None, restart=error.message)
-    return page.render(template, flow=flow, data=_data(kg, flow), notice=request.query_params.get("notice"))
+    return page.render(template, flow=flow, data=_data(kg, flow),
+                       notice=request.query_params.get("notice"))
 
 
 def _data(kg: Keepgate, flow: Flow) -> dict[str, Any]:

@@ -44,7 +44,8 @@ class SqlAccounts:
         return self._row(row) if row else None
 
     async def find(self, identifier: Identifier) -> Account | None:
-        column = t.accounts.c.email if identifier.kind is IdentifierKind.EMAIL else t.accounts.c.phone
+        email = identifier.kind is IdentifierKind.EMAIL
+        column = t.accounts.c.email if email else t.accounts.c.phone
         row = (await self._c.execute(
             sa.select(t.accounts).where(column == identifier.value))).first()
         return self._row(row) if row else None
@@ -185,12 +186,15 @@ class SqlOutbox:
         o = t.outbox.c
         claimable = [o.status == "pending", o.next_attempt_at <= now,
                      sa.or_(o.lease_until.is_(None), o.lease_until < now)]
+        # A materialised CTE runs once: as a plain IN (subquery), PostgreSQL may re-run a
+        # LIMIT ... FOR UPDATE SKIP LOCKED subquery per row and claim more than ``limit``.
         due = (sa.select(o.id).where(*claimable).order_by(o.id).limit(limit)
-               .with_for_update(skip_locked=True))
+               .with_for_update(skip_locked=True)
+               .cte("due").prefix_with("MATERIALIZED", dialect="postgresql"))
         # The outer WHERE repeats the conditions: under READ COMMITTED a row another worker
         # claimed meanwhile is re-checked and skipped, so a message has one lease at a time.
         result = await self._c.execute(
-            sa.update(t.outbox).where(o.id.in_(due.scalar_subquery()), *claimable)
+            sa.update(t.outbox).where(o.id.in_(sa.select(due.c.id)), *claimable)
             .values(lease_until=now + timedelta(seconds=lease_seconds), attempts=o.attempts + 1)
             .returning(*t.outbox.c))
         return sorted((self._row(r) for r in result), key=lambda m: m.id)
