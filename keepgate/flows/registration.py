@@ -170,7 +170,8 @@ def resend_code(flow: Flow, *, code: str, digester: CodeDigester, now: datetime,
     """
     ready_at = from_iso(flow.context["last_sent_at"]) + policy.resend_cooldown
     if now < ready_at:
-        raise ResendTooSoon(retry_after=max(1, int((ready_at - now).total_seconds() + 0.999)))
+        wait = ready_at - now  # whole seconds, rounded up: waiting that long always suffices
+        raise ResendTooSoon(retry_after=max(1, -(-(wait // timedelta(microseconds=1)) // 10**6)))
     if sends_last_hour >= policy.max_sends_per_hour:
         raise SendLimitReached(retry_after=3600)
     identifier = identifier_of(flow)

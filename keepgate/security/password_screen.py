@@ -12,6 +12,7 @@ import threading
 import unicodedata
 from collections.abc import Sequence
 
+import phonenumbers
 from zxcvbn import zxcvbn
 
 from keepgate.domain.errors import PasswordRejected
@@ -28,6 +29,12 @@ def _words_of(user_inputs: Sequence[str]) -> list[str]:
         item = item.lower()
         local = item.split("@", 1)[0]
         candidates = {item, local, item.lstrip("+")} | set(re.split(r"[^0-9a-z]+", local))
+        if item.startswith("+"):  # the number as people type it at home: no country code
+            try:
+                number = phonenumbers.parse(item, None)
+                candidates.add(phonenumbers.national_significant_number(number))
+            except phonenumbers.NumberParseException:
+                pass
         words.update(w for w in candidates if len(w) >= 4)
     return sorted(words, key=len, reverse=True)
 

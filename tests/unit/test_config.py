@@ -1,0 +1,174 @@
+"""keepgate.config: Settings.from_env fails closed in production."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from keepgate.config import DEV_SECRET, ConfigError, Secret, Settings
+from keepgate.security.passwords import HashParams
+
+STRONG_SECRET = "q3VZ8r0b1n-Hk2vW7xY4pL9sT6mN5cJ0aE8dF1gQ"
+PROD = {
+    "KEEPGATE_ENV": "production",
+    "KEEPGATE_SECRET_KEY": STRONG_SECRET,
+    "KEEPGATE_SMTP_URL": "smtp://mail.internal:587",
+    "KEEPGATE_PUBLIC_URL": "https://keepgate.example",
+}
+
+
+def prod(**changes: str | None) -> dict[str, str]:
+    env = dict(PROD)
+    for key, value in changes.items():
+        name = f"KEEPGATE_{key}"
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
+
+
+def test_empty_environment_is_development_defaults() -> None:
+    settings = Settings.from_env({})
+    assert settings.env == "development"
+    assert not settings.production
+    assert settings.port == 8000
+    assert settings.hash_params == HashParams()
+    assert settings.secret_key.reveal() == DEV_SECRET
+    assert settings.dev_outbox is True
+    assert settings.secure_cookies is False
+
+
+def test_valid_production() -> None:
+    settings = Settings.from_env(PROD)
+    assert settings.production
+    assert settings.secure_cookies
+    assert settings.dev_outbox is False
+    assert settings.secret_key.reveal() == STRONG_SECRET
+    assert settings.public_url == "https://keepgate.example"
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [None, "", "changeme", "secret", "placeholder", DEV_SECRET, f"  {DEV_SECRET.upper()}  ",
+     "x" * 31, " " * 40],
+)
+def test_production_refuses_placeholder_or_short_secret(secret: str | None) -> None:
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        Settings.from_env(prod(SECRET_KEY=secret))
+
+
+def test_production_accepts_a_32_character_secret() -> None:
+    assert Settings.from_env(prod(SECRET_KEY="k" * 31 + "Z")).production
+
+
+def test_production_refuses_missing_smtp() -> None:
+    with pytest.raises(ConfigError, match="SMTP"):
+        Settings.from_env(prod(SMTP_URL=None))
+    with pytest.raises(ConfigError, match="SMTP"):
+        Settings.from_env(prod(SMTP_URL=""))
+
+
+@pytest.mark.parametrize("url", [None, "http://keepgate.example", "http://127.0.0.1:8000"])
+def test_production_refuses_non_https_public_url(url: str | None) -> None:
+    with pytest.raises(ConfigError, match="https"):
+        Settings.from_env(prod(PUBLIC_URL=url))
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("SMTP_URL", "http://mail:25"), ("SMTP_URL", "mail.example.com"),
+     ("SMS_WEBHOOK_URL", "ftp://sms.example"), ("PUBLIC_URL", "https://"),
+     ("PUBLIC_URL", "keepgate.example")],
+)
+def test_malformed_urls_are_refused(name: str, value: str) -> None:
+    with pytest.raises(ConfigError):
+        Settings.from_env({f"KEEPGATE_{name}": value})
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["PORT", "WORKERS", "MAX_BODY_BYTES", "ARGON2_MEMORY_KIB", "ARGON2_TIME_COST",
+     "ARGON2_PARALLELISM", "SESSION_IDLE_MINUTES", "SESSION_ABSOLUTE_HOURS"],
+)
+@pytest.mark.parametrize("value", ["abc", "8000x", "1.5", "0x10", "ten"])
+def test_malformed_integers_raise_config_error(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=f"KEEPGATE_{name}"):
+        Settings.from_env({f"KEEPGATE_{name}": value})
+
+
+@pytest.mark.parametrize(("name", "value"), [("PORT", "0"), ("WORKERS", "0"),
+                                             ("MAX_BODY_BYTES", "10"), ("PORT", "-1"),
+                                             ("ARGON2_TIME_COST", "0")])
+def test_integers_below_minimum_raise_config_error(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=f"KEEPGATE_{name}"):
+        Settings.from_env({f"KEEPGATE_{name}": value})
+
+
+def test_integers_are_read() -> None:
+    settings = Settings.from_env({"KEEPGATE_PORT": "9001", "KEEPGATE_SESSION_IDLE_MINUTES": "15",
+                                  "KEEPGATE_ARGON2_MEMORY_KIB": "65536"})
+    assert settings.port == 9001
+    assert settings.session_idle_minutes == 15
+    assert settings.policies().sessions.idle_timeout.total_seconds() == 15 * 60
+    assert settings.hash_params.memory_kib == 65536
+
+
+def test_unknown_env_mode_refused() -> None:
+    with pytest.raises(ConfigError):
+        Settings.from_env({"KEEPGATE_ENV": "staging"})
+
+
+def test_bad_trusted_proxy_refused() -> None:
+    with pytest.raises(ConfigError, match="TRUSTED_PROXIES"):
+        Settings.from_env({"KEEPGATE_TRUSTED_PROXIES": "10.0.0.0/8, not-an-ip"})
+    settings = Settings.from_env({"KEEPGATE_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.1"})
+    assert len(settings.trusted_proxies) == 2
+
+
+def test_weak_hash_params_warn_loudly(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="keepgate.config"):
+        Settings.from_env({"KEEPGATE_ARGON2_MEMORY_KIB": "8", "KEEPGATE_ARGON2_TIME_COST": "1"})
+    assert any("BELOW" in r.getMessage() for r in caplog.records)
+
+
+def test_baseline_params_do_not_warn(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="keepgate.config"):
+        Settings.from_env({})
+    assert caplog.records == []
+
+
+# --- Secret -----------------------------------------------------------------------------------
+
+
+def test_secret_never_shows_its_value() -> None:
+    secret = Secret(STRONG_SECRET)
+    assert STRONG_SECRET not in repr(secret)
+    assert STRONG_SECRET not in str(secret)
+    assert STRONG_SECRET not in f"{secret}"
+    assert STRONG_SECRET not in f"{secret!r}"
+    assert secret.reveal() == STRONG_SECRET
+
+
+def test_settings_repr_hides_secrets() -> None:
+    settings = Settings.from_env({**PROD, "KEEPGATE_SMS_WEBHOOK_URL": "https://sms.example/hook",
+                                  "KEEPGATE_SMS_WEBHOOK_TOKEN": "sms-token-abcdef-123456"})
+    text = repr(settings)
+    assert STRONG_SECRET not in text
+    assert "sms-token-abcdef-123456" not in text
+    assert settings.sms_webhook_token is not None
+    assert settings.sms_webhook_token.reveal() == "sms-token-abcdef-123456"
+
+
+# --- dev outbox -------------------------------------------------------------------------------
+
+
+def test_dev_outbox_only_in_development_without_delivery() -> None:
+    assert Settings.from_env({}).dev_outbox is True
+    assert Settings.from_env({"KEEPGATE_SMTP_URL": "smtp://localhost:1025"}).dev_outbox is False
+    assert Settings.from_env(
+        {"KEEPGATE_SMS_WEBHOOK_URL": "https://sms.example/hook"}).dev_outbox is False
+    assert Settings.from_env(PROD).dev_outbox is False
+    # Even a production object that skipped the checks never offers the outbox.
+    assert Settings(env="production").dev_outbox is False

@@ -1,0 +1,85 @@
+"""Each flow module's mermaid stateDiagram must draw exactly its TRANSITIONS table."""
+
+from __future__ import annotations
+
+import re
+from types import ModuleType
+
+import pytest
+
+from keepgate.flows import login, registration
+
+FLOW_MODULES = [registration, login]
+EDGE = re.compile(r"^\s*(?P<src>\S+)\s*-->\s*(?P<dst>\S+?)\s*(?::\s*(?P<label>.*?))?\s*$")
+
+
+def mermaid_block(module: ModuleType) -> str:
+    doc = module.__doc__ or ""
+    match = re.search(r"```mermaid\n(.*?)```", doc, re.DOTALL)
+    assert match, f"{module.__name__} has no mermaid diagram in its docstring"
+    block = match.group(1)
+    assert "stateDiagram" in block
+    return block
+
+
+def diagram_edges(module: ModuleType) -> set[tuple[str, str, str]]:
+    edges: set[tuple[str, str, str]] = set()
+    for line in mermaid_block(module).splitlines():
+        if "-->" not in line:
+            continue
+        match = EDGE.match(line)
+        assert match, f"unparseable edge in {module.__name__}: {line!r}"
+        src, dst, label = match["src"], match["dst"], match["label"]
+        if "[*]" in (src, dst):
+            continue
+        assert label, f"edge without a method label in {module.__name__}: {line!r}"
+        edges.add((src, label.strip(), dst))
+    return edges
+
+
+def table_edges(module: ModuleType) -> set[tuple[str, str, str]]:
+    return {
+        (src, method, dst)
+        for src, methods in module.TRANSITIONS.items()
+        for method, targets in methods.items()
+        for dst in targets
+    }
+
+
+@pytest.mark.parametrize("module", FLOW_MODULES, ids=lambda m: m.__name__)
+def test_diagram_edges_equal_transitions(module: ModuleType) -> None:
+    drawn = diagram_edges(module)
+    table = table_edges(module)
+    assert drawn, "the diagram has no edges"
+    assert drawn - table == set(), "drawn but not in TRANSITIONS"
+    assert table - drawn == set(), "in TRANSITIONS but not drawn"
+
+
+@pytest.mark.parametrize("module", FLOW_MODULES, ids=lambda m: m.__name__)
+def test_diagram_start_and_end_states(module: ModuleType) -> None:
+    starts, ends = set(), set()
+    for line in mermaid_block(module).splitlines():
+        match = EDGE.match(line)
+        if not match:
+            continue
+        if match["src"] == "[*]":
+            starts.add(match["dst"])
+        if match["dst"] == "[*]":
+            ends.add(match["src"])
+    assert starts == {module.AWAITING_CREDENTIALS}
+    # Exactly the states with no way out end the diagram.
+    terminal = {s for s, methods in module.TRANSITIONS.items() if not methods}
+    assert ends == terminal
+
+
+@pytest.mark.parametrize("module", FLOW_MODULES, ids=lambda m: m.__name__)
+def test_every_state_is_drawn(module: ModuleType) -> None:
+    drawn_states = {s for edge in diagram_edges(module) for s in (edge[0], edge[2])}
+    assert drawn_states == set(module.STATES)
+
+
+def test_parser_sees_a_missing_edge() -> None:
+    """The checker itself: a table with an extra edge must not equal the drawing."""
+    drawn = diagram_edges(login)
+    assert ("awaiting_credentials", "password", "completed") in drawn
+    assert ("awaiting_credentials", "code", "completed") not in drawn

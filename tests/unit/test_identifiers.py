@@ -1,0 +1,170 @@
+"""keepgate.domain.identifiers: parsing, canonical forms, stable error codes and masking."""
+
+from __future__ import annotations
+
+import pytest
+
+from keepgate.domain.errors import InputRejected, InvalidIdentifier
+from keepgate.domain.identifiers import (
+    MAX_IDENTIFIER_LENGTH,
+    Identifier,
+    IdentifierKind,
+    parse_email,
+    parse_identifier,
+    parse_phone,
+)
+
+# Numbers the installed phonenumbers metadata accepts as valid. (+447700900123, Ofcom's drama
+# range, is *not* valid in phonenumbers 9.x, so it is deliberately not used here.)
+VALID_PHONES = {
+    "+447911123456": "+447911123456",
+    "+44 7911 123456": "+447911123456",
+    "+1 (415) 555-2671": "+14155552671",
+    "+14155552671": "+14155552671",
+    "+33612345678": "+33612345678",
+    "+4915123456789": "+4915123456789",
+    "  +12025550123  ": "+12025550123",
+}
+
+
+# --- email ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "canonical"),
+    [
+        ("jane.doe@example.com", "jane.doe@example.com"),
+        ("Jane.Doe@Example.COM", "jane.doe@example.com"),
+        ("JANE.DOE@EXAMPLE.COM", "jane.doe@example.com"),
+        ("  x@EXAMPLE.org  ", "x@example.org"),
+        ("user+tag@sub.example.co.uk", "user+tag@sub.example.co.uk"),
+    ],
+)
+def test_email_is_canonicalised_lower_case(raw: str, canonical: str) -> None:
+    ident = parse_identifier(raw)
+    assert ident == Identifier(IdentifierKind.EMAIL, canonical)
+    assert ident.kind is IdentifierKind.EMAIL
+
+
+def test_emails_differing_only_by_case_are_the_same_identifier() -> None:
+    variants = ["jane@example.com", "JANE@example.com", "Jane@Example.Com", "jAnE@EXAMPLE.COM"]
+    parsed = {parse_identifier(v) for v in variants}
+    assert len(parsed) == 1
+    assert parse_email("Jane@Example.Com") == parse_identifier("jane@example.com")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["a@b", "a@@b.com", "@example.com", "jane@", "jane doe@example.com", "jane@exa mple.com",
+     "jane@.com", "jane..doe@example.com", "jane@example..com"],
+)
+def test_invalid_emails_raise_invalid_email(raw: str) -> None:
+    with pytest.raises(InvalidIdentifier) as info:
+        parse_identifier(raw)
+    assert info.value.code == "identifier.invalid_email"
+    assert info.value.message
+
+
+# --- phone ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("raw", "e164"), sorted(VALID_PHONES.items()))
+def test_valid_phones_are_canonicalised_to_e164(raw: str, e164: str) -> None:
+    ident = parse_identifier(raw)
+    assert ident == Identifier(IdentifierKind.PHONE, e164)
+    assert ident.value.startswith("+")
+    assert ident.value[1:].isdigit()
+    assert parse_phone(raw) == ident
+
+
+@pytest.mark.parametrize("raw", ["447911123456", "07911123456", "00447911123456", "14155552671"])
+def test_phone_without_plus_is_refused(raw: str) -> None:
+    with pytest.raises(InvalidIdentifier) as info:
+        parse_identifier(raw)
+    assert info.value.code == "identifier.invalid_phone"
+    assert "+" in info.value.message  # tells the person what to do
+
+
+@pytest.mark.parametrize(
+    "raw", ["+", "+1234", "+44abc", "+999123456", "+1415555267", "+44 7911 12345678901", "+abc"]
+)
+def test_junk_phones_are_refused(raw: str) -> None:
+    with pytest.raises(InvalidIdentifier) as info:
+        parse_identifier(raw)
+    assert info.value.code == "identifier.invalid_phone"
+
+
+def test_parse_phone_rejects_missing_plus_directly() -> None:
+    with pytest.raises(InvalidIdentifier) as info:
+        parse_phone("447911123456")
+    assert info.value.code == "identifier.invalid_phone"
+
+
+# --- neither ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("raw", ["", "   ", "hello", "jane.doe", "-447911123456", "#1"])
+def test_neither_email_nor_phone_is_generic_invalid(raw: str) -> None:
+    with pytest.raises(InvalidIdentifier) as info:
+        parse_identifier(raw)
+    assert info.value.code == "identifier.invalid"
+    assert info.value.message
+
+
+def test_overlong_identifier_is_refused() -> None:
+    raw = "a" * (MAX_IDENTIFIER_LENGTH - len("@example.com") + 1) + "@example.com"
+    assert len(raw) == MAX_IDENTIFIER_LENGTH + 1
+    with pytest.raises(InvalidIdentifier) as info:
+        parse_identifier(raw)
+    assert info.value.code == "identifier.invalid"
+
+
+def test_invalid_identifier_is_an_input_rejection() -> None:
+    with pytest.raises(InputRejected):
+        parse_identifier("nonsense")
+
+
+# --- masking ---------------------------------------------------------------------------------
+
+MASK_CASES = [
+    "jane.doe@example.com",
+    "a@example.com",
+    "ab@example.com",
+    "x@y.io",
+    "+447911123456",
+    "+14155552671",
+    "+33612345678",
+    "+4915123456789",
+]
+
+
+@pytest.mark.parametrize("raw", MASK_CASES)
+def test_masked_never_reveals_the_full_identifier(raw: str) -> None:
+    ident = parse_identifier(raw)
+    masked = ident.masked()
+    assert masked != ident.value
+    assert ident.value not in masked
+    assert "•" in masked
+
+
+def test_masked_email_hides_local_part_but_keeps_first_letter_and_domain() -> None:
+    masked = parse_identifier("jane.doe@example.com").masked()
+    assert masked.startswith("j")
+    assert masked.endswith("@example.com")
+    assert "jane.doe" not in masked
+    assert "ane.doe" not in masked
+
+
+def test_masked_single_letter_local_part_still_masked() -> None:
+    masked = parse_identifier("a@example.com").masked()
+    assert masked == "a•@example.com"
+
+
+def test_masked_phone_shows_only_country_prefix_and_last_two_digits() -> None:
+    ident = parse_identifier("+447911123456")
+    masked = ident.masked()
+    assert masked == "+44" + "•" * 8 + "56"
+    assert len(masked) == len(ident.value)
+    # The subscriber part is hidden.
+    assert "7911123456" not in masked
+    assert "1234" not in masked
