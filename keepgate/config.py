@@ -7,6 +7,7 @@ starts with a loud warning.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import logging
 from collections.abc import Mapping
@@ -80,6 +81,8 @@ class Settings:
     session_absolute_hours: int = 12
     outbox_poll_seconds: float = 2.0
     run_outbox_worker: bool = True
+    encryption_keys: tuple[Secret, ...] = ()  # AES-256 keys, base64; first encrypts
+    captcha_max_number: int = 100_000  # proof-of-work difficulty (~0.1-0.5 s in a browser)
 
     @property
     def production(self) -> bool:
@@ -141,6 +144,9 @@ class Settings:
             ),
             session_idle_minutes=_int(env, "SESSION_IDLE_MINUTES", 30, minimum=1),
             session_absolute_hours=_int(env, "SESSION_ABSOLUTE_HOURS", 12, minimum=1),
+            encryption_keys=tuple(Secret(k.strip()) for k in
+                                  (text("ENCRYPTION_KEYS", "") or "").split(",") if k.strip()),
+            captcha_max_number=_int(env, "CAPTCHA_MAX_NUMBER", 100_000, minimum=1),
         )
         settings.check()
         return settings
@@ -163,6 +169,17 @@ class Settings:
                 raise ConfigError("production needs KEEPGATE_SMTP_URL: account mail must go out")
             if not self.public_url.startswith("https://"):
                 raise ConfigError("production needs an https:// KEEPGATE_PUBLIC_URL")
+        for secret in self.encryption_keys:
+            try:
+                raw = base64.b64decode(secret.reveal(), validate=True)
+            except ValueError:
+                raw = b""
+            if len(raw) != 32:
+                raise ConfigError("each KEEPGATE_ENCRYPTION_KEYS entry must be 32 bytes, base64 "
+                                  "(python3 -c 'import os,base64; "
+                                  "print(base64.b64encode(os.urandom(32)).decode())')")
+        if self.production and not self.encryption_keys:
+            raise ConfigError("production needs KEEPGATE_ENCRYPTION_KEYS for secrets at rest")
         if self.hash_params.below_floor():
             log.warning("!!! Argon2 parameters %s are BELOW the security baseline "
                         "(m=19 MiB, t=2): acceptable for tests only !!!", self.hash_params)

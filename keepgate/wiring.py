@@ -2,25 +2,49 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
+from keepgate.adapters.replay import MemoryReplayGuard, RedisReplayGuard
 from keepgate.adapters.sms import DevelopmentSink, WebhookSmsSender
 from keepgate.adapters.smtp import SmtpSender
 from keepgate.adapters.sql.engine import make_engine
 from keepgate.adapters.sql.store import SqlStore
 from keepgate.config import Settings
+from keepgate.domain.factors import DefencePolicy
+from keepgate.security.captcha import CaptchaIssuer
 from keepgate.security.codes import CodeDigester
 from keepgate.security.csrf import CsrfTokens
+from keepgate.security.keyring import KeyRing
 from keepgate.security.keys import derive_key
 from keepgate.security.passwords import PasswordHasher
+from keepgate.security.recovery_codes import RecoveryCodeHasher
+from keepgate.security.signing import Signer
+from keepgate.security.webauthn import relying_party_from_public_url
+from keepgate.services.captcha import CaptchaGate
 from keepgate.services.clock import Clock, SystemClock
+from keepgate.services.defences import SignInDefences
+from keepgate.services.enrolment import (
+    EnrolEmailCode,
+    EnrolmentKit,
+    EnrolSmsCode,
+    EnrolTotp,
+    EnrolWebAuthn,
+    RegenerateRecoveryCodes,
+)
+from keepgate.services.factors import FactorService
 from keepgate.services.flows import FlowService
 from keepgate.services.hashing import AsyncPasswordHasher
 from keepgate.services.messages import MessageRenderer
-from keepgate.services.methods import Toolkit, default_methods
+from keepgate.services.methods import Method, Toolkit, default_methods
+from keepgate.services.notices import Notifier
 from keepgate.services.outbox import OutboxPolicy, OutboxWorker
-from keepgate.services.ports import MessageSender
+from keepgate.services.ports import MessageSender, ReplayGuard
 from keepgate.services.sessions import SessionService
+from keepgate.services.signin import SignInKit, sign_in_methods
+from keepgate.services.throttle import Throttle, make_storage
 
 
 @dataclass
@@ -30,43 +54,95 @@ class Keepgate:
     clock: Clock
     flows: FlowService
     sessions: SessionService
+    factors: FactorService
     outbox: OutboxWorker
     csrf: CsrfTokens
-    _sms: WebhookSmsSender | None = None
+    defences: SignInDefences
+    captcha: CaptchaGate
+    enrolment: EnrolmentKit
+    signin: SignInKit
+    _closers: tuple[Any, ...] = ()
 
     async def close(self) -> None:
-        if self._sms is not None:
-            await self._sms.close()
+        for closer in self._closers:
+            await closer()
         await self.store.close()
 
 
-def build(settings: Settings, *, clock: Clock | None = None) -> Keepgate:
+def build(settings: Settings, *, clock: Clock | None = None,
+          defence_policy: DefencePolicy | None = None) -> Keepgate:
     clock = clock or SystemClock()
     master = settings.secret_key.reveal().encode()
     store = SqlStore(make_engine(settings.database_url))
     policies = settings.policies()
+    defence = defence_policy or DefencePolicy()
     hasher = AsyncPasswordHasher(PasswordHasher(settings.hash_params))
-    tools = Toolkit(store=store, hasher=hasher,
-                    digester=CodeDigester(derive_key(master, "one-time-codes")),
-                    policies=policies)
+    digester = CodeDigester(derive_key(master, "one-time-codes"))
     renderer = MessageRenderer(settings.public_url)
+    notifier = Notifier(renderer)
+    closers: list[Any] = []
+
+    guard: ReplayGuard
+    if settings.redis_url:
+        import redis.asyncio as aioredis
+
+        pool = aioredis.ConnectionPool.from_url(settings.redis_url)
+        client = aioredis.Redis(connection_pool=pool)
+        storage = make_storage(settings.redis_url, pool)
+        guard = RedisReplayGuard(client)
+        closers.append(pool.aclose)
+    else:
+        storage = make_storage()
+        guard = MemoryReplayGuard(clock.now)
+    throttle = Throttle(storage, defence, derive_key(master, "throttle-keys"))
+    defences = SignInDefences(store=store, clock=clock, throttle=throttle, policy=defence,
+                              notifier=notifier)
+    captcha = CaptchaGate(
+        issuer=CaptchaIssuer(derive_key(master, "captcha"), max_number=settings.captcha_max_number,
+                             lifetime=timedelta(minutes=10)),
+        guard=guard, throttle=throttle, clock=clock)
+    keys = [base64.b64decode(k.reveal()) for k in settings.encryption_keys] or [
+        derive_key(master, "secrets-at-rest")]
+    keyring = KeyRing(keys)
+    recovery = RecoveryCodeHasher(derive_key(master, "recovery-codes"))
+    relying_party = relying_party_from_public_url(settings.public_url)
+    user_handles = derive_key(master, "webauthn-user-handle")
+    signin = SignInKit(store=store, hasher=hasher, digester=digester, defences=defences,
+                       keyring=keyring, recovery=recovery,
+                       signer=Signer(derive_key(master, "signed-links")), captcha=captcha,
+                       policies=policies, public_url=settings.public_url,
+                       relying_party=relying_party, user_handle_key=user_handles)
+    enrolment = EnrolmentKit(store=store, keyring=keyring, digester=digester, policies=policies,
+                             relying_party=relying_party, user_handle_key=user_handles,
+                             challenge_lifetime=defence.webauthn_challenge_lifetime)
+    methods: list[Method] = [
+        *default_methods(Toolkit(store=store, hasher=hasher, digester=digester,
+                                 policies=policies, throttle=throttle, captcha=captcha)),
+        *sign_in_methods(signin),
+        EnrolTotp(enrolment), EnrolSmsCode(enrolment), EnrolEmailCode(enrolment),
+        EnrolWebAuthn(enrolment), RegenerateRecoveryCodes(enrolment),
+    ]
+
     senders: dict[str, MessageSender] = {}
-    sms: WebhookSmsSender | None = None
     if settings.smtp_url:
         senders["email"] = SmtpSender(settings.smtp_url, settings.mail_from)
     if settings.sms_webhook_url:
         token = settings.sms_webhook_token.reveal() if settings.sms_webhook_token else None
         sms = WebhookSmsSender(settings.sms_webhook_url, token)
         senders["sms"] = sms
+        closers.append(sms.close)
     if settings.dev_outbox:
         senders = {"email": DevelopmentSink(), "sms": DevelopmentSink()}
+    sessions = SessionService(store=store, clock=clock, policy=policies.sessions)
     return Keepgate(
         settings=settings, store=store, clock=clock,
-        flows=FlowService(store=store, clock=clock, methods=default_methods(tools),
-                          renderer=renderer, policies=policies),
-        sessions=SessionService(store=store, clock=clock, policy=policies.sessions),
+        flows=FlowService(store=store, clock=clock, methods=methods, notifier=notifier,
+                          policies=policies, defences=defence, recovery=recovery),
+        sessions=sessions,
+        factors=FactorService(store=store, clock=clock, policy=defence, notifier=notifier),
         outbox=OutboxWorker(store=store, clock=clock, senders=senders,
                             policy=OutboxPolicy(keep_bodies=settings.dev_outbox)),
         csrf=CsrfTokens(derive_key(master, "csrf")),
-        _sms=sms,
+        defences=defences, captcha=captcha, enrolment=enrolment, signin=signin,
+        _closers=tuple(closers),
     )

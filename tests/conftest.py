@@ -61,7 +61,7 @@ def clock() -> FrozenClock:
 def base_settings(database_url: str, **overrides: Any) -> Settings:
     return dataclasses.replace(
         Settings(), database_url=database_url, hash_params=TEST_HASH, run_outbox_worker=False,
-        public_url="http://testserver", secret_key=Settings().secret_key, **overrides)
+        public_url="http://localhost", secret_key=Settings().secret_key, **overrides)
 
 
 @pytest.fixture(scope="session")
@@ -165,9 +165,20 @@ async def last_code(kg: Keepgate, destination: str) -> str:
     return match.group(1)
 
 
+# identifier -> the trusted-device token its registration gave this test's "phone"
+DEVICES: dict[str, str] = {}
+
+
+@pytest.fixture(autouse=True)
+def _forget_devices() -> Iterator[None]:
+    DEVICES.clear()
+    yield
+    DEVICES.clear()
+
+
 async def register(client: httpx.AsyncClient, kg: Keepgate, identifier: str,
                    password: str = PASSWORD) -> dict[str, Any]:
-    """Sign up over the API and return the completed flow."""
+    """Sign up over the API and return the completed flow (its device is now trusted)."""
     flow = (await client.post("/api/v1/flows/registration")).json()
     response = await client.post(f"/api/v1/flows/{flow['id']}", json={
         "method": "password", "identifier": identifier, "password": password,
@@ -179,13 +190,17 @@ async def register(client: httpx.AsyncClient, kg: Keepgate, identifier: str,
                                                                       "code": code})
     assert response.status_code == 200, response.text
     assert response.json()["state"] == "completed"
+    DEVICES[destination] = response.json()["device_token"]
     return dict(response.json())
 
 
 async def sign_in(client: httpx.AsyncClient, identifier: str, password: str = PASSWORD,
-                  user_agent: str | None = None) -> str:
-    """Sign in over the API and return the bearer token."""
+                  user_agent: str | None = None, trusted: bool = True) -> str:
+    """Sign in over the API from the registering (trusted) device; return the bearer token."""
     headers = {"User-Agent": user_agent} if user_agent else {}
+    device = DEVICES.get(parse_identifier(identifier).value)
+    if trusted and device:
+        headers["X-Keepgate-Device"] = device
     flow = (await client.post("/api/v1/flows/login", headers=headers)).json()
     response = await client.post(f"/api/v1/flows/{flow['id']}", headers=headers, json={
         "method": "password", "identifier": identifier, "password": password})

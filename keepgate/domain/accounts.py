@@ -24,6 +24,12 @@ class Account:
     status: AccountStatus
     kyc_tier: int
     created_at: datetime
+    failed_logins: int = 0  # consecutive failures from devices not yet trusted
+    banned_until: datetime | None = None
+    locked_at: datetime | None = None  # "this wasn't me": sign-in stays locked until recovery
+
+    def banned(self, now: datetime) -> bool:
+        return self.banned_until is not None and now < self.banned_until
 
     @property
     def capabilities(self) -> frozenset[Capability]:

@@ -15,6 +15,18 @@ class EventKind(StrEnum):
     SESSION_REVOKED = "session.revoked"
     SESSIONS_REVOKED = "session.revoked_others"
     PASSWORD_REHASHED = "password.rehashed"  # noqa: S105 (an event name)
+    SECOND_FACTOR = "login.second_factor"
+    BANNED = "login.banned"
+    THROTTLED = "throttle.ip"
+    CAPTCHA_DEMANDED = "captcha.demanded"
+    NEW_DEVICE = "device.new"
+    DEVICE_CONFIRMED = "device.confirmed"
+    DEVICE_NOT_ME = "device.not_me"
+    FACTOR_ADDED = "factor.added"
+    FACTOR_REMOVED = "factor.removed"
+    FACTOR_USED = "factor.used"
+    RECOVERY_CODES_GENERATED = "recovery_codes.generated"
+    STEP_UP = "step_up"
 
 
 class Outcome(StrEnum):

@@ -152,6 +152,52 @@ class SessionNotFound(NotFound):
     message = "There is no active session with that id on your account."
 
 
+class Throttled(KeepgateError):
+    code = "throttle.too_many_attempts"
+    message = "Too many attempts from your network. Wait a few minutes and try again."
+
+
+class CaptchaRequired(KeepgateError):
+    code = "captcha.required"
+    message = "Please complete the check that you are not a robot."
+
+
+class StepUpRequired(KeepgateError):
+    code = "step_up_required"
+    message = ("Confirm it is you with your second factor first: start a step_up flow "
+               "(POST /api/v1/flows/step_up) and come back within 5 minutes.")
+
+
+class FreshSignInRequired(KeepgateError):
+    code = "fresh_sign_in_required"
+    message = "For your security, sign in again before changing your sign-in methods."
+
+
+class FactorError(KeepgateError):
+    code = "factor.error"
+
+
+class FactorNotFound(FactorError, NotFound):
+    code = "factor.not_found"
+    message = "There is no such sign-in method on your account."
+
+
+class FactorUnavailable(FactorError):
+    code = "factor.unavailable"
+    message = "That method cannot be set up on this account."
+
+
+class LastFactor(FactorError):
+    code = "factor.last_factor"
+    message = ("This is your only second factor. Add another one before removing it: an "
+               "account that has two-factor sign-in cannot go back to a password alone.")
+
+
+class InvalidFactorResponse(FactorError):
+    code = "factor.invalid_response"
+    message = "The security key's answer could not be verified. Try again."
+
+
 class CsrfRejected(KeepgateError):
     code = "csrf.invalid"
     message = "This form has expired or was not sent by Keepgate. Reload the page and try again."

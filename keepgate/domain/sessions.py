@@ -8,6 +8,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 FIRST_FACTOR_METHODS = frozenset({"password"})
+# A passkey with user verification is two factors in one (the device, and the PIN or
+# biometric that unlocks it), so it alone reaches aal2.
+MULTI_FACTOR_METHODS = frozenset({"passkey"})
 
 
 class AAL(StrEnum):
@@ -18,6 +21,8 @@ class AAL(StrEnum):
 def assurance_level(methods: Iterable[str]) -> AAL:
     """Derived from the methods used: a second factor raises the level, it is not a special case."""
     used = set(methods)
+    if used & MULTI_FACTOR_METHODS:
+        return AAL.AAL2
     return AAL.AAL2 if used - FIRST_FACTOR_METHODS and used & FIRST_FACTOR_METHODS else AAL.AAL1
 
 
@@ -44,6 +49,7 @@ class Session:
     ip: str
     user_agent: str
     revoked_at: datetime | None = None
+    second_factor_at: datetime | None = None  # last time a second factor was proven here
 
     def is_active(self, policy: SessionPolicy, now: datetime) -> bool:
         return (

@@ -17,6 +17,7 @@ from typing import Any
 
 from keepgate.domain.audit import EventKind, Outcome
 from keepgate.domain.errors import KeepgateError
+from keepgate.domain.factors import Factor
 from keepgate.domain.identifiers import Identifier
 
 COMPLETED = "completed"
@@ -26,6 +27,8 @@ FAILED = "failed"
 class FlowKind(StrEnum):
     REGISTRATION = "registration"
     LOGIN = "login"
+    SETTINGS = "settings"
+    STEP_UP = "step_up"
 
 
 class Channel(StrEnum):
@@ -89,6 +92,28 @@ class CreateAccount:
 class IssueSession:
     account_id: str
     methods: tuple[str, ...]
+    trust_device: bool = False  # remember this device (after a confirmed new-device code)
+
+
+@dataclass(frozen=True, slots=True)
+class ElevateSession:
+    """A second factor proven in a signed-in session: aal2, a new token, a fresh stamp."""
+
+    session_id: str
+    method: str
+
+
+@dataclass(frozen=True, slots=True)
+class CreateFactor:
+    factor: Factor
+    first: bool = False  # the account's first factor: recovery codes come with it
+
+
+@dataclass(frozen=True, slots=True)
+class IssueRecoveryCodes:
+    """Replace the account's recovery codes with ten new ones, revealed once to the client."""
+
+    account_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +132,8 @@ class RecordEvent:
     details: Mapping[str, Any] = field(default_factory=dict)
 
 
-Effect = SendMessage | CreateAccount | IssueSession | UpdatePasswordHash | RecordEvent
+Effect = (SendMessage | CreateAccount | IssueSession | ElevateSession | CreateFactor
+          | IssueRecoveryCodes | UpdatePasswordHash | RecordEvent)
 
 
 @dataclass(frozen=True, slots=True)

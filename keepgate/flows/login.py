@@ -1,41 +1,86 @@
-"""Sign-in: identifier + password, giving a session at assurance level aal1.
+"""Sign-in: a first factor, then a second factor when the account has one, then a code when
+the device is new.
 
 ```mermaid
 stateDiagram-v2
     [*] --> awaiting_credentials
     awaiting_credentials --> awaiting_credentials : password
+    awaiting_credentials --> awaiting_second_factor : password
+    awaiting_credentials --> awaiting_device_code : password
     awaiting_credentials --> completed : password
+    awaiting_credentials --> awaiting_credentials : webauthn
+    awaiting_credentials --> awaiting_device_code : webauthn
+    awaiting_credentials --> completed : webauthn
+    awaiting_second_factor --> awaiting_second_factor : totp
+    awaiting_second_factor --> awaiting_device_code : totp
+    awaiting_second_factor --> completed : totp
+    awaiting_second_factor --> awaiting_second_factor : sms_code
+    awaiting_second_factor --> awaiting_device_code : sms_code
+    awaiting_second_factor --> completed : sms_code
+    awaiting_second_factor --> awaiting_second_factor : email_code
+    awaiting_second_factor --> awaiting_device_code : email_code
+    awaiting_second_factor --> completed : email_code
+    awaiting_second_factor --> awaiting_second_factor : recovery_code
+    awaiting_second_factor --> awaiting_device_code : recovery_code
+    awaiting_second_factor --> completed : recovery_code
+    awaiting_second_factor --> awaiting_second_factor : webauthn
+    awaiting_second_factor --> awaiting_device_code : webauthn
+    awaiting_second_factor --> completed : webauthn
+    awaiting_device_code --> awaiting_device_code : device_code
+    awaiting_device_code --> completed : device_code
     completed --> [*]
 ```
 
-Second factors add states after the password (see the method protocol in
-``services.methods``); the session's assurance level is derived from the methods used.
-An unknown identifier, a wrong password and a refused account give the same answer.
+``webauthn`` in ``awaiting_credentials`` is passwordless sign-in with a passkey (user
+verification required). An account with any second factor can never finish without one:
+the password step leads to ``awaiting_second_factor``, whose methods are the factors the
+account has. A device without a trusted-device token must then confirm a code sent to the
+owner. The session's assurance level is derived from the methods used.
+
+An unknown identifier, a wrong password, a banned account and a locked account give the same
+answer; failures from an unknown device never ban a device the owner already trusts.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from keepgate.domain.audit import EventKind, Outcome
-from keepgate.domain.errors import InvalidCredentials
+from keepgate.domain.errors import InvalidCredentials, KeepgateError
+from keepgate.domain.factors import FACTOR_PREFERENCE
+from keepgate.domain.identifiers import Identifier
 from keepgate.flows.base import (
     COMPLETED,
     Channel,
+    Effect,
     Flow,
     FlowKind,
     IssueSession,
     Message,
     RecordEvent,
+    SendMessage,
     StepResult,
     Transitions,
+    iso,
 )
 
 AWAITING_CREDENTIALS = "awaiting_credentials"
-STATES = frozenset({AWAITING_CREDENTIALS, COMPLETED})
+AWAITING_SECOND_FACTOR = "awaiting_second_factor"
+AWAITING_DEVICE_CODE = "awaiting_device_code"
+STATES = frozenset({AWAITING_CREDENTIALS, AWAITING_SECOND_FACTOR, AWAITING_DEVICE_CODE,
+                    COMPLETED})
+SECOND_FACTORS = ("totp", "sms_code", "email_code", "recovery_code", "webauthn")
+_AFTER_FIRST = frozenset({AWAITING_SECOND_FACTOR, AWAITING_DEVICE_CODE, COMPLETED})
+_AFTER_SECOND = frozenset({AWAITING_SECOND_FACTOR, AWAITING_DEVICE_CODE, COMPLETED})
 
 TRANSITIONS: Transitions = {
-    AWAITING_CREDENTIALS: {"password": frozenset({AWAITING_CREDENTIALS, COMPLETED})},
+    AWAITING_CREDENTIALS: {
+        "password": frozenset({AWAITING_CREDENTIALS}) | _AFTER_FIRST,
+        "webauthn": frozenset({AWAITING_CREDENTIALS, AWAITING_DEVICE_CODE, COMPLETED}),
+    },
+    AWAITING_SECOND_FACTOR: {method: _AFTER_SECOND for method in SECOND_FACTORS},
+    AWAITING_DEVICE_CODE: {"device_code": frozenset({AWAITING_DEVICE_CODE, COMPLETED})},
     COMPLETED: {},
 }
 
@@ -46,20 +91,100 @@ def start(flow_id: str, channel: Channel, now: datetime, lifetime: timedelta,
                 created_at=now, expires_at=now + lifetime, binding=binding)
 
 
-def submit_password(flow: Flow, *, account_id: str | None, verified: bool,
-                    masked_identifier: str) -> StepResult:
-    if verified and account_id is not None:
-        done = flow.evolve(state=COMPLETED, account_id=account_id,
-                           messages=(Message("login.completed", "You are signed in."),))
-        return StepResult(done, (
-            IssueSession(account_id, ("password",)),
-            RecordEvent(EventKind.LOGIN, Outcome.SUCCESS, account_id, {"methods": ["password"]}),
-        ))
-    error = InvalidCredentials()
+def open_methods(flow: Flow) -> tuple[str, ...]:
+    """The methods a client may submit now: in ``awaiting_second_factor``, the account's."""
+    if flow.state == AWAITING_SECOND_FACTOR:
+        enrolled = set(flow.context.get("factors", ()))
+        methods: tuple[str, ...] = tuple(m for m in FACTOR_PREFERENCE if m in enrolled)
+    else:
+        methods = tuple(TRANSITIONS.get(flow.state, {}))
+    if flow.context.get("captcha_required") and flow.state == AWAITING_CREDENTIALS:
+        methods += ("captcha",)
+    return methods
+
+
+def fail(flow: Flow, *, account_id: str | None, masked_identifier: str, reason: str,
+         error: KeepgateError | None = None, **context: object) -> StepResult:
+    """A refused attempt: the same public answer whatever the reason (recorded privately)."""
+    error = error or InvalidCredentials()
     failed = flow.evolve(messages=(Message(error.code, error.message, "error"),)).with_context(
-        failures=int(flow.context.get("failures", 0)) + 1
-    )
+        failures=int(flow.context.get("failures", 0)) + 1, **context)
     return StepResult(failed, (
         RecordEvent(EventKind.LOGIN, Outcome.FAILURE, account_id,
-                    {"identifier": masked_identifier, "reason": "invalid_credentials"}),
+                    {"identifier": masked_identifier, "reason": reason,
+                     "step": flow.state}),
     ), error)
+
+
+def first_factor_passed(flow: Flow, *, account_id: str, method: str, masked_identifier: str,
+                        factors: Sequence[str], device_trusted: bool,
+                        device_code: SendMessage | None, code_digest: str | None,
+                        now: datetime, code_lifetime: timedelta) -> StepResult:
+    """Password (or passkey) accepted: on to the second factor, the device code, or done."""
+    flow = flow.with_context(account_id=account_id, identifier=masked_identifier,
+                             methods_used=[method], captcha_required=False)
+    if factors and method == "password":
+        return StepResult(flow.evolve(
+            state=AWAITING_SECOND_FACTOR, account_id=account_id,
+            messages=(Message("login.second_factor_required",
+                              "Confirm it is you with your second factor."),),
+        ).with_context(factors=list(factors)))
+    return _after_factors(flow, account_id=account_id, device_trusted=device_trusted,
+                          device_code=device_code, code_digest=code_digest, now=now,
+                          code_lifetime=code_lifetime)
+
+
+def second_factor_passed(flow: Flow, *, method: str, device_trusted: bool,
+                         device_code: SendMessage | None, code_digest: str | None,
+                         now: datetime, code_lifetime: timedelta) -> StepResult:
+    account_id = str(flow.context["account_id"])
+    used = [*flow.context.get("methods_used", []), method]
+    flow = flow.with_context(methods_used=used)
+    result = _after_factors(flow, account_id=account_id, device_trusted=device_trusted,
+                            device_code=device_code, code_digest=code_digest, now=now,
+                            code_lifetime=code_lifetime)
+    return StepResult(result.flow, (
+        RecordEvent(EventKind.SECOND_FACTOR, Outcome.SUCCESS, account_id, {"method": method}),
+        *result.effects), result.error)
+
+
+def device_confirmed(flow: Flow) -> StepResult:
+    return _complete(flow, trust_device=True)
+
+
+def _after_factors(flow: Flow, *, account_id: str, device_trusted: bool,
+                   device_code: SendMessage | None, code_digest: str | None, now: datetime,
+                   code_lifetime: timedelta) -> StepResult:
+    if device_trusted:
+        return _complete(flow.evolve(account_id=account_id), trust_device=False)
+    assert device_code is not None and code_digest is not None
+    waiting = flow.evolve(
+        state=AWAITING_DEVICE_CODE, account_id=account_id,
+        messages=(Message("login.new_device",
+                          "This device is new to us. Enter the code we just sent you to "
+                          "confirm it is you."),),
+    ).with_context(device_code_digest=code_digest, device_code_sent_at=iso(now),
+                   device_code_expires_at=iso(now + code_lifetime), device_code_failures=0)
+    return StepResult(waiting, (
+        device_code,
+        RecordEvent(EventKind.NEW_DEVICE, Outcome.SUCCESS, account_id, {}),
+    ))
+
+
+def _complete(flow: Flow, *, trust_device: bool) -> StepResult:
+    account_id = str(flow.context["account_id"])
+    methods = tuple(flow.context.get("methods_used", ["password"]))
+    done = flow.evolve(state=COMPLETED, account_id=account_id,
+                       messages=(Message("login.completed", "You are signed in."),)
+                       ).with_context(device_code_digest=None)
+    effects: list[Effect] = [IssueSession(account_id, methods, trust_device=trust_device),
+               RecordEvent(EventKind.LOGIN, Outcome.SUCCESS, account_id,
+                           {"methods": list(methods)})]
+    if trust_device:
+        effects.insert(1, RecordEvent(EventKind.DEVICE_CONFIRMED, Outcome.SUCCESS, account_id,
+                                      {}))
+    return StepResult(done, tuple(effects))
+
+
+def masked_identifier(identifier: Identifier) -> str:
+    return identifier.masked()

@@ -15,3 +15,11 @@ class InvalidCodeDigest(VerificationFailed):
 
 class InvalidCsrfToken(VerificationFailed):
     pass
+
+
+class InvalidWebAuthnResponse(VerificationFailed):
+    pass
+
+
+class InvalidCaptcha(VerificationFailed):
+    """A proof-of-work answer that is malformed, forged, wrong, expired or for another action."""

@@ -10,3 +10,4 @@ class RequestContext:
     ip: str
     user_agent: str
     binding: str | None = None  # browser flows: hash of the CSRF cookie
+    device_token: str | None = None  # trusted-device cookie or X-Keepgate-Device header

@@ -46,6 +46,55 @@ TEMPLATES: dict[str, MessageTemplate] = {
             "account. If it was you, sign in instead. Otherwise no action is needed."
         ),
     ),
+    "sign_in_code": MessageTemplate(
+        subject="Your Keepgate sign-in code",
+        email=("Your sign-in code is:\n\n    $code\n\nIt expires in $minutes minutes. "
+               "Keepgate staff will never ask you for it.\nIf you are not signing in right "
+               "now, someone has your password: change it at $public_url/login."),
+        sms="Keepgate sign-in code: $code (valid $minutes min). Never share it. Not you? "
+            "Change your password.",
+    ),
+    "factor_code": MessageTemplate(
+        subject="Confirm your new sign-in method",
+        email=("Your code to add this address as a sign-in method is:\n\n    $code\n\n"
+               "It expires in $minutes minutes. If you did not ask for it, sign in and "
+               "review your security settings."),
+        sms="Keepgate code to add this number as a sign-in method: $code (valid $minutes min).",
+    ),
+    "device_code": MessageTemplate(
+        subject="New sign-in to your Keepgate account",
+        email=("Someone signed in to your account from a device we have not seen before:\n\n"
+               "    Device: $device\n    IP address: $ip\n    Time: $time\n\n"
+               "If it was you, enter this code to confirm the device:\n\n    $code\n\n"
+               "It expires in $minutes minutes.\n\n"
+               "If it was NOT you, your password is known to someone else. Sign out every "
+               "device and lock sign-in now:\n$not_me_url"),
+        sms=("Keepgate: new sign-in from $device ($ip). Code: $code (valid $minutes min). "
+             "Not you? Lock your account: $not_me_url"),
+    ),
+    "signin_banned": MessageTemplate(
+        subject="Sign-in to your account is paused",
+        email=("There were 5 failed attempts in a row to sign in to your account, the last "
+               "from IP address $ip. Sign-in is paused for $minutes minutes.\n\n"
+               "Devices you have already confirmed can still sign in with your password "
+               "and second factor. If this was not you, consider changing your password."),
+        sms=("Keepgate: 5 failed sign-in attempts on your account; sign-in paused for "
+             "$minutes min. Your confirmed devices still work."),
+    ),
+    "factor_removed": MessageTemplate(
+        subject="A sign-in method was removed from your account",
+        email=("$factor was removed from your account's sign-in methods (from IP address $ip)."
+               "\n\nIf this was not you, sign in and secure your account now: "
+               "$public_url/login"),
+        sms="Keepgate: $factor was removed from your sign-in methods. Not you? Sign in now.",
+    ),
+    "account_locked": MessageTemplate(
+        subject="Your account is locked",
+        email=("As you asked, every device was signed out and sign-in to your account is "
+               "locked. Nobody, you included, can sign in until the account is recovered "
+               "with proof of identity. Contact support from $public_url/login."),
+        sms="Keepgate: every device was signed out and sign-in is locked, as you asked.",
+    ),
 }
 
 

@@ -8,22 +8,26 @@ transition table decides in which states it is open. Second factors (``totp``, `
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import anyio
 
 from keepgate.domain.errors import InvalidCode, SendLimitReached, TermsNotAccepted
 from keepgate.domain.identifiers import parse_identifier
 from keepgate.domain.policy import Policies
-from keepgate.flows import login, registration
-from keepgate.flows.base import Flow, FlowKind, StepResult, UpdatePasswordHash
+from keepgate.flows import registration
+from keepgate.flows.base import Flow, FlowKind, StepResult
 from keepgate.security.codes import CodeDigester, generate_code
 from keepgate.security.password_screen import screen_password
 from keepgate.services.context import RequestContext
 from keepgate.services.hashing import AsyncPasswordHasher
 from keepgate.services.ports import Store
+
+if TYPE_CHECKING:
+    from keepgate.services.captcha import CaptchaGate
+    from keepgate.services.throttle import Throttle
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +35,7 @@ class PasswordSubmission:
     identifier: str
     password: str
     accept_terms: bool | None = None
+    captcha: str | None = None  # the proof-of-work solution, when the flow demands one
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +44,19 @@ class CodeSubmission:
     action: str = "verify"  # or "resend"
 
 
-Submission = PasswordSubmission | CodeSubmission
+@dataclass(frozen=True, slots=True)
+class FactorSubmission:
+    """``totp`` / ``recovery_code`` / ``sms_code`` / ``email_code`` / ``device_code``."""
+
+    code: str | None = None
+    action: str = "verify"  # or "send" / "resend" for codes we deliver, "regenerate"
+    credential: dict[str, object] | None = None  # WebAuthn: the browser's toJSON() answer
+    name: str | None = None  # a label for a new passkey or security key
+    passkey: bool | None = None  # enrol a discoverable, user-verifying passkey (default)
+    captcha: str | None = None  # passkey sign-in, when the flow demands proof of work
+
+
+Submission = PasswordSubmission | CodeSubmission | FactorSubmission
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +67,8 @@ class Toolkit:
     hasher: AsyncPasswordHasher
     digester: CodeDigester
     policies: Policies
+    throttle: Throttle
+    captcha: CaptchaGate
 
 
 class Method(Protocol):
@@ -76,6 +95,9 @@ class RegistrationPassword:
                    now: datetime) -> StepResult:
         assert isinstance(submission, PasswordSubmission)
         identifier = parse_identifier(submission.identifier)
+        demanded = await self.tools.captcha.demanded(flow, None, ctx.ip, submission.captcha)
+        if demanded is not None:
+            return demanded
         policy = self.tools.policies
         await anyio.to_thread.run_sync(
             lambda: screen_password(submission.password, user_inputs=[identifier.value],
@@ -83,6 +105,7 @@ class RegistrationPassword:
         )
         if submission.accept_terms is not True:
             raise TermsNotAccepted()
+        await self.tools.throttle.reserve_sign_up(ctx.ip)  # 10 an hour per IP, before hashing
         # Hash before looking the identifier up, so both branches cost the same.
         password_hash = await self.tools.hasher.hash(submission.password)
         async with self.tools.store.unit_of_work(write=False) as uow:
@@ -127,33 +150,5 @@ class RegistrationCode:
                                         policy=codes)
 
 
-class LoginPassword:
-    name = "password"
-    kinds = frozenset({FlowKind.LOGIN})
-
-    def __init__(self, tools: Toolkit) -> None:
-        self.tools = tools
-
-    async def step(self, flow: Flow, submission: Submission, ctx: RequestContext,
-                   now: datetime) -> StepResult:
-        assert isinstance(submission, PasswordSubmission)
-        identifier = parse_identifier(submission.identifier)
-        async with self.tools.store.unit_of_work(write=False) as uow:
-            account = await uow.accounts.find(identifier)
-        # Unknown accounts are checked against a dummy hash: same work, same time, same answer.
-        verified = await self.tools.hasher.verify(
-            account.password_hash if account else None, submission.password
-        )
-        result = login.submit_password(
-            flow, account_id=account.id if account else None, verified=verified,
-            masked_identifier=identifier.masked(),
-        )
-        if verified and account and self.tools.hasher.needs_rehash(account.password_hash):
-            new_hash = await self.tools.hasher.hash(submission.password)
-            result = replace(result, effects=(*result.effects,
-                                              UpdatePasswordHash(account.id, new_hash)))
-        return result
-
-
 def default_methods(tools: Toolkit) -> list[Method]:
-    return [RegistrationPassword(tools), RegistrationCode(tools), LoginPassword(tools)]
+    return [RegistrationPassword(tools), RegistrationCode(tools)]

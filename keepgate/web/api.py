@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -11,16 +12,21 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import TypeAdapter, ValidationError
 
 from keepgate.domain.errors import AuthenticationRequired, RequestRejected
-from keepgate.flows.base import Channel, FlowKind
+from keepgate.flows.base import Channel, Flow, FlowKind
+from keepgate.services.context import RequestContext
+from keepgate.services.flows import IssuedSession
 from keepgate.services.sessions import Principal
+from keepgate.web.present import public_data
 from keepgate.web.requests import request_context
 from keepgate.web.schemas import (
     ErrorOut,
+    FactorsOut,
     FlowOut,
     FlowSubmission,
     MeOut,
     RevokedOut,
     SessionsOut,
+    factor_out,
     flow_out,
     me_out,
     session_out,
@@ -29,7 +35,7 @@ from keepgate.web.schemas import (
 from keepgate.wiring import Keepgate
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorOut} for status in (400, 401, 404, 409, 410, 413, 422, 429)}
+    status: {"model": ErrorOut} for status in (400, 401, 403, 404, 409, 410, 413, 422, 429)}
 router = APIRouter(prefix="/api/v1", responses=ERRORS)
 bearer = HTTPBearer(auto_error=False, description="A session token from a completed sign-in")
 
@@ -51,11 +57,38 @@ async def principal(
 Current = Annotated[Principal, Depends(principal)]
 
 
+async def optional_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal | None:
+    """Sign-in and sign-up need no session; settings and step-up flows belong to one."""
+    if credentials is None:
+        return None
+    return await principal(request, credentials)
+
+
+MaybeCurrent = Annotated[Principal | None, Depends(optional_principal)]
+DEVICE_HEADER = "X-Keepgate-Device"
+
+
+def context(request: Request) -> RequestContext:
+    ctx = request_context(request)
+    device = request.headers.get(DEVICE_HEADER)
+    return replace(ctx, device_token=device[:128] if device else None)
+
+
+def present(kg: Keepgate, outcome_flow: Flow, issued: IssuedSession | None = None,
+            device_token: str | None = None, revealed: dict[str, Any] | None = None) -> FlowOut:
+    data = public_data(kg, outcome_flow)
+    data.update(revealed or {})
+    return flow_out(outcome_flow, data, issued, device_token)
+
+
 @router.get("/flows/{flow_id}", response_model=FlowOut, summary="Read a flow")
-async def get_flow(flow_id: str, request: Request) -> FlowOut:
+async def get_flow(flow_id: str, request: Request, current: MaybeCurrent) -> FlowOut:
     kg = services(request)
-    flow = await kg.flows.get(flow_id, Channel.API, request_context(request))
-    return flow_out(flow, kg.flows.policies)
+    flow = await kg.flows.get(flow_id, Channel.API, context(request), current)
+    return present(kg, flow)
 
 
 SUBMISSION = TypeAdapter(FlowSubmission)
@@ -71,7 +104,7 @@ async def _json_body(request: Request) -> Any:
     raw = await request.body()
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise RequestValidationError([{"type": "json_invalid", "loc": ("body",),
                                        "msg": "invalid JSON"}]) from None
 
@@ -81,29 +114,31 @@ async def _json_body(request: Request) -> Any:
     responses={201: {"model": FlowOut, "description": "Flow started"}},
     summary="Start a flow, or submit a method to one",
     description=(
-        "`POST /api/v1/flows/{kind}` with `kind` one of `registration`, `login` starts a flow "
-        "(201, no body needed). `POST /api/v1/flows/{id}` submits `{\"method\": …, fields}` "
-        "to a flow (200). A completed sign-in answers `state: completed` with a `session` "
-        "whose `token` is the bearer token."),
+        "`POST /api/v1/flows/{kind}` with `kind` one of `registration`, `login`, `settings`, "
+        "`step_up` starts a flow (201, no body needed; `settings` and `step_up` need a bearer "
+        "token). `POST /api/v1/flows/{id}` submits `{\"method\": …, fields}` to a flow "
+        "(200). A completed sign-in answers `state: completed` with a `session` whose `token` "
+        "is the bearer token. Send a trusted device's token as `X-Keepgate-Device`."),
     openapi_extra={"requestBody": {"required": False, "content": {
         "application/json": {"schema": {k: v for k, v in SUBMISSION_SCHEMA.items()
                                          if k != "$defs"}}}}},
 )
-async def post_flow(kind_or_id: str, request: Request, response: Response) -> FlowOut:
+async def post_flow(kind_or_id: str, request: Request, response: Response,
+                    current: MaybeCurrent) -> FlowOut:
     kg = services(request)
-    ctx = request_context(request)
+    ctx = context(request)
     if kind_or_id in FLOW_KINDS:
-        flow = await kg.flows.start(kind_or_id, Channel.API, ctx)
+        flow = await kg.flows.start(kind_or_id, Channel.API, ctx, current)
         response.status_code = 201
-        return flow_out(flow, kg.flows.policies)
+        return present(kg, flow)
     payload = await _json_body(request)
     try:
         body = SUBMISSION.validate_python(payload)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_input=False)) from None
     outcome = await kg.flows.submit(kind_or_id, Channel.API, body.method, to_submission(body),
-                                    ctx)
-    return flow_out(outcome.flow, kg.flows.policies, outcome.issued)
+                                    ctx, current)
+    return present(kg, outcome.flow, outcome.issued, outcome.device_token, outcome.revealed)
 
 
 @router.get("/me", response_model=MeOut, summary="The signed-in account")
@@ -128,6 +163,22 @@ async def revoke_session(session_id: str, request: Request, current: Current) ->
 async def revoke_other_sessions(request: Request, current: Current) -> RevokedOut:
     count = await services(request).sessions.revoke_others(current, request_context(request))
     return RevokedOut(revoked=count)
+
+
+@router.get("/security/factors", response_model=FactorsOut, tags=["security"],
+            summary="My second factors and how many recovery codes are left")
+async def list_factors(request: Request, current: Current) -> FactorsOut:
+    overview = await services(request).factors.overview(current.account.id)
+    return FactorsOut(factors=[factor_out(f) for f in overview.factors],
+                      recovery_codes_left=overview.recovery_codes_left)
+
+
+@router.delete("/security/factors/{factor_id}", status_code=204, tags=["security"],
+               summary="Remove a second factor (needs step-up; never the last one)",
+               responses={403: {"model": ErrorOut}})
+async def remove_factor(factor_id: str, request: Request, current: Current) -> Response:
+    await services(request).factors.remove(current, factor_id, context(request))
+    return Response(status_code=204)
 
 
 @router.post("/logout", status_code=204, summary="End this session")

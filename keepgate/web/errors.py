@@ -33,6 +33,14 @@ STATUS_BY_CODE: dict[str, int] = {
     "auth.required": 401,
     "session.not_found": 404,
     "csrf.invalid": 403,
+    "step_up_required": 403,
+    "fresh_sign_in_required": 403,
+    "throttle.too_many_attempts": 429,
+    "captcha.required": 400,
+    "factor.not_found": 404,
+    "factor.last_factor": 409,
+    "factor.already_enrolled": 409,
+    "step_up.no_factor": 409,
 }
 
 STATUS_BY_TYPE: tuple[tuple[type[e.KeepgateError], int], ...] = (
@@ -99,10 +107,11 @@ def install(app: FastAPI, *, render_page_error: PageErrorRenderer) -> None:
         body = error_body(exc.code, exc.message, exc.details)
         flow = getattr(exc, "flow", None)
         if flow is not None:
+            from keepgate.web.present import public_data
             from keepgate.web.schemas import flow_out
 
-            body["flow"] = flow_out(flow, request.app.state.keepgate.flows.policies).model_dump(
-                mode="json")
+            kg = request.app.state.keepgate
+            body["flow"] = flow_out(flow, public_data(kg, flow)).model_dump(mode="json")
         return JSONResponse(body, status_code=status, headers=headers_for(exc))
 
     async def validation_error(request: Request, exc: Exception) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -20,10 +21,13 @@ from keepgate.domain.kyc import CAPABILITY_LABELS, TIERS, tier
 from keepgate.flows.base import Channel, Flow, FlowKind
 from keepgate.security.csrf import CsrfTokens
 from keepgate.security.errors import InvalidCsrfToken
+from keepgate.services.context import RequestContext
+from keepgate.services.devices import describe_device
+from keepgate.services.flows import SubmitOutcome
 from keepgate.services.methods import CodeSubmission, PasswordSubmission, Submission
 from keepgate.services.sessions import Principal
-from keepgate.web.devices import describe_device
 from keepgate.web.errors import status_for
+from keepgate.web.present import public_data
 from keepgate.web.requests import request_context
 from keepgate.wiring import Keepgate
 
@@ -42,6 +46,16 @@ def cookie_names(kg: Keepgate) -> tuple[str, str]:
     """``__Host-`` cookies cannot be set by a sibling subdomain; they need Secure (HTTPS)."""
     prefix = "__Host-" if kg.settings.secure_cookies else ""
     return f"{prefix}keepgate_session", f"{prefix}keepgate_csrf"
+
+
+def device_cookie(kg: Keepgate) -> str:
+    return f"{'__Host-' if kg.settings.secure_cookies else ''}keepgate_device"
+
+
+def page_context(page: PageState) -> RequestContext:
+    ctx = request_context(page.request, page.binding)
+    token = page.request.cookies.get(device_cookie(page.kg))
+    return replace(ctx, device_token=token[:128] if token else None)
 
 
 def _set_cookie(response: Response, kg: Keepgate, name: str, value: str,
@@ -138,9 +152,7 @@ async def _flow_page(request: Request, kind: FlowKind, template: str) -> Respons
 
 
 def _data(kg: Keepgate, flow: Flow) -> dict[str, Any]:
-    from keepgate.web.schemas import flow_out
-
-    return flow_out(flow, kg.flows.policies).data
+    return public_data(kg, flow)
 
 
 async def _flow_submit(request: Request, kind: FlowKind, template: str) -> Response:
@@ -148,7 +160,7 @@ async def _flow_submit(request: Request, kind: FlowKind, template: str) -> Respo
     fields = await page.check_csrf()
     flow_id = request.query_params.get("flow", "")
     kg = page.kg
-    ctx = request_context(request, page.binding)
+    ctx = page_context(page)
     method, submission = _submission(fields)
     try:
         outcome = await kg.flows.submit(flow_id, Channel.BROWSER, method, submission, ctx)
@@ -159,11 +171,24 @@ async def _flow_submit(request: Request, kind: FlowKind, template: str) -> Respo
                                restart=error.message)
         return page.render(template, status=status_for(error), flow=flow, data=_data(kg, flow),
                            error=error, form=fields)
+    response = await _after_submit(page, kind, outcome, ctx)
+    if outcome.device_token is not None:  # remembered for 30 days
+        trust = int(kg.defences.policy.device_trust.total_seconds())
+        _set_cookie(response, kg, device_cookie(kg), outcome.device_token, trust)
+    return response
+
+
+async def _after_submit(page: PageState, kind: FlowKind, outcome: SubmitOutcome,
+                        ctx: RequestContext) -> Response:
+    kg = page.kg
     if outcome.issued is not None:
         previous = await page.principal()
-        if previous is not None:  # a browser holds one session: the old one ends here
-            await kg.sessions.logout(previous, ctx)
-        response = page.redirect("/account")
+        if previous is not None and previous.session.id != outcome.issued.session.id:
+            await kg.sessions.logout(previous, ctx)  # a browser holds one session
+        target = "/account" if kind is FlowKind.LOGIN else page.request.query_params.get(
+            "next", "/account/security")
+        response = page.redirect(target if target.startswith("/") and
+                                 not target.startswith("//") else "/account")
         max_age = int(kg.flows.policies.sessions.absolute_timeout.total_seconds())
         _set_cookie(response, kg, page.session_cookie, outcome.issued.token, max_age)
         return response

@@ -8,17 +8,25 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from keepgate.domain.accounts import Account
-from keepgate.domain.policy import Policies
+from keepgate.domain.factors import Factor
 from keepgate.domain.sessions import Session
-from keepgate.flows import registration
 from keepgate.flows.base import Flow, FlowKind
+from keepgate.services.devices import describe_device
 from keepgate.services.flows import IssuedSession, methods_of
-from keepgate.services.methods import CodeSubmission, PasswordSubmission, Submission
-from keepgate.web.devices import describe_device
+from keepgate.services.methods import (
+    CodeSubmission,
+    FactorSubmission,
+    PasswordSubmission,
+    Submission,
+)
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+CAPTCHA = Field(default=None, max_length=4096,
+                description="The ALTCHA solution, when `captcha` is among the flow's methods")
 
 
 class PasswordIn(Strict):
@@ -29,6 +37,43 @@ class PasswordIn(Strict):
                             description="Email address, or mobile number in E.164 (+…)")
     password: str = Field(min_length=1, max_length=1024)
     accept_terms: StrictBool | None = None
+    captcha: str | None = CAPTCHA
+
+
+class TotpIn(Strict):
+    """Sign-in or step-up: the app's current code. Settings: no code to get a new secret
+    (``data.secret``, ``otpauth_uri``, ``qr_svg``), then the code to confirm it."""
+
+    method: Literal["totp"]
+    code: str | None = Field(default=None, max_length=16)
+
+
+class SentCodeIn(Strict):
+    """``{"action": "send"}`` delivers a code; then ``{"code": "…"}``."""
+
+    method: Literal["sms_code", "email_code", "device_code"]
+    action: Literal["send", "resend", "verify"] = "verify"
+    code: str | None = Field(default=None, max_length=16)
+
+
+class RecoveryCodeIn(Strict):
+    """Sign-in or step-up: one recovery code. Settings: ``{"action": "regenerate"}``."""
+
+    method: Literal["recovery_code"]
+    action: Literal["verify", "regenerate"] = "verify"
+    code: str | None = Field(default=None, max_length=64)
+
+
+class WebAuthnIn(Strict):
+    """``credential`` is the browser's ``PublicKeyCredential.toJSON()``. In settings, send
+    no credential first to get creation options (``passkey: false`` for a second-factor-only
+    security key), then the credential and an optional ``name``."""
+
+    method: Literal["webauthn"]
+    credential: dict[str, Any] | None = None
+    name: str | None = Field(default=None, max_length=64)
+    passkey: StrictBool | None = None
+    captcha: str | None = CAPTCHA
 
 
 class CodeIn(Strict):
@@ -39,13 +84,20 @@ class CodeIn(Strict):
     action: Literal["verify", "resend"] = "verify"
 
 
-FlowSubmission = Annotated[PasswordIn | CodeIn, Field(discriminator="method")]
+AnySubmission = PasswordIn | CodeIn | TotpIn | SentCodeIn | RecoveryCodeIn | WebAuthnIn
+FlowSubmission = Annotated[AnySubmission, Field(discriminator="method")]
 
 
-def to_submission(body: PasswordIn | CodeIn) -> Submission:
+def to_submission(body: AnySubmission) -> Submission:
     if isinstance(body, PasswordIn):
-        return PasswordSubmission(body.identifier, body.password, body.accept_terms)
-    return CodeSubmission(body.code, body.action)
+        return PasswordSubmission(body.identifier, body.password, body.accept_terms,
+                                  body.captcha)
+    if isinstance(body, CodeIn):
+        return CodeSubmission(body.code, body.action)
+    if isinstance(body, WebAuthnIn):
+        return FactorSubmission(credential=body.credential, name=body.name,
+                                passkey=body.passkey, captcha=body.captcha)
+    return FactorSubmission(code=body.code, action=getattr(body, "action", "verify"))
 
 
 class MessageOut(BaseModel):
@@ -81,7 +133,11 @@ class FlowOut(BaseModel):
     messages: list[MessageOut]
     data: dict[str, Any]
     session: IssuedSessionOut | None = Field(
-        default=None, description="Present once, in the answer that completes a sign-in")
+        default=None, description="Present once, in the answer that completes a sign-in "
+        "or a step-up (a step-up rotates the token)")
+    device_token: str | None = Field(
+        default=None, description="Present once, when this device became trusted: send it "
+        "as the X-Keepgate-Device header on later sign-ins")
 
 
 class ErrorDetail(BaseModel):
@@ -114,6 +170,26 @@ class RevokedOut(BaseModel):
     revoked: int
 
 
+class FactorOut(BaseModel):
+    id: str
+    kind: str
+    label: str
+    created_at: datetime
+    last_used_at: datetime | None
+    passkey: bool
+
+
+class FactorsOut(BaseModel):
+    factors: list[FactorOut]
+    recovery_codes_left: int
+
+
+def factor_out(factor: Factor) -> FactorOut:
+    return FactorOut(id=factor.id, kind=factor.kind.value, label=factor.label,
+                     created_at=factor.created_at, last_used_at=factor.last_used_at,
+                     passkey=factor.passkey)
+
+
 def session_out(session: Session, current_id: str | None = None) -> SessionOut:
     return SessionOut(id=session.id, aal=session.aal.value, methods=list(session.methods),
                       channel=session.channel, created_at=session.created_at,
@@ -123,10 +199,8 @@ def session_out(session: Session, current_id: str | None = None) -> SessionOut:
                       current=session.id == current_id)
 
 
-def flow_out(flow: Flow, policies: Policies, issued: IssuedSession | None = None) -> FlowOut:
-    data: dict[str, Any] = {}
-    if flow.kind is FlowKind.REGISTRATION:
-        data = registration.public_data(flow, policies.codes)
+def flow_out(flow: Flow, data: dict[str, Any], issued: IssuedSession | None = None,
+             device_token: str | None = None) -> FlowOut:
     session = None
     if issued is not None:
         base = session_out(issued.session, issued.session.id)
@@ -135,7 +209,7 @@ def flow_out(flow: Flow, policies: Policies, issued: IssuedSession | None = None
                    methods=list(methods_of(flow)),
                    messages=[MessageOut(code=m.code, text=m.text, type=m.type)  # type: ignore[arg-type]
                              for m in flow.messages],
-                   data=data, session=session)
+                   data=data, session=session, device_token=device_token)
 
 
 def me_out(account: Account, session: Session) -> MeOut:

@@ -10,7 +10,7 @@ import pytest
 from keepgate.domain.audit import EventKind
 from keepgate.services.clock import FrozenClock
 from keepgate.wiring import Keepgate
-from tests.conftest import PASSWORD, bearer, register, sign_in
+from tests.conftest import DEVICES, PASSWORD, bearer, register, sign_in
 
 pytestmark = pytest.mark.anyio
 
@@ -41,7 +41,8 @@ async def test_a_completed_flow_cannot_be_reused(client: httpx.AsyncClient,
     await register(client, kg, "once@example.com")
     flow = (await client.post("/api/v1/flows/login")).json()
     body = {"method": "password", "identifier": "once@example.com", "password": PASSWORD}
-    first = await client.post(f"/api/v1/flows/{flow['id']}", json=body)
+    first = await client.post(f"/api/v1/flows/{flow['id']}", json=body,
+                              headers={"X-Keepgate-Device": DEVICES["once@example.com"]})
     assert first.json()["state"] == "completed"
     token = first.json()["session"]["token"]
     again = await client.post(f"/api/v1/flows/{flow['id']}", json=body)

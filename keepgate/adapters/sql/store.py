@@ -15,6 +15,7 @@ from keepgate.adapters.sql import tables as t
 from keepgate.adapters.sql.engine import WRITE_OPTION
 from keepgate.domain.accounts import Account, AccountStatus
 from keepgate.domain.audit import AuditEvent, EventKind, Outcome
+from keepgate.domain.factors import Factor, FactorKind, TrustedDevice
 from keepgate.domain.identifiers import Identifier, IdentifierKind
 from keepgate.domain.sessions import AAL, Session
 from keepgate.flows.base import Channel, Flow, FlowKind, Message
@@ -36,7 +37,9 @@ class SqlAccounts:
     def _row(row: Any) -> Account:
         return Account(id=row.id, email=row.email, phone=row.phone,
                        password_hash=row.password_hash, status=AccountStatus(row.status),
-                       kyc_tier=row.kyc_tier, created_at=row.created_at)
+                       kyc_tier=row.kyc_tier, created_at=row.created_at,
+                       failed_logins=row.failed_logins, banned_until=row.banned_until,
+                       locked_at=row.locked_at)
 
     async def get(self, account_id: str) -> Account | None:
         row = (await self._c.execute(
@@ -63,6 +66,40 @@ class SqlAccounts:
     async def set_password_hash(self, account_id: str, password_hash: str) -> None:
         await self._c.execute(sa.update(t.accounts).where(t.accounts.c.id == account_id)
                               .values(password_hash=password_hash))
+
+    async def reserve_attempt(self, account_id: str, now: datetime, limit: int) -> int | None:
+        return await _reserve_attempt(self._c, t.accounts, account_id, now, limit)
+
+    async def clear_failures(self, account_id: str) -> None:
+        await self._c.execute(sa.update(t.accounts).where(t.accounts.c.id == account_id)
+                              .values(failed_logins=0))
+
+    async def ban(self, account_id: str, until: datetime) -> None:
+        await self._c.execute(sa.update(t.accounts).where(t.accounts.c.id == account_id)
+                              .values(failed_logins=0, banned_until=until))
+
+    async def lock(self, account_id: str, now: datetime) -> None:
+        await self._c.execute(sa.update(t.accounts).where(t.accounts.c.id == account_id)
+                              .values(locked_at=now))
+
+
+async def _reserve_attempt(conn: AsyncConnection, table: sa.Table, row_id: str, now: datetime,
+                           limit: int) -> int | None:
+    """Count an attempt before it is evaluated: one atomic conditional UPDATE.
+
+    Returns the attempt's number (1..limit), or None when the row is banned or ``limit``
+    attempts are already counted (including ones still being evaluated). Parallel guesses
+    therefore never evaluate more than ``limit`` candidates; a success clears the count.
+    """
+    c = table.c
+    result = await conn.execute(
+        sa.update(table)
+        .where(c.id == row_id, c.failed_logins < limit,
+               sa.or_(c.banned_until.is_(None), c.banned_until <= now))
+        .values(failed_logins=c.failed_logins + 1)
+        .returning(c.failed_logins))
+    count = result.scalar_one_or_none()
+    return int(count) if count is not None else None
 
 
 class SqlFlows:
@@ -112,7 +149,7 @@ class SqlSessions:
                        aal=AAL(row.aal), methods=tuple(row.methods), channel=row.channel,
                        created_at=row.created_at, last_seen_at=row.last_seen_at,
                        expires_at=row.expires_at, ip=row.ip, user_agent=row.user_agent,
-                       revoked_at=row.revoked_at)
+                       revoked_at=row.revoked_at, second_factor_at=row.second_factor_at)
 
     async def create(self, session: Session) -> None:
         await self._c.execute(sa.insert(t.sessions).values(
@@ -120,7 +157,8 @@ class SqlSessions:
             aal=session.aal.value, methods=list(session.methods), channel=session.channel,
             created_at=session.created_at, last_seen_at=session.last_seen_at,
             expires_at=session.expires_at, ip=session.ip[:64],
-            user_agent=session.user_agent[:512], revoked_at=None))
+            user_agent=session.user_agent[:512], revoked_at=None,
+            second_factor_at=session.second_factor_at))
 
     async def by_token_hash(self, token_hash: str) -> Session | None:
         row = (await self._c.execute(
@@ -136,6 +174,13 @@ class SqlSessions:
         rows = await self._c.execute(sa.select(t.sessions).where(
             t.sessions.c.account_id == account_id, t.sessions.c.revoked_at.is_(None)))
         return [self._row(r) for r in rows]
+
+    async def elevate(self, session_id: str, *, token_hash: str, aal: str,
+                      methods: Sequence[str], now: datetime) -> None:
+        """A second factor proven: new token (the old one stops working), higher level."""
+        await self._c.execute(sa.update(t.sessions).where(t.sessions.c.id == session_id).values(
+            token_hash=token_hash, aal=aal, methods=list(methods), second_factor_at=now,
+            last_seen_at=now))
 
     async def touch(self, session_id: str, now: datetime) -> None:
         await self._c.execute(sa.update(t.sessions).where(t.sessions.c.id == session_id)
@@ -154,6 +199,164 @@ class SqlSessions:
             condition.append(t.sessions.c.id != keep)
         result = await self._c.execute(sa.update(t.sessions).where(*condition)
                                        .values(revoked_at=now))
+        return int(result.rowcount)
+
+
+class SqlFactors:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._c = conn
+
+    @staticmethod
+    def _row(row: Any) -> Factor:
+        return Factor(id=row.id, account_id=row.account_id, kind=FactorKind(row.kind),
+                      label=row.label, created_at=row.created_at,
+                      confirmed_at=row.confirmed_at, last_used_at=row.last_used_at,
+                      secret=row.secret, last_step=row.last_step, destination=row.destination,
+                      credential_id=row.credential_id, public_key=row.public_key,
+                      sign_count=row.sign_count, transports=tuple(row.transports),
+                      passkey=row.passkey)
+
+    async def for_account(self, account_id: str) -> Sequence[Factor]:
+        rows = await self._c.execute(sa.select(t.factors).where(
+            t.factors.c.account_id == account_id).order_by(t.factors.c.created_at))
+        return [self._row(r) for r in rows]
+
+    async def get(self, factor_id: str) -> Factor | None:
+        row = (await self._c.execute(
+            sa.select(t.factors).where(t.factors.c.id == factor_id))).first()
+        return self._row(row) if row else None
+
+    async def by_credential_id(self, credential_id: str) -> Factor | None:
+        row = (await self._c.execute(sa.select(t.factors).where(
+            t.factors.c.credential_id == credential_id))).first()
+        return self._row(row) if row else None
+
+    async def create(self, factor: Factor) -> None:
+        await self._c.execute(sa.insert(t.factors).values(
+            id=factor.id, account_id=factor.account_id, kind=factor.kind.value,
+            label=factor.label[:64], created_at=factor.created_at,
+            confirmed_at=factor.confirmed_at, last_used_at=factor.last_used_at,
+            secret=factor.secret, last_step=factor.last_step, destination=factor.destination,
+            credential_id=factor.credential_id, public_key=factor.public_key,
+            sign_count=factor.sign_count, transports=list(factor.transports),
+            passkey=factor.passkey))
+
+    async def confirm(self, factor_id: str, now: datetime, *, last_step: int | None = None
+                      ) -> bool:
+        result = await self._c.execute(
+            sa.update(t.factors)
+            .where(t.factors.c.id == factor_id, t.factors.c.confirmed_at.is_(None))
+            .values(confirmed_at=now, last_step=last_step))
+        return bool(result.rowcount)
+
+    async def claim_step(self, factor_id: str, step: int, now: datetime) -> bool:
+        """TOTP replay guard: True only for the first use of ``step`` or a later one."""
+        c = t.factors.c
+        result = await self._c.execute(
+            sa.update(t.factors)
+            .where(c.id == factor_id, sa.or_(c.last_step.is_(None), c.last_step < step))
+            .values(last_step=step, last_used_at=now))
+        return bool(result.rowcount)
+
+    async def record_use(self, factor_id: str, now: datetime, *,
+                         sign_count: int | None = None) -> None:
+        values: dict[str, Any] = {"last_used_at": now}
+        if sign_count is not None:
+            values["sign_count"] = sign_count
+        await self._c.execute(sa.update(t.factors).where(t.factors.c.id == factor_id)
+                              .values(**values))
+
+    async def rename(self, factor_id: str, label: str) -> None:
+        await self._c.execute(sa.update(t.factors).where(t.factors.c.id == factor_id)
+                              .values(label=label[:64]))
+
+    async def delete(self, factor_id: str) -> bool:
+        result = await self._c.execute(sa.delete(t.factors).where(t.factors.c.id == factor_id))
+        return bool(result.rowcount)
+
+
+class SqlRecoveryCodes:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._c = conn
+
+    async def replace(self, account_id: str, code_hashes: Sequence[str], now: datetime) -> None:
+        await self._c.execute(sa.delete(t.recovery_codes).where(
+            t.recovery_codes.c.account_id == account_id))
+        await self._c.execute(sa.insert(t.recovery_codes), [
+            {"account_id": account_id, "code_hash": h, "created_at": now} for h in code_hashes])
+
+    async def use(self, account_id: str, code_hash: str, now: datetime) -> bool:
+        c = t.recovery_codes.c
+        result = await self._c.execute(
+            sa.update(t.recovery_codes)
+            .where(c.account_id == account_id, c.code_hash == code_hash, c.used_at.is_(None))
+            .values(used_at=now))
+        return bool(result.rowcount)
+
+    async def remaining(self, account_id: str) -> int:
+        c = t.recovery_codes.c
+        result = await self._c.execute(sa.select(sa.func.count()).select_from(t.recovery_codes)
+                                       .where(c.account_id == account_id, c.used_at.is_(None)))
+        return int(result.scalar_one())
+
+    async def clear(self, account_id: str) -> None:
+        await self._c.execute(sa.delete(t.recovery_codes).where(
+            t.recovery_codes.c.account_id == account_id))
+
+
+class SqlDevices:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._c = conn
+
+    @staticmethod
+    def _row(row: Any) -> TrustedDevice:
+        return TrustedDevice(id=row.id, account_id=row.account_id, token_hash=row.token_hash,
+                             created_at=row.created_at, expires_at=row.expires_at,
+                             last_used_at=row.last_used_at, ip=row.ip,
+                             user_agent=row.user_agent, failed_logins=row.failed_logins,
+                             banned_until=row.banned_until, revoked_at=row.revoked_at)
+
+    async def create(self, device: TrustedDevice) -> None:
+        await self._c.execute(sa.insert(t.trusted_devices).values(
+            id=device.id, account_id=device.account_id, token_hash=device.token_hash,
+            created_at=device.created_at, expires_at=device.expires_at,
+            last_used_at=device.last_used_at, ip=device.ip[:64],
+            user_agent=device.user_agent[:512], failed_logins=0))
+
+    async def by_token_hash(self, token_hash: str) -> TrustedDevice | None:
+        row = (await self._c.execute(sa.select(t.trusted_devices).where(
+            t.trusted_devices.c.token_hash == token_hash))).first()
+        return self._row(row) if row else None
+
+    async def for_account(self, account_id: str) -> Sequence[TrustedDevice]:
+        c = t.trusted_devices.c
+        rows = await self._c.execute(sa.select(t.trusted_devices).where(
+            c.account_id == account_id, c.revoked_at.is_(None)).order_by(c.created_at))
+        return [self._row(r) for r in rows]
+
+    async def reserve_attempt(self, device_id: str, now: datetime, limit: int) -> int | None:
+        return await _reserve_attempt(self._c, t.trusted_devices, device_id, now, limit)
+
+    async def clear_failures(self, device_id: str, now: datetime) -> None:
+        await self._c.execute(sa.update(t.trusted_devices)
+                              .where(t.trusted_devices.c.id == device_id)
+                              .values(failed_logins=0, last_used_at=now))
+
+    async def ban(self, device_id: str, until: datetime) -> None:
+        await self._c.execute(sa.update(t.trusted_devices)
+                              .where(t.trusted_devices.c.id == device_id)
+                              .values(failed_logins=0, banned_until=until))
+
+    async def revoke(self, device_id: str, now: datetime) -> bool:
+        c = t.trusted_devices.c
+        result = await self._c.execute(sa.update(t.trusted_devices).where(
+            c.id == device_id, c.revoked_at.is_(None)).values(revoked_at=now))
+        return bool(result.rowcount)
+
+    async def revoke_all(self, account_id: str, now: datetime) -> int:
+        c = t.trusted_devices.c
+        result = await self._c.execute(sa.update(t.trusted_devices).where(
+            c.account_id == account_id, c.revoked_at.is_(None)).values(revoked_at=now))
         return int(result.rowcount)
 
 
@@ -266,6 +469,9 @@ class SqlUnitOfWork:
         self.sessions = SqlSessions(conn)
         self.outbox = SqlOutbox(conn)
         self.audit = SqlAudit(conn, writable)
+        self.factors = SqlFactors(conn)
+        self.recovery_codes = SqlRecoveryCodes(conn)
+        self.devices = SqlDevices(conn)
 
 
 class SqlStore:

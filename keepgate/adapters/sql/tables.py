@@ -50,6 +50,9 @@ accounts = sa.Table(
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("kyc_tier", sa.Integer, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("failed_logins", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("banned_until", UTCDateTime),
+    sa.Column("locked_at", UTCDateTime),
     sa.CheckConstraint("email IS NOT NULL OR phone IS NOT NULL", name="ck_accounts_identifier"),
 )
 
@@ -83,6 +86,53 @@ sessions = sa.Table(
     sa.Column("expires_at", UTCDateTime, nullable=False),
     sa.Column("ip", sa.String(64), nullable=False),
     sa.Column("user_agent", sa.String(512), nullable=False),
+    sa.Column("revoked_at", UTCDateTime),
+    sa.Column("second_factor_at", UTCDateTime),
+)
+
+factors = sa.Table(
+    "factors", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), nullable=False,
+              index=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("label", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("confirmed_at", UTCDateTime),
+    sa.Column("last_used_at", UTCDateTime),
+    sa.Column("secret", sa.Text),
+    sa.Column("last_step", sa.BigInteger),
+    sa.Column("destination", sa.String(254)),
+    sa.Column("credential_id", sa.String(1400), unique=True),
+    sa.Column("public_key", sa.Text),
+    sa.Column("sign_count", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("transports", sa.JSON, nullable=False),
+    sa.Column("passkey", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+
+recovery_codes = sa.Table(
+    "recovery_codes", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), nullable=False,
+              index=True),
+    sa.Column("code_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("used_at", UTCDateTime),
+)
+
+trusted_devices = sa.Table(
+    "trusted_devices", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), nullable=False,
+              index=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("last_used_at", UTCDateTime, nullable=False),
+    sa.Column("ip", sa.String(64), nullable=False),
+    sa.Column("user_agent", sa.String(512), nullable=False),
+    sa.Column("failed_logins", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("banned_until", UTCDateTime),
     sa.Column("revoked_at", UTCDateTime),
 )
 

@@ -1,0 +1,70 @@
+"""Step-up: prove a second factor again before a sensitive action.
+
+```mermaid
+stateDiagram-v2
+    [*] --> awaiting_second_factor
+    awaiting_second_factor --> awaiting_second_factor : totp
+    awaiting_second_factor --> completed : totp
+    awaiting_second_factor --> awaiting_second_factor : sms_code
+    awaiting_second_factor --> completed : sms_code
+    awaiting_second_factor --> awaiting_second_factor : email_code
+    awaiting_second_factor --> completed : email_code
+    awaiting_second_factor --> awaiting_second_factor : recovery_code
+    awaiting_second_factor --> completed : recovery_code
+    awaiting_second_factor --> awaiting_second_factor : webauthn
+    awaiting_second_factor --> completed : webauthn
+    completed --> [*]
+```
+
+Completing it raises the session to aal2 with a new token (the old one stops working) and
+stamps the time, which guards such as factor changes accept for five minutes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from keepgate.domain.audit import EventKind, Outcome
+from keepgate.flows.base import (
+    COMPLETED,
+    Channel,
+    ElevateSession,
+    Flow,
+    FlowKind,
+    Message,
+    RecordEvent,
+    StepResult,
+    Transitions,
+)
+
+AWAITING_SECOND_FACTOR = "awaiting_second_factor"
+STATES = frozenset({AWAITING_SECOND_FACTOR, COMPLETED})
+FACTORS = ("totp", "sms_code", "email_code", "recovery_code", "webauthn")
+
+TRANSITIONS: Transitions = {
+    AWAITING_SECOND_FACTOR: {m: frozenset({AWAITING_SECOND_FACTOR, COMPLETED}) for m in FACTORS},
+    COMPLETED: {},
+}
+
+
+def start(flow_id: str, channel: Channel, now: datetime, lifetime: timedelta, *,
+          account_id: str, session_id: str, factors: Sequence[str],
+          binding: str | None = None) -> Flow:
+    return Flow(id=flow_id, kind=FlowKind.STEP_UP, channel=channel,
+                state=AWAITING_SECOND_FACTOR, created_at=now, expires_at=now + lifetime,
+                binding=binding, account_id=account_id, session_id=session_id,
+                context={"account_id": account_id, "session_id": session_id,
+                         "factors": list(factors)},
+                messages=(Message("step_up.required",
+                                  "Confirm it is you with your second factor."),))
+
+
+def passed(flow: Flow, *, method: str) -> StepResult:
+    account_id = str(flow.context["account_id"])
+    done = flow.evolve(state=COMPLETED, messages=(Message("step_up.completed",
+                                                          "Confirmed. You can continue."),))
+    return StepResult(done, (
+        ElevateSession(str(flow.context["session_id"]), method),
+        RecordEvent(EventKind.STEP_UP, Outcome.SUCCESS, account_id, {"method": method}),
+    ))

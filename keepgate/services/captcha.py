@@ -1,0 +1,60 @@
+"""When and how a flow demands proof of work (ALTCHA).
+
+The demand lives in the flow (``captcha_required``), so a client sees it in ``methods`` as
+``captcha`` with the challenge in ``data.captcha``; the solution comes back as the field
+``captcha`` beside the method's own. A solution is bound to its flow and action, verified
+server-side and accepted once (the replay guard remembers it until it expires).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keepgate.domain.audit import EventKind, Outcome
+from keepgate.domain.errors import CaptchaRequired
+from keepgate.flows.base import Flow, Message, RecordEvent, StepResult
+from keepgate.security.captcha import CaptchaIssuer
+from keepgate.security.errors import InvalidCaptcha
+from keepgate.services.clock import Clock
+from keepgate.services.ports import ReplayGuard
+from keepgate.services.throttle import Throttle
+
+
+class CaptchaGate:
+    def __init__(self, *, issuer: CaptchaIssuer, guard: ReplayGuard, throttle: Throttle,
+                 clock: Clock) -> None:
+        self._issuer = issuer
+        self._guard = guard
+        self._throttle = throttle
+        self._clock = clock
+
+    @staticmethod
+    def binding(flow: Flow) -> str:
+        return f"{flow.kind.value}:{flow.id}"
+
+    def challenge(self, flow: Flow) -> dict[str, Any]:
+        return self._issuer.challenge(binding=self.binding(flow), now=self._clock.now())
+
+    async def solved(self, flow: Flow, payload: str | None) -> bool:
+        if not payload or len(payload) > 4096:
+            return False
+        try:
+            key = self._issuer.verify(payload, binding=self.binding(flow), now=self._clock.now())
+        except InvalidCaptcha:
+            return False
+        return await self._guard.first_use(f"captcha:{key}", self._issuer.replay_ttl_seconds)
+
+    async def demanded(self, flow: Flow, identifier: str | None, ip: str,
+                       payload: str | None = None) -> StepResult | None:
+        """None when no proof is needed or a valid one came; else the demand, to persist."""
+        required = bool(flow.context.get("captcha_required")) or \
+            await self._throttle.captcha_needed(identifier, ip)
+        if not required or await self.solved(flow, payload):
+            return None
+        error = CaptchaRequired()
+        demanding = flow.evolve(messages=(Message(error.code, error.message, "error"),)
+                                ).with_context(captcha_required=True)
+        event = () if flow.context.get("captcha_required") else (
+            RecordEvent(EventKind.CAPTCHA_DEMANDED, Outcome.SUCCESS, None,
+                        {"flow": flow.kind.value}),)
+        return StepResult(demanding, event, error)

@@ -1,0 +1,111 @@
+"""Sign-in defences: per-IP throttling, the account ban, trusted devices and CAPTCHA demand.
+
+* Every sign-in attempt (password or second factor) is reserved before it is evaluated: the
+  IP's budget in the throttle, then the account's (or trusted device's) failure counter in
+  the database with one conditional UPDATE. Fifty parallel wrong guesses evaluate at most
+  ``max_failures`` of them; the rest are refused without touching a hash.
+* The fifth consecutive failure bans sign-in for an hour and emails the owner. The public
+  answer never changes: a banned account answers like a wrong password.
+* A device that completed a full sign-in holds a trusted-device token. Its attempts are
+  counted on the device, not the account, so strangers failing on the account never lock the
+  owner out of a device they already proved; that device still needs password and factor.
+* After ``captcha_after`` consecutive failures on an identifier (known or not, so the demand
+  reveals nothing), or from an IP that was throttled, sign-in asks for proof of work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from keepgate.domain.accounts import Account
+from keepgate.domain.audit import AuditEvent, EventKind, Outcome
+from keepgate.domain.factors import DefencePolicy, TrustedDevice
+from keepgate.security.tokens import hash_token
+from keepgate.services.clock import Clock
+from keepgate.services.context import RequestContext
+from keepgate.services.notices import Notifier
+from keepgate.services.ports import Store
+from keepgate.services.throttle import Throttle
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    account: Account | None
+    device: TrustedDevice | None  # a trusted device of this account, presented by the client
+    number: int | None  # which consecutive attempt this is; None when refused
+    refusal: str | None  # why it was refused without evaluation: "banned", "locked"
+
+    @property
+    def refused(self) -> bool:
+        return self.refusal is not None
+
+
+class SignInDefences:
+    def __init__(self, *, store: Store, clock: Clock, throttle: Throttle,
+                 policy: DefencePolicy, notifier: Notifier) -> None:
+        self._store = store
+        self._clock = clock
+        self.throttle = throttle
+        self.policy = policy
+        self._notifier = notifier
+
+    async def trusted_device(self, token: str | None, account_id: str) -> TrustedDevice | None:
+        if not token or len(token) > 128:
+            return None
+        async with self._store.unit_of_work(write=False) as uow:
+            device = await uow.devices.by_token_hash(hash_token(token))
+        if device is None or device.account_id != account_id:
+            return None
+        return device if device.usable(self._clock.now()) else None
+
+    async def reserve(self, ctx: RequestContext, account: Account | None) -> Attempt:
+        """Reserve an attempt; raises ``Throttled`` before anything else when the IP is over."""
+        await self.throttle.reserve_sign_in(ctx.ip)
+        if account is None:
+            return Attempt(None, None, None, None)
+        device = await self.trusted_device(ctx.device_token, account.id)
+        if account.locked_at is not None:
+            return Attempt(account, device, None, "locked")
+        now = self._clock.now()
+        async with self._store.unit_of_work(write=True) as uow:
+            if device is not None:
+                number = await uow.devices.reserve_attempt(device.id, now,
+                                                           self.policy.max_failures)
+            else:
+                number = await uow.accounts.reserve_attempt(account.id, now,
+                                                            self.policy.max_failures)
+        return Attempt(account, device, number, None if number is not None else "banned")
+
+    async def succeeded(self, attempt: Attempt, ctx: RequestContext, identifier: str) -> None:
+        now = self._clock.now()
+        if attempt.account is not None:
+            async with self._store.unit_of_work(write=True) as uow:
+                if attempt.device is not None:
+                    await uow.devices.clear_failures(attempt.device.id, now)
+                else:
+                    await uow.accounts.clear_failures(attempt.account.id)
+        await self.throttle.release_sign_in(ctx.ip)
+        await self.throttle.identifier_succeeded(identifier)
+
+    async def failed(self, attempt: Attempt, ctx: RequestContext, identifier: str) -> None:
+        await self.throttle.identifier_failed(identifier)
+        account = attempt.account
+        if account is None or attempt.number is None or attempt.number < self.policy.max_failures:
+            return
+        now = self._clock.now()
+        until = now + self.policy.ban
+        async with self._store.unit_of_work(write=True) as uow:
+            if attempt.device is not None:
+                await uow.devices.ban(attempt.device.id, until)
+            else:
+                await uow.accounts.ban(account.id, until)
+            await uow.audit.append(AuditEvent(
+                EventKind.BANNED, Outcome.SUCCESS, account.id, ctx.ip, ctx.user_agent,
+                {"until": until.isoformat(), "scope": "device" if attempt.device else "account",
+                 "failures": attempt.number}), now)
+            await self._notifier.enqueue(uow, account.contact, "signin_banned", {
+                "minutes": int(self.policy.ban.total_seconds() // 60), "ip": ctx.ip,
+                "trusted_device": attempt.device is not None}, now)
+
+    async def captcha_needed(self, identifier: str | None, ip: str) -> bool:
+        return await self.throttle.captcha_needed(identifier, ip)

@@ -1,0 +1,304 @@
+"""Enrolling second factors (the settings flow's methods).
+
+A TOTP secret waits in the flow, encrypted, until a valid code confirms it; only then does a
+factor exist. SMS and email factors are confirmed by a code sent to the account's verified
+number or address. Passkeys and security keys are confirmed by the authenticator's signed
+answer to a single-use challenge. The first factor brings ten recovery codes, revealed once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import segno
+
+from keepgate.domain.accounts import Account
+from keepgate.domain.audit import EventKind, Outcome
+from keepgate.domain.errors import (
+    CodeAttemptsExhausted,
+    CodeExpired,
+    FactorUnavailable,
+    InvalidCode,
+    InvalidFactorResponse,
+    KeepgateError,
+    RequestRejected,
+    ResendTooSoon,
+    SendLimitReached,
+)
+from keepgate.domain.factors import FACTOR_LABELS, Factor, FactorKind
+from keepgate.domain.identifiers import Identifier, IdentifierKind
+from keepgate.domain.policy import Policies
+from keepgate.flows.base import (
+    CreateFactor,
+    Flow,
+    FlowKind,
+    IssueRecoveryCodes,
+    Message,
+    RecordEvent,
+    SendMessage,
+    StepResult,
+    from_iso,
+    iso,
+)
+from keepgate.security import totp, webauthn
+from keepgate.security.codes import CodeDigester, generate_code
+from keepgate.security.errors import InvalidCodeDigest, InvalidWebAuthnResponse, VerificationFailed
+from keepgate.security.keyring import KeyRing
+from keepgate.security.tokens import new_id
+from keepgate.services.context import RequestContext
+from keepgate.services.methods import FactorSubmission, Submission
+from keepgate.services.ports import Store
+
+ISSUER = "Keepgate"
+
+
+@dataclass(frozen=True, slots=True)
+class EnrolmentKit:
+    store: Store
+    keyring: KeyRing
+    digester: CodeDigester
+    policies: Policies
+    relying_party: webauthn.RelyingParty
+    user_handle_key: bytes
+    challenge_lifetime: timedelta = timedelta(minutes=5)
+
+    def user_handle(self, account_id: str) -> bytes:
+        """A stable, opaque WebAuthn user handle: no email or id leaks to authenticators."""
+        return hmac.new(self.user_handle_key, account_id.encode(), hashlib.sha256).digest()
+
+
+async def _account_and_factors(kit: EnrolmentKit, flow: Flow) -> tuple[Account, list[Factor]]:
+    async with kit.store.unit_of_work(write=False) as uow:
+        account = await uow.accounts.get(str(flow.context["account_id"]))
+        factors = list(await uow.factors.for_account(str(flow.context["account_id"])))
+    assert account is not None
+    return account, [f for f in factors if f.active]
+
+
+def _added(flow: Flow, factor: Factor, first: bool) -> StepResult:
+    text = f"{factor.label} is set up."
+    if first:
+        text += " Save your recovery codes now: they are shown only once."
+    return StepResult(flow.evolve(messages=(Message("factor.added", text),)), (
+        CreateFactor(factor, first=first),
+        RecordEvent(EventKind.FACTOR_ADDED, Outcome.SUCCESS, factor.account_id,
+                    {"kind": factor.kind.value, "factor_id": factor.id}),
+    ))
+
+
+class EnrolTotp:
+    name = "totp"
+    kinds = frozenset({FlowKind.SETTINGS})
+
+    def __init__(self, kit: EnrolmentKit) -> None:
+        self.kit = kit
+
+    async def step(self, flow: Flow, submission: Submission, ctx: RequestContext,
+                   now: datetime) -> StepResult:
+        assert isinstance(submission, FactorSubmission)
+        account, factors = await _account_and_factors(self.kit, flow)
+        if any(f.kind is FactorKind.TOTP for f in factors):
+            raise FactorUnavailable("An authenticator app is already set up. Remove it first "
+                                    "to move to a new phone.", code="factor.already_enrolled")
+        pending = flow.context.get("totp_pending")
+        if submission.code is None:
+            secret = totp.new_secret()
+            sealed = self.kit.keyring.encrypt(secret.encode(), context=f"pending-totp:{flow.id}")
+            return StepResult(flow.evolve(messages=(Message(
+                "totp.scan", "Scan the QR code with your authenticator app, or type the key "
+                "in by hand and keep a copy somewhere safe. Then enter the 6-digit code."),)
+            ).with_context(totp_pending=sealed))
+        if not pending:
+            raise RequestRejected("Ask for a new authenticator secret first.",
+                                  code="totp.not_started")
+        secret = self.kit.keyring.decrypt(str(pending), context=f"pending-totp:{flow.id}").decode()
+        code = "".join(submission.code.split())
+        try:
+            step = totp.verify(secret, code, now=now, last_step=None)
+        except VerificationFailed:
+            raise InvalidCode("That code does not match. Check the time on your phone and "
+                              "enter the current code.") from None
+        factor_id = new_id()
+        factor = Factor(id=factor_id, account_id=account.id, kind=FactorKind.TOTP,
+                        label=FACTOR_LABELS[FactorKind.TOTP], created_at=now, confirmed_at=now,
+                        secret=self.kit.keyring.encrypt(secret.encode(),
+                                                        context=f"totp:{factor_id}"),
+                        last_step=step)
+        return _added(flow.with_context(totp_pending=None), factor, first=not factors)
+
+
+class EnrolSentCode:
+    """SMS or email as a factor: confirmed by a code sent to the verified number or address."""
+
+    name = ""
+    kind = FactorKind.SMS_CODE
+    kinds = frozenset({FlowKind.SETTINGS})
+
+    def __init__(self, kit: EnrolmentKit) -> None:
+        self.kit = kit
+
+    def destination(self, account: Account) -> Identifier:
+        wanted = IdentifierKind.PHONE if self.kind is FactorKind.SMS_CODE else IdentifierKind.EMAIL
+        found = account.identifier_for(wanted)
+        if found is None:
+            where = "mobile number" if wanted is IdentifierKind.PHONE else "email address"
+            raise FactorUnavailable(f"Add and verify a {where} on your account first.")
+        return found
+
+    async def step(self, flow: Flow, submission: Submission, ctx: RequestContext,
+                   now: datetime) -> StepResult:
+        assert isinstance(submission, FactorSubmission)
+        account, factors = await _account_and_factors(self.kit, flow)
+        to = self.destination(account)
+        if any(f.kind is self.kind for f in factors):
+            raise FactorUnavailable("This method is already set up.",
+                                    code="factor.already_enrolled")
+        key = f"enrol_{self.name}"
+        codes = self.kit.policies.codes
+        if submission.action in ("send", "resend"):
+            sent_at = flow.context.get(f"{key}_sent_at")
+            if sent_at and now < from_iso(str(sent_at)) + codes.resend_cooldown:
+                wait = from_iso(str(sent_at)) + codes.resend_cooldown - now
+                raise ResendTooSoon(retry_after=max(1, int(wait.total_seconds()) + 1))
+            async with self.kit.store.unit_of_work(write=False) as uow:
+                sent = await uow.outbox.count_since(to.value, now - timedelta(hours=1))
+            if sent >= codes.max_sends_per_hour:
+                raise SendLimitReached(retry_after=3600)
+            code = generate_code(codes.digits)
+            digest = self.kit.digester.digest(code, purpose=f"enrol-{self.name}", binding=flow.id)
+            return StepResult(flow.evolve(messages=(Message(
+                "code.sent", f"We sent a code to {to.masked()}."),)).with_context(**{
+                    f"{key}_digest": digest, f"{key}_sent_at": iso(now),
+                    f"{key}_expires_at": iso(now + codes.lifetime),
+                    f"{key}_failures": int(flow.context.get(f"{key}_failures", 0))}),
+                (SendMessage("factor_code", to, {"code": code,
+                             "minutes": int(codes.lifetime.total_seconds() // 60)}),))
+        failures = int(flow.context.get(f"{key}_failures", 0))
+        if not flow.context.get(f"{key}_digest"):
+            raise InvalidCode("Ask for a code first.", code="code.not_sent")
+        if failures >= codes.max_failures:
+            raise CodeAttemptsExhausted("Too many wrong codes. Ask for a new code.")
+        if now >= from_iso(str(flow.context[f"{key}_expires_at"])):
+            raise CodeExpired()
+        code = "".join((submission.code or "").split())
+        try:
+            self.kit.digester.verify(str(flow.context[f"{key}_digest"]), code,
+                                     purpose=f"enrol-{self.name}", binding=flow.id)
+        except InvalidCodeDigest:
+            error = InvalidCode()
+            error.flow = flow.with_context(**{f"{key}_failures": failures + 1})
+            return StepResult(error.flow.evolve(messages=(Message(error.code, error.message,
+                                                                  "error"),)), error=error)
+        factor = Factor(id=new_id(), account_id=account.id, kind=self.kind,
+                        label=FACTOR_LABELS[self.kind], created_at=now, confirmed_at=now,
+                        destination=to.value)
+        return _added(flow.with_context(**{f"{key}_digest": None}), factor, first=not factors)
+
+
+class EnrolSmsCode(EnrolSentCode):
+    name = "sms_code"
+    kind = FactorKind.SMS_CODE
+
+
+class EnrolEmailCode(EnrolSentCode):
+    name = "email_code"
+    kind = FactorKind.EMAIL_CODE
+
+
+class EnrolWebAuthn:
+    name = "webauthn"
+    kinds = frozenset({FlowKind.SETTINGS})
+
+    def __init__(self, kit: EnrolmentKit) -> None:
+        self.kit = kit
+
+    async def step(self, flow: Flow, submission: Submission, ctx: RequestContext,
+                   now: datetime) -> StepResult:
+        assert isinstance(submission, FactorSubmission)
+        account, factors = await _account_and_factors(self.kit, flow)
+        keys = [f for f in factors if f.kind is FactorKind.WEBAUTHN]
+        if submission.credential is None:
+            challenge = webauthn.new_challenge()
+            passkey = submission.passkey is not False
+            options = webauthn.registration_options(
+                self.kit.relying_party, user_id=self.kit.user_handle(account.id),
+                user_name=account.email or account.phone or account.id,
+                display_name=account.email or account.phone or "Keepgate account",
+                challenge=challenge, exclude=[_stored(f) for f in keys], passkey=passkey)
+            return StepResult(flow.evolve(messages=(Message(
+                "webauthn.ready", "Follow your browser's prompt to create a passkey or "
+                "touch your security key."),)).with_context(
+                webauthn_challenge=webauthn.encode_b64url(challenge),
+                webauthn_expires_at=iso(now + self.kit.challenge_lifetime),
+                webauthn_passkey=passkey, webauthn_options=options))
+        encoded = flow.context.get("webauthn_challenge")
+        if not encoded or now >= from_iso(str(flow.context["webauthn_expires_at"])):
+            raise RequestRejected("Start again: the security key request expired.",
+                                  code="webauthn.challenge_expired")
+        passkey = bool(flow.context.get("webauthn_passkey"))
+        cleared = flow.with_context(webauthn_challenge=None, webauthn_options=None)
+        try:
+            stored = webauthn.verify_registration(
+                self.kit.relying_party, credential=submission.credential,
+                challenge=webauthn.decode_b64url(str(encoded)),
+                require_user_verification=passkey)
+        except InvalidWebAuthnResponse:
+            error: KeepgateError = InvalidFactorResponse()
+            error.flow = cleared
+            return StepResult(cleared.evolve(messages=(Message(error.code, error.message,
+                                                               "error"),)), error=error)
+        label = (submission.name or "").strip()[:64] or (
+            "Passkey" if passkey else "Security key")
+        factor = Factor(id=new_id(), account_id=account.id, kind=FactorKind.WEBAUTHN,
+                        label=label, created_at=now, confirmed_at=now,
+                        credential_id=webauthn.encode_b64url(stored.credential_id),
+                        public_key=webauthn.encode_b64url(stored.public_key),
+                        sign_count=stored.sign_count, transports=stored.transports,
+                        passkey=passkey)
+        return _added(cleared, factor, first=not factors)
+
+
+class RegenerateRecoveryCodes:
+    name = "recovery_code"
+    kinds = frozenset({FlowKind.SETTINGS})
+
+    def __init__(self, kit: EnrolmentKit) -> None:
+        self.kit = kit
+
+    async def step(self, flow: Flow, submission: Submission, ctx: RequestContext,
+                   now: datetime) -> StepResult:
+        assert isinstance(submission, FactorSubmission)
+        account, factors = await _account_and_factors(self.kit, flow)
+        if not factors:
+            raise FactorUnavailable("Recovery codes come with your first second factor.")
+        if submission.action != "regenerate":
+            raise RequestRejected('Send {"method": "recovery_code", "action": "regenerate"}.',
+                                  code="recovery_code.action_required")
+        return StepResult(flow.evolve(messages=(Message(
+            "recovery_codes.regenerated", "New recovery codes: the old ones no longer work. "
+            "Save these now: they are shown only once."),)), (
+            IssueRecoveryCodes(account.id),
+            RecordEvent(EventKind.RECOVERY_CODES_GENERATED, Outcome.SUCCESS, account.id, {}),
+        ))
+
+
+def _stored(factor: Factor) -> webauthn.StoredCredential:
+    assert factor.credential_id and factor.public_key
+    return webauthn.StoredCredential(
+        credential_id=webauthn.decode_b64url(factor.credential_id),
+        public_key=webauthn.decode_b64url(factor.public_key),
+        sign_count=factor.sign_count, transports=factor.transports)
+
+
+def pending_totp_data(kit: EnrolmentKit, flow: Flow, account_name: str) -> dict[str, Any]:
+    pending = flow.context.get("totp_pending")
+    if not pending:
+        return {}
+    secret = kit.keyring.decrypt(str(pending), context=f"pending-totp:{flow.id}").decode()
+    uri = totp.provisioning_uri(secret, account_name=account_name, issuer=ISSUER)
+    qr = segno.make(uri, error="m").svg_inline(scale=4, light="#fff", omitsize=False)
+    return {"secret": secret, "otpauth_uri": uri, "qr_svg": qr}

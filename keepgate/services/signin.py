@@ -1,0 +1,526 @@
+"""Sign-in methods: the password, each second factor, passkeys and the new-device code.
+
+Each gathers the facts its step needs, reserves the attempt with the defences before any
+secret is checked, and hands the outcome to the pure transitions in ``flows.login``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from keepgate.domain.accounts import Account
+from keepgate.domain.errors import (
+    CodeAttemptsExhausted,
+    CodeExpired,
+    InvalidCode,
+    InvalidFactorResponse,
+    KeepgateError,
+    MethodNotAllowed,
+    ResendTooSoon,
+    SendLimitReached,
+)
+from keepgate.domain.factors import RECOVERY_CODE, Factor, FactorKind
+from keepgate.domain.identifiers import Identifier, IdentifierKind, parse_identifier
+from keepgate.domain.policy import Policies
+from keepgate.flows import login, step_up
+from keepgate.flows.base import (
+    Flow,
+    FlowKind,
+    Message,
+    SendMessage,
+    StepResult,
+    UpdatePasswordHash,
+    from_iso,
+    iso,
+)
+from keepgate.security import recovery_codes, totp, webauthn
+from keepgate.security.codes import CodeDigester, generate_code
+from keepgate.security.errors import (
+    InvalidCodeDigest,
+    InvalidWebAuthnResponse,
+    VerificationFailed,
+)
+from keepgate.security.keyring import KeyRing
+from keepgate.security.recovery_codes import RecoveryCodeHasher
+from keepgate.security.signing import Signer
+from keepgate.services.captcha import CaptchaGate
+from keepgate.services.context import RequestContext
+from keepgate.services.defences import Attempt, SignInDefences
+from keepgate.services.devices import describe_device
+from keepgate.services.hashing import AsyncPasswordHasher
+from keepgate.services.methods import (
+    CodeSubmission,
+    FactorSubmission,
+    Method,
+    PasswordSubmission,
+    Submission,
+)
+from keepgate.services.ports import Store
+
+NOT_ME_LINK_LIFETIME = timedelta(days=7)
+
+
+@dataclass(frozen=True, slots=True)
+class SignInKit:
+    store: Store
+    hasher: AsyncPasswordHasher
+    digester: CodeDigester
+    defences: SignInDefences
+    keyring: KeyRing
+    recovery: RecoveryCodeHasher
+    signer: Signer
+    captcha: CaptchaGate
+    policies: Policies
+    public_url: str
+    relying_party: webauthn.RelyingParty
+    user_handle_key: bytes
+
+    def user_handle(self, account_id: str) -> bytes:
+        """A stable, opaque WebAuthn user handle: no email or id leaks to authenticators."""
+        return hmac.new(self.user_handle_key, account_id.encode(), hashlib.sha256).digest()
+
+
+async def active_factors(kit: SignInKit, account_id: str) -> list[Factor]:
+    async with kit.store.unit_of_work(write=False) as uow:
+        factors = await uow.factors.for_account(account_id)
+    return [f for f in factors if f.active]
+
+
+async def factor_methods(kit: SignInKit, account_id: str) -> list[str]:
+    """What the account can prove a second factor with, recovery codes included."""
+    factors = await active_factors(kit, account_id)
+    kinds = sorted({f.kind.value for f in factors})
+    if kinds:
+        async with kit.store.unit_of_work(write=False) as uow:
+            if await uow.recovery_codes.remaining(account_id):
+                kinds.append(RECOVERY_CODE)
+    return kinds
+
+
+def device_code_message(kit: SignInKit, flow: Flow, account: Account, ctx: RequestContext,
+                        now: datetime) -> tuple[SendMessage, str]:
+    """The new-device code for the owner, with what signed in and a 'this wasn't me' link."""
+    code = generate_code(kit.policies.codes.digits)
+    digest = kit.digester.digest(code, purpose="device", binding=flow.id)
+    link = kit.signer.sign("not-me", {"a": account.id, "f": flow.id},
+                           expires_at=now + NOT_ME_LINK_LIFETIME)
+    minutes = int(kit.defences.policy.sign_in_code_lifetime.total_seconds() // 60)
+    message = SendMessage("device_code", account.contact, {
+        "code": code, "minutes": minutes, "device": describe_device(ctx.user_agent),
+        "ip": ctx.ip or "unknown", "time": now.strftime("%Y-%m-%d %H:%M UTC"),
+        "not_me_url": f"{kit.public_url}/not-me?token={link}"})
+    return message, digest
+
+
+async def _refuse(kit: SignInKit, flow: Flow, attempt: Attempt, ctx: RequestContext,
+                  identifier: str, masked: str, reason: str,
+                  error: KeepgateError | None = None, **context: object) -> StepResult:
+    await kit.defences.failed(attempt, ctx, identifier)
+    account_id = attempt.account.id if attempt.account else None
+    return login.fail(flow, account_id=account_id, masked_identifier=masked,
+                      reason=attempt.refusal or reason, error=error, **context)
+
+
+class LoginPassword:
+    name = "password"
+    kinds = frozenset({FlowKind.LOGIN})
+
+    def __init__(self, kit: SignInKit) -> None:
+        self.kit = kit
+
+    async def step(self, flow: Flow, submission: Submission, ctx: RequestContext,
+                   now: datetime) -> StepResult:
+        assert isinstance(submission, PasswordSubmission)
+        kit = self.kit
+        identifier = parse_identifier(submission.identifier)
+        demanded = await kit.captcha.demanded(flow, identifier.value, ctx.ip,
+                                              submission.captcha)
+        if demanded is not None:
+            return demanded
+        async with kit.store.unit_of_work(write=False) as uow:
+            account = await uow.accounts.find(identifier)
+        attempt = await kit.defences.reserve(ctx, account)  # may raise Throttled: no hash spent
+        candidate = account.password_hash if account and not attempt.refused else None
+        # Unknown, banned and locked accounts verify a dummy hash: same time, same answer.
+        verified = await kit.hasher.verify(candidate, submission.password)
+        masked = identifier.masked()
+        if not verified or account is None:
+            return await _refuse(kit, flow, attempt, ctx, identifier.value, masked,
+                                 "unknown_account" if account is None else "wrong_password",
+                                 identifier_value=identifier.value)
+        await kit.defences.succeeded(attempt, ctx, identifier.value)
+        factors = await factor_methods(kit, account.id)
+        message, digest = device_code_message(kit, flow, account, ctx, now)
+        flow = flow.with_context(identifier_value=identifier.value, webauthn_challenge=None,
+                                 webauthn_options=None)
+        keys = [f for f in await active_factors(kit, account.id)
+                if f.kind is FactorKind.WEBAUTHN]
+        if keys:  # the second-factor step will offer these security keys
+            flow = with_challenge(kit, flow, now, keys, passwordless=False)
+        result = login.first_factor_passed(
+            flow, account_id=account.id, method="password", masked_identifier=masked,
+            factors=factors, device_trusted=attempt.device is not None, device_code=message,
+            code_digest=digest, now=now, code_lifetime=kit.defences.policy.sign_in_code_lifetime)
+        if kit.hasher.needs_rehash(account.password_hash):
+            new_hash = await kit.hasher.hash(submission.password)
+            result = replace(result, effects=(*result.effects,
+                                              UpdatePasswordHash(account.id, new_hash)))
+        return result
+
+
+class SecondFactor(ABC):
+    """Shared shape of every second factor: reserve, check, count, move on.
+
+    The same methods serve sign-in and step-up; only what happens on success differs.
+    """
+
+    name = ""
+    kinds = frozenset({FlowKind.LOGIN, FlowKind.STEP_UP})
+
+    def __init__(self, kit: SignInKit) -> None:
+        self.kit = kit
+
+    async def step(self, flow: Flow, submission: Submission, ctx: RequestContext,
+                   now: datetime) -> StepResult:
+        kit = self.kit
+        async with kit.store.unit_of_work(write=False) as uow:
+            account = await uow.accounts.get(str(flow.context["account_id"]))
+        assert account is not None
+        early = await self.before(flow, submission, account, ctx, now)
+        if early is not None:
+            return early
+        identifier = str(flow.context.get("identifier_value", ""))
+        masked = str(flow.context.get("identifier", ""))
+        attempt = await kit.defences.reserve(ctx, account)
+        if attempt.refused:
+            return await _refuse(kit, flow, attempt, ctx, identifier, masked, "refused")
+        try:
+            flow = await self.check(flow, submission, account, now)
+        except KeepgateError as error:
+            return await _refuse(kit, flow, attempt, ctx, identifier, masked,
+                                 f"{self.name}_failed", error=error,
+                                 **self.on_failure(flow))
+        await kit.defences.succeeded(attempt, ctx, identifier)
+        return await self.passed(flow, account, ctx, now, attempt)
+
+    async def before(self, flow: Flow, submission: Submission, account: Account,
+                     ctx: RequestContext, now: datetime) -> StepResult | None:
+        return None
+
+    @abstractmethod
+    async def check(self, flow: Flow, submission: Submission, account: Account,
+                    now: datetime) -> Flow:
+        """Return the flow to continue with, or raise a ``KeepgateError`` (a failure)."""
+
+    def on_failure(self, flow: Flow) -> dict[str, object]:
+        return {}
+
+    async def passed(self, flow: Flow, account: Account, ctx: RequestContext, now: datetime,
+                     attempt: Attempt) -> StepResult:
+        if flow.kind is FlowKind.STEP_UP:
+            return step_up.passed(flow, method=self.name)
+        message, digest = device_code_message(self.kit, flow, account, ctx, now)
+        return login.second_factor_passed(
+            flow, method=self.name, device_trusted=attempt.device is not None,
+            device_code=message, code_digest=digest, now=now,
+            code_lifetime=self.kit.defences.policy.sign_in_code_lifetime)
+
+
+def _code_of(submission: Submission, digits: int) -> str:
+    code = "".join(((submission.code if isinstance(submission, FactorSubmission | CodeSubmission)
+                     else None) or "").split())
+    if len(code) != digits or not code.isascii() or not code.isdigit():
+        raise InvalidCode(f"Enter the {digits}-digit code.", code="code.malformed")
+    return code
+
+
+class LoginTotp(SecondFactor):
+    name = "totp"
+
+    async def check(self, flow: Flow, submission: Submission, account: Account,
+                    now: datetime) -> Flow:
+        code = _code_of(submission, totp.DIGITS)
+        for factor in await active_factors(self.kit, account.id):
+            if factor.kind is not FactorKind.TOTP or factor.secret is None:
+                continue
+            seed = self.kit.keyring.decrypt(factor.secret, context=f"totp:{factor.id}").decode()
+            try:
+                step = totp.verify(seed, code, now=now, last_step=factor.last_step)
+            except VerificationFailed:
+                continue
+            async with self.kit.store.unit_of_work(write=True) as uow:
+                if await uow.factors.claim_step(factor.id, step, now):  # each code once
+                    return flow
+        raise InvalidCode("That code is not correct. Use the current code from your app.")
+
+
+class LoginRecoveryCode(SecondFactor):
+    name = RECOVERY_CODE
+
+    async def check(self, flow: Flow, submission: Submission, account: Account,
+                    now: datetime) -> Flow:
+        raw = (submission.code if isinstance(submission, FactorSubmission) else None) or ""
+        if not recovery_codes.looks_like_code(raw):
+            raise InvalidCode("Enter one of your recovery codes, like ABCD-EFGH-IJKL-MNOP.")
+        async with self.kit.store.unit_of_work(write=True) as uow:
+            used = await uow.recovery_codes.use(account.id, self.kit.recovery.digest(raw), now)
+            left = await uow.recovery_codes.remaining(account.id)
+        if not used:
+            raise InvalidCode("That recovery code is not valid or was already used.")
+        return flow.with_context(recovery_codes_left=left)
+
+
+class LoginSentCode(SecondFactor):
+    """A code we deliver (SMS, email, or the new-device code): send, then verify."""
+
+    purpose = ""
+
+    @abstractmethod
+    def destination(self, flow: Flow, account: Account) -> Identifier:
+        """Where this method's codes go."""
+
+    async def before(self, flow: Flow, submission: Submission, account: Account,
+                     ctx: RequestContext, now: datetime) -> StepResult | None:
+        assert isinstance(submission, FactorSubmission)
+        if submission.action in ("send", "resend"):
+            return await self.send(flow, account, ctx, now)
+        if f"{self.name}_digest" not in flow.context:
+            raise InvalidCode("Ask for a code first.", code="code.not_sent")
+        return None
+
+    async def send(self, flow: Flow, account: Account, ctx: RequestContext,
+                   now: datetime) -> StepResult:
+        kit, codes = self.kit, self.kit.policies.codes
+        last = flow.context.get(f"{self.name}_sent_at")
+        if last is not None and now < from_iso(str(last)) + codes.resend_cooldown:
+            wait = from_iso(str(last)) + codes.resend_cooldown - now
+            raise ResendTooSoon(retry_after=max(1, int(wait.total_seconds()) + 1))
+        to = self.destination(flow, account)
+        async with kit.store.unit_of_work(write=False) as uow:
+            sent = await uow.outbox.count_since(to.value, now - timedelta(hours=1))
+        if sent >= codes.max_sends_per_hour:
+            raise SendLimitReached(retry_after=3600)
+        message, digest = self.message(flow, account, ctx, now)
+        lifetime = kit.defences.policy.sign_in_code_lifetime
+        updated = flow.evolve(messages=(Message("code.sent", f"We sent a code to "
+                                                f"{to.masked()}."),)).with_context(**{
+            f"{self.name}_digest": digest, f"{self.name}_expires_at": iso(now + lifetime),
+            f"{self.name}_sent_at": iso(now),
+            f"{self.name}_failures": int(flow.context.get(f"{self.name}_failures", 0))})
+        return StepResult(updated, (message,))
+
+    def message(self, flow: Flow, account: Account, ctx: RequestContext,
+                now: datetime) -> tuple[SendMessage, str]:
+        code = generate_code(self.kit.policies.codes.digits)
+        minutes = int(self.kit.defences.policy.sign_in_code_lifetime.total_seconds() // 60)
+        return (SendMessage("sign_in_code", self.destination(flow, account),
+                            {"code": code, "minutes": minutes}),
+                self.kit.digester.digest(code, purpose=self.purpose, binding=flow.id))
+
+    async def check(self, flow: Flow, submission: Submission, account: Account,
+                    now: datetime) -> Flow:
+        codes = self.kit.policies.codes
+        failures = int(flow.context.get(f"{self.name}_failures", 0))
+        if failures >= codes.max_failures:
+            raise CodeAttemptsExhausted("Too many wrong codes. Ask for a new code.")
+        if now >= from_iso(str(flow.context[f"{self.name}_expires_at"])):
+            raise CodeExpired()
+        code = _code_of(submission, codes.digits)
+        try:
+            self.kit.digester.verify(flow.context.get(f"{self.name}_digest"), code,
+                                     purpose=self.purpose, binding=flow.id)
+        except InvalidCodeDigest:
+            raise InvalidCode() from None
+        return flow.with_context(**{f"{self.name}_digest": None})
+
+    def on_failure(self, flow: Flow) -> dict[str, object]:
+        failures = int(flow.context.get(f"{self.name}_failures", 0)) + 1
+        killed = failures >= self.kit.policies.codes.max_failures
+        # Five wrong tries kill the code; a resend gives a new one but keeps the count.
+        return {f"{self.name}_failures": failures,
+                **({f"{self.name}_digest": None} if killed else {})}
+
+
+class LoginSmsCode(LoginSentCode):
+    name = "sms_code"
+    purpose = "sign-in-sms"
+
+    def destination(self, flow: Flow, account: Account) -> Identifier:
+        return _factor_destination(flow, account, IdentifierKind.PHONE)
+
+
+class LoginEmailCode(LoginSentCode):
+    name = "email_code"
+    purpose = "sign-in-email"
+
+    def destination(self, flow: Flow, account: Account) -> Identifier:
+        return _factor_destination(flow, account, IdentifierKind.EMAIL)
+
+
+def _factor_destination(flow: Flow, account: Account, kind: IdentifierKind) -> Identifier:
+    value = account.phone if kind is IdentifierKind.PHONE else account.email
+    if not value:
+        raise MethodNotAllowed()
+    return Identifier(kind, value)
+
+
+class LoginDeviceCode(LoginSentCode):
+    """The new-device confirmation: sent when the factors pass, resent on request."""
+
+    name = "device_code"
+    purpose = "device"
+    kinds = frozenset({FlowKind.LOGIN})
+
+    def destination(self, flow: Flow, account: Account) -> Identifier:
+        return account.contact
+
+    def message(self, flow: Flow, account: Account, ctx: RequestContext,
+                now: datetime) -> tuple[SendMessage, str]:
+        return device_code_message(self.kit, flow, account, ctx, now)
+
+    async def passed(self, flow: Flow, account: Account, ctx: RequestContext, now: datetime,
+                     attempt: Attempt) -> StepResult:
+        return login.device_confirmed(flow)
+
+
+def _options(kit: SignInKit, challenge: bytes, allow: Sequence[Factor], *,
+             verification: webauthn.UserVerification) -> dict[str, object]:
+    return webauthn.authentication_options(
+        kit.relying_party, challenge=challenge, allow=[stored_credential(f) for f in allow],
+        user_verification=verification)
+
+
+def stored_credential(factor: Factor) -> webauthn.StoredCredential:
+    assert factor.credential_id and factor.public_key
+    return webauthn.StoredCredential(
+        credential_id=webauthn.decode_b64url(factor.credential_id),
+        public_key=webauthn.decode_b64url(factor.public_key),
+        sign_count=factor.sign_count, transports=factor.transports)
+
+
+def with_challenge(kit: SignInKit, flow: Flow, now: datetime, allow: Sequence[Factor], *,
+                   passwordless: bool) -> Flow:
+    """A fresh single-use challenge, valid five minutes, and the options built on it."""
+    challenge = webauthn.new_challenge()
+    options = _options(kit, challenge, allow,
+                       verification="required" if passwordless else "preferred")
+    return flow.with_context(
+        webauthn_challenge=webauthn.encode_b64url(challenge),
+        webauthn_expires_at=iso(now + kit.defences.policy.webauthn_challenge_lifetime),
+        webauthn_options=options)
+
+
+class LoginWebAuthn(SecondFactor):
+    """A security key or passkey as the second factor, or a passkey alone (passwordless)."""
+
+    name = "webauthn"
+
+    async def prepare(self, flow: Flow, now: datetime) -> Flow:
+        """Sign-in offers passkeys from the start; step-up offers the account's keys."""
+        if flow.kind is FlowKind.LOGIN:
+            return with_challenge(self.kit, flow, now, [], passwordless=True)
+        keys = [f for f in await active_factors(self.kit, str(flow.context["account_id"]))
+                if f.kind is FactorKind.WEBAUTHN]
+        return with_challenge(self.kit, flow, now, keys, passwordless=False) if keys else flow
+
+    async def step(self, flow: Flow, submission: Submission, ctx: RequestContext,
+                   now: datetime) -> StepResult:
+        if flow.state == login.AWAITING_CREDENTIALS:
+            return await self.passwordless(flow, submission, ctx, now)
+        return await super().step(flow, submission, ctx, now)
+
+    def _challenge(self, flow: Flow, now: datetime) -> bytes:
+        encoded = flow.context.get("webauthn_challenge")
+        expires = flow.context.get("webauthn_expires_at")
+        if not encoded or not expires or now >= from_iso(str(expires)):
+            raise InvalidFactorResponse("The security key request expired. Try again.",
+                                        code="webauthn.challenge_expired")
+        return webauthn.decode_b64url(str(encoded))
+
+    async def _factor(self, submission: Submission) -> Factor | None:
+        if not isinstance(submission, FactorSubmission) or submission.credential is None:
+            raise InvalidFactorResponse("Send the security key's answer as credential.")
+        try:
+            credential_id = webauthn.encode_b64url(webauthn.credential_id_of(
+                submission.credential))
+        except InvalidWebAuthnResponse:
+            raise InvalidFactorResponse() from None
+        async with self.kit.store.unit_of_work(write=False) as uow:
+            factor = await uow.factors.by_credential_id(credential_id)
+        return factor if factor is not None and factor.active else None
+
+    async def _verify(self, flow: Flow, submission: Submission, factor: Factor, now: datetime,
+                      *, passwordless: bool) -> None:
+        assert isinstance(submission, FactorSubmission) and submission.credential is not None
+        try:
+            count = webauthn.verify_authentication(
+                self.kit.relying_party, credential=submission.credential,
+                challenge=self._challenge(flow, now), stored=stored_credential(factor),
+                require_user_verification=passwordless,
+                expected_user_handle=self.kit.user_handle(factor.account_id)
+                if passwordless else None)
+        except InvalidWebAuthnResponse:
+            raise InvalidFactorResponse() from None
+        async with self.kit.store.unit_of_work(write=True) as uow:
+            await uow.factors.record_use(factor.id, now, sign_count=count)
+
+    async def check(self, flow: Flow, submission: Submission, account: Account,
+                    now: datetime) -> Flow:
+        factor = await self._factor(submission)
+        if factor is None or factor.account_id != account.id:
+            raise InvalidFactorResponse()
+        await self._verify(flow, submission, factor, now, passwordless=False)
+        return flow.with_context(webauthn_challenge=None)
+
+    def on_failure(self, flow: Flow) -> dict[str, object]:
+        # The challenge was spent; the next try gets a new one with the same allow list.
+        challenge = webauthn.new_challenge()
+        options = dict(flow.context.get("webauthn_options") or {})
+        options["challenge"] = webauthn.encode_b64url(challenge)
+        return {"webauthn_challenge": webauthn.encode_b64url(challenge),
+                "webauthn_options": options}
+
+    async def passwordless(self, flow: Flow, submission: Submission, ctx: RequestContext,
+                           now: datetime) -> StepResult:
+        kit = self.kit
+        demanded = await kit.captcha.demanded(
+            flow, None, ctx.ip, submission.captcha if isinstance(submission, FactorSubmission)
+            else None)
+        if demanded is not None:
+            return demanded
+        factor = await self._factor(submission)
+        account = None
+        if factor is not None and factor.passkey:
+            async with kit.store.unit_of_work(write=False) as uow:
+                account = await uow.accounts.get(factor.account_id)
+        attempt = await kit.defences.reserve(ctx, account)
+        key = account.email or account.phone or "" if account else ""
+        masked = "passkey"
+        if account is None or factor is None or attempt.refused:
+            flow = with_challenge(kit, flow, now, [], passwordless=True)
+            return await _refuse(kit, flow, attempt, ctx, key, masked, "unknown_passkey",
+                                 error=InvalidFactorResponse())
+        try:
+            await self._verify(flow, submission, factor, now, passwordless=True)
+        except KeepgateError as error:
+            flow = with_challenge(kit, flow, now, [], passwordless=True)
+            return await _refuse(kit, flow, attempt, ctx, key, masked, "passkey_failed",
+                                 error=error)
+        await kit.defences.succeeded(attempt, ctx, key)
+        message, digest = device_code_message(kit, flow, account, ctx, now)
+        return login.first_factor_passed(
+            flow.with_context(identifier_value=key, webauthn_challenge=None), account_id=account.id,
+            method="passkey", masked_identifier=masked, factors=[],
+            device_trusted=attempt.device is not None, device_code=message, code_digest=digest,
+            now=now, code_lifetime=kit.defences.policy.sign_in_code_lifetime)
+
+
+def sign_in_methods(kit: SignInKit) -> list[Method]:
+    return [LoginPassword(kit), LoginTotp(kit), LoginRecoveryCode(kit), LoginSmsCode(kit),
+            LoginEmailCode(kit), LoginDeviceCode(kit), LoginWebAuthn(kit)]
+
