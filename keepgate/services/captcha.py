@@ -42,12 +42,12 @@ class CaptchaGate:
             key = self._issuer.verify(payload, binding=self.binding(flow), now=self._clock.now())
         except InvalidCaptcha:
             return False
-        return await self._guard.first_use(f"captcha:{key}", self._issuer.replay_ttl_seconds)
+        return await self._guard.first_use(key, self._issuer.replay_ttl_seconds)
 
     async def demanded(self, flow: Flow, identifier: str | None, ip: str,
                        payload: str | None = None) -> StepResult | None:
         """None when no proof is needed or a valid one came; else the demand, to persist."""
-        required = bool(flow.context.get("captcha_required")) or \
+        required = (bool(flow.context.get("captcha_required")) and identifier is not None) or \
             await self._throttle.captcha_needed(identifier, ip)
         if not required or await self.solved(flow, payload):
             return None

@@ -138,12 +138,17 @@ class LoginPassword:
         assert isinstance(submission, PasswordSubmission)
         kit = self.kit
         identifier = parse_identifier(submission.identifier)
-        demanded = await kit.captcha.demanded(flow, identifier.value, ctx.ip,
-                                              submission.captcha)
-        if demanded is not None:
-            return demanded
         async with kit.store.unit_of_work(write=False) as uow:
             account = await uow.accounts.find(identifier)
+        # Strangers' failures on an identifier must not burden the owner's trusted device:
+        # it answers only to the IP-wide demand. (A device token is never guessable, so this
+        # reveals nothing about which identifiers have accounts.)
+        trusted = account is not None and await kit.defences.trusted_device(
+            ctx.device_token, account.id) is not None
+        demanded = await kit.captcha.demanded(flow, None if trusted else identifier.value,
+                                              ctx.ip, submission.captcha)
+        if demanded is not None:
+            return demanded
         attempt = await kit.defences.reserve(ctx, account)  # may raise Throttled: no hash spent
         candidate = account.password_hash if account and not attempt.refused else None
         # Unknown, banned and locked accounts verify a dummy hash: same time, same answer.

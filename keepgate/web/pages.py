@@ -21,6 +21,7 @@ from keepgate.domain.kyc import CAPABILITY_LABELS, TIERS, tier
 from keepgate.flows.base import Channel, Flow, FlowKind
 from keepgate.security.csrf import CsrfTokens
 from keepgate.security.errors import InvalidCsrfToken
+from keepgate.security.signing import InvalidSignedToken
 from keepgate.services.context import RequestContext
 from keepgate.services.devices import describe_device
 from keepgate.services.flows import SubmitOutcome
@@ -304,3 +305,31 @@ async def dev_messages(request: Request) -> Response:
     async with page.kg.store.unit_of_work(write=False) as uow:
         messages = await uow.outbox.recent(50)
     return page.render("dev_messages.html", messages=messages)
+
+
+@router.get("/not-me", response_class=HTMLResponse)
+async def not_me(request: Request) -> Response:
+    """The link in a new-device message. GET only asks: mail scanners follow links."""
+    page = PageState(request)
+    token = request.query_params.get("token", "")
+    try:
+        page.kg.signin.signer.verify("not-me", token, now=page.kg.clock.now())
+    except InvalidSignedToken:
+        return page.render("not_me.html", status=400, valid=False, done=False, token="")
+    return page.render("not_me.html", valid=True, done=False, token=token)
+
+
+@router.post("/not-me", response_class=HTMLResponse)
+async def not_me_confirm(request: Request) -> Response:
+    page = PageState(request)
+    fields = await page.check_csrf()
+    try:
+        payload = page.kg.signin.signer.verify("not-me", fields.get("token", ""),
+                                               now=page.kg.clock.now())
+    except InvalidSignedToken:
+        return page.render("not_me.html", status=400, valid=False, done=False, token="")
+    await page.kg.factors.not_me(str(payload["a"]), request_context(request))
+    response = page.render("not_me.html", valid=True, done=True, token="")
+    response.delete_cookie(page.session_cookie, path="/", secure=page.kg.settings.secure_cookies,
+                           httponly=True, samesite="lax")
+    return response

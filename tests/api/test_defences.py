@@ -1,0 +1,183 @@
+"""Sign-in defences over the API: bans, parallel guesses, IP throttling, CAPTCHA, new devices."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import anyio
+import httpx
+import pytest
+
+from keepgate.security.captcha import solve_for_tests
+from keepgate.services.clock import FrozenClock
+from keepgate.wiring import Keepgate
+from tests.api.factor_helpers import password_step, submit
+from tests.conftest import DEVICES, PASSWORD, last_message, register
+
+pytestmark = pytest.mark.anyio
+ID = "guard@example.com"
+WRONG = "definitely not the password"
+
+
+async def fail_times(client: httpx.AsyncClient, n: int, identifier: str = ID,
+                     device: str | None = None) -> list[httpx.Response]:
+    return [await password_step(client, identifier, device=device, password=WRONG)
+            for _ in range(n)]
+
+
+async def test_five_failures_ban_for_an_hour_with_the_same_answer(
+        client: httpx.AsyncClient, kg: Keepgate, clock: FrozenClock) -> None:
+    await register(client, kg, ID)
+    answers = await fail_times(client, 3)
+    assert all(a.status_code == 401 for a in answers)
+    # after three failures on the identifier, a CAPTCHA is demanded before the password
+    demanded = await password_step(client, ID, device=None)
+    assert demanded.status_code == 400
+    assert demanded.json()["error"]["code"] == "captcha.required"
+    flow = demanded.json()["flow"]
+    assert "captcha" in flow["methods"] and "signature" in flow["data"]["captcha"]
+    for _ in range(2):
+        solved = solve_for_tests((await client.get(f"/api/v1/flows/{flow['id']}")).json()
+                                 ["data"]["captcha"])
+        wrong = await submit(client, flow["id"], method="password", identifier=ID,
+                             password=WRONG, captcha=solved)
+        assert wrong.status_code == 401
+    # five failures: banned. The right password now gets the very same answer.
+    solved = solve_for_tests((await client.get(f"/api/v1/flows/{flow['id']}")).json()
+                             ["data"]["captcha"])
+    banned = await submit(client, flow["id"], method="password", identifier=ID,
+                          password=PASSWORD, captcha=solved)
+    assert banned.status_code == 401
+    assert banned.json()["error"] == answers[0].json()["error"]
+    notice = await last_message(kg, ID)
+    assert notice.template == "signin_banned" and "5 failed attempts" in notice.body
+    # the owner's trusted device is not locked out by the ban
+    trusted = await password_step(client, ID)
+    assert trusted.status_code == 200 and trusted.json()["state"] == "completed"
+    # an hour later, anyone may try again (after proof of work)
+    clock.advance(timedelta(hours=1, seconds=1))
+    later = (await client.post("/api/v1/flows/login")).json()
+    answer = await submit(client, later["id"], method="password", identifier=ID,
+                          password=PASSWORD)
+    if answer.status_code == 400:  # the identifier's CAPTCHA window may still be open
+        solved = solve_for_tests(answer.json()["flow"]["data"]["captcha"])
+        answer = await submit(client, later["id"], method="password", identifier=ID,
+                              password=PASSWORD, captcha=solved)
+    assert answer.status_code == 200
+    assert answer.json()["state"] == "awaiting_device_code"  # new device: confirm by code
+
+
+async def test_fifty_parallel_wrong_guesses_evaluate_at_most_five(
+        client: httpx.AsyncClient, kg: Keepgate) -> None:
+    await register(client, kg, ID)
+    flows = [(await client.post("/api/v1/flows/login")).json()["id"] for _ in range(50)]
+    evaluated = 0
+    original = kg.signin.hasher.verify
+
+    async def counting(password_hash: str | None, password: str) -> bool:
+        nonlocal evaluated
+        if password_hash is not None:
+            evaluated += 1
+        return await original(password_hash, password)
+
+    kg.signin.hasher.verify = counting  # type: ignore[method-assign]
+    statuses: list[int] = []
+
+    async def guess(flow_id: str) -> None:
+        response = await submit(client, flow_id, method="password", identifier=ID,
+                                password=WRONG)
+        statuses.append(response.status_code)
+
+    async with anyio.create_task_group() as group:
+        for flow_id in flows:
+            group.start_soon(guess, flow_id)
+    assert evaluated <= 5  # the account's real hash was checked at most five times
+    assert len(statuses) == 50 and set(statuses) <= {401, 400, 429}
+    async with kg.store.unit_of_work(write=False) as uow:
+        records = await uow.audit.read()
+    assert sum(r.event.kind == "login.banned" for r in records) == 1
+
+
+async def test_ip_throttle_refuses_before_hashing(client: httpx.AsyncClient,
+                                                  kg: Keepgate) -> None:
+    hashed = 0
+    original = kg.signin.hasher.verify
+
+    async def counting(password_hash: str | None, password: str) -> bool:
+        nonlocal hashed
+        hashed += 1
+        return await original(password_hash, password)
+
+    kg.signin.hasher.verify = counting  # type: ignore[method-assign]
+    answers = []
+    for n in range(22):  # different identifiers: the per-IP limit is across accounts
+        flow = (await client.post("/api/v1/flows/login")).json()
+        answers.append(await submit(client, flow["id"], method="password",
+                                    identifier=f"user{n}@example.com", password=WRONG))
+    assert [a.status_code for a in answers[:20]] == [401] * 20
+    assert answers[20].status_code == 429
+    assert answers[20].json()["error"]["code"] == "throttle.too_many_attempts"
+    assert 1 <= int(answers[20].headers["Retry-After"]) <= 600
+    # a throttled IP is then asked for proof of work before anything else
+    assert answers[21].json()["error"]["code"] == "captcha.required"
+    assert hashed == 20  # the refused ones never reached Argon2
+
+
+async def test_sign_ups_per_ip_are_limited(client: httpx.AsyncClient) -> None:
+    codes = []
+    for n in range(11):
+        flow = (await client.post("/api/v1/flows/registration")).json()
+        response = await submit(client, flow["id"], method="password",
+                                identifier=f"new{n}@example.com", password=PASSWORD,
+                                accept_terms=True)
+        codes.append(response.status_code)
+    assert codes == [200] * 10 + [429]
+
+
+async def test_new_device_needs_the_emailed_code_and_is_then_trusted(
+        client: httpx.AsyncClient, kg: Keepgate) -> None:
+    await register(client, kg, ID)
+    step = await password_step(client, ID, device=None)
+    flow = step.json()
+    assert flow["state"] == "awaiting_device_code" and flow["methods"] == ["device_code"]
+    assert flow["session"] is None
+    message = await last_message(kg, ID)
+    assert message.template == "device_code"
+    assert "Chrome 120 on Linux" in message.body and "203.0.113.7" in message.body
+    code = re.search(r"\b(\d{6})\b", message.body)
+    assert code is not None
+    wrong = await submit(client, flow["id"], method="device_code", code="000000"
+                         if code.group(1) != "000000" else "111111")
+    assert wrong.status_code == 400
+    done = await submit(client, flow["id"], method="device_code", code=code.group(1))
+    assert done.json()["state"] == "completed", done.text
+    token = done.json()["device_token"]
+    assert token and token != DEVICES[ID]
+    again = await password_step(client, ID, device=token)
+    assert again.json()["state"] == "completed"  # remembered
+
+
+async def test_this_was_not_me_signs_out_everywhere_and_locks(
+        client: httpx.AsyncClient, kg: Keepgate) -> None:
+    await register(client, kg, ID)
+    mine = (await password_step(client, ID)).json()["session"]["token"]
+    await password_step(client, ID, device=None)
+    message = await last_message(kg, ID)
+    link = re.search(r"http://localhost(/not-me\?token=\S+)", message.body)
+    assert link is not None
+    page = await client.get(link.group(1))
+    assert page.status_code == 200 and "Sign out everywhere" in page.text
+    csrf = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page.text)
+    token = re.search(r'name="token" value="([^"]+)"', page.text)
+    assert csrf and token
+    done = await client.post("/not-me", data={"csrf_token": csrf.group(1),
+                                              "token": token.group(1)})
+    assert done.status_code == 200 and "locked" in done.text
+    assert (await client.get("/api/v1/me", headers={"Authorization": f"Bearer {mine}"})
+            ).status_code == 401
+    locked = await password_step(client, ID)  # even the trusted device, with the password
+    assert locked.status_code == 401
+    assert locked.json()["error"]["code"] == "login.invalid_credentials"
+    forged = await client.get("/not-me?token=abc.def")
+    assert forged.status_code == 400
