@@ -85,6 +85,7 @@ class Settings:
     # Proof-of-work difficulty: PBKDF2 (1,000 rounds) per number; 10,000 takes about 2 s in
     # headless Chromium on two cores, 5,000 about 1.2 s.
     captcha_max_number: int = 10_000
+    geoip_db: str | None = None  # a MaxMind DB (.mmdb), e.g. GeoLite2-City, for locations
 
     @property
     def production(self) -> bool:
@@ -149,6 +150,7 @@ class Settings:
             encryption_keys=tuple(Secret(k.strip()) for k in
                                   (text("ENCRYPTION_KEYS", "") or "").split(",") if k.strip()),
             captcha_max_number=_int(env, "CAPTCHA_MAX_NUMBER", 10_000, minimum=1),
+            geoip_db=text("GEOIP_DB"),
         )
         settings.check()
         return settings

@@ -27,6 +27,7 @@ from keepgate.services.captcha import CaptchaGate
 from keepgate.services.clock import Clock, SystemClock
 from keepgate.services.defences import SignInDefences
 from keepgate.services.enrolment import (
+    ChangeContactMethod,
     EnrolEmailCode,
     EnrolmentKit,
     EnrolSmsCode,
@@ -42,9 +43,17 @@ from keepgate.services.methods import Method, Toolkit, default_methods
 from keepgate.services.notices import Notifier
 from keepgate.services.outbox import OutboxPolicy, OutboxWorker
 from keepgate.services.ports import MessageSender, ReplayGuard
+from keepgate.services.security_centre import SecurityCentre
 from keepgate.services.sessions import SessionService
 from keepgate.services.signin import SignInKit, sign_in_methods
 from keepgate.services.throttle import Throttle, make_storage
+
+
+def _async(close: Any) -> Any:
+    async def closer() -> None:
+        close()
+
+    return closer
 
 
 @dataclass
@@ -61,6 +70,7 @@ class Keepgate:
     captcha: CaptchaGate
     enrolment: EnrolmentKit
     signin: SignInKit
+    security: SecurityCentre
     _closers: tuple[Any, ...] = ()
 
     async def close(self) -> None:
@@ -121,7 +131,14 @@ def build(settings: Settings, *, clock: Clock | None = None,
         *sign_in_methods(signin),
         EnrolTotp(enrolment), EnrolSmsCode(enrolment), EnrolEmailCode(enrolment),
         EnrolWebAuthn(enrolment), RegenerateRecoveryCodes(enrolment),
+        ChangeContactMethod(enrolment),
     ]
+    geolocator = None
+    if settings.geoip_db:
+        from keepgate.adapters.geoip import MaxMindGeolocator
+
+        geolocator = MaxMindGeolocator(settings.geoip_db)
+        closers.append(_async(geolocator.close))
 
     senders: dict[str, MessageSender] = {}
     if settings.smtp_url:
@@ -137,12 +154,16 @@ def build(settings: Settings, *, clock: Clock | None = None,
     return Keepgate(
         settings=settings, store=store, clock=clock,
         flows=FlowService(store=store, clock=clock, methods=methods, notifier=notifier,
-                          policies=policies, defences=defence, recovery=recovery),
+                          policies=policies, defences=defence, recovery=recovery,
+                          signer=signin.signer, public_url=settings.public_url),
         sessions=sessions,
         factors=FactorService(store=store, clock=clock, policy=defence, notifier=notifier),
         outbox=OutboxWorker(store=store, clock=clock, senders=senders,
                             policy=OutboxPolicy(keep_bodies=settings.dev_outbox)),
         csrf=CsrfTokens(derive_key(master, "csrf")),
         defences=defences, captcha=captcha, enrolment=enrolment, signin=signin,
+        security=SecurityCentre(store=store, clock=clock, hasher=hasher, defences=defences,
+                                notifier=notifier, policies=policies, defence_policy=defence,
+                                geolocator=geolocator),
         _closers=tuple(closers),
     )

@@ -27,6 +27,9 @@ class Account:
     failed_logins: int = 0  # consecutive failures from devices not yet trusted
     banned_until: datetime | None = None
     locked_at: datetime | None = None  # "this wasn't me": sign-in stays locked until recovery
+    anti_phishing_code: str | None = None  # shown in every message we send, once set
+    muted_notices: tuple[str, ...] = ()  # only non-critical notices can be muted
+    security_version: int = 0  # bumped by every security-centre change (optimistic locking)
 
     def banned(self, now: datetime) -> bool:
         return self.banned_until is not None and now < self.banned_until

@@ -27,6 +27,15 @@ class EventKind(StrEnum):
     FACTOR_USED = "factor.used"
     RECOVERY_CODES_GENERATED = "recovery_codes.generated"
     STEP_UP = "step_up"
+    PASSWORD_CHANGED = "password.changed"  # noqa: S105 (an event name)
+    HOLD_PLACED = "hold.placed"
+    ANTI_PHISHING_CHANGED = "anti_phishing.changed"
+    NOTICES_CHANGED = "notices.changed"
+    DEVICE_FORGOTTEN = "device.forgotten"
+    SIGNED_OUT_EVERYWHERE = "session.revoked_all"
+    FACTOR_RENAMED = "factor.renamed"
+    CONTACT_CHANGED = "contact.changed"
+    CONTACT_CHANGE_UNDONE = "contact.change_undone"
 
 
 class Outcome(StrEnum):

@@ -198,6 +198,22 @@ class InvalidFactorResponse(FactorError):
     message = "The security key's answer could not be verified. Try again."
 
 
+class SecurityConflict(KeepgateError):
+    code = "security.conflict"
+    message = ("Your security settings were changed in another window or device meanwhile. "
+               "Reload them and try again; nothing was changed.")
+
+
+class CurrentPasswordIncorrect(InputRejected):
+    code = "password.current_incorrect"
+    message = "Your current password is not correct."
+
+
+class DeviceNotFound(NotFound):
+    code = "device.not_found"
+    message = "There is no such trusted device on your account."
+
+
 class CsrfRejected(KeepgateError):
     code = "csrf.invalid"
     message = "This form has expired or was not sent by Keepgate. Reload the page and try again."

@@ -117,6 +117,15 @@ class IssueRecoveryCodes:
 
 
 @dataclass(frozen=True, slots=True)
+class ChangeContact:
+    """Replace the account's email or phone (verified by a code sent to the new one)."""
+
+    account_id: str
+    new: Identifier
+    expected_version: int
+
+
+@dataclass(frozen=True, slots=True)
 class UpdatePasswordHash:
     """Re-hash on sign-in when the configured parameters changed."""
 
@@ -133,7 +142,7 @@ class RecordEvent:
 
 
 Effect = (SendMessage | CreateAccount | IssueSession | ElevateSession | CreateFactor
-          | IssueRecoveryCodes | UpdatePasswordHash | RecordEvent)
+          | IssueRecoveryCodes | ChangeContact | UpdatePasswordHash | RecordEvent)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,13 +8,16 @@ stateDiagram-v2
     ready --> ready : email_code
     ready --> ready : webauthn
     ready --> ready : recovery_code
+    ready --> ready : contact
 ```
 
 A settings flow belongs to the session that started it and expires like any flow. Each
 submission either prepares a method (a TOTP secret to scan, a code sent, passkey options) or
 confirms it. Changing sign-in methods needs a fresh sign-in when the account has no second
 factor yet, and a second factor proven in the last five minutes (step-up) once it has one.
-The first factor enrolled produces recovery codes, shown once.
+The first factor enrolled produces recovery codes, shown once. ``contact`` changes the
+email address or phone number: a code goes to the new one, the old one is told (with a link
+to undo), and withdrawals are held for 24 hours.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from keepgate.flows.base import Channel, Flow, FlowKind, Transitions
 
 READY = "ready"
 STATES = frozenset({READY})
-METHODS = ("totp", "sms_code", "email_code", "webauthn", "recovery_code")
+METHODS = ("totp", "sms_code", "email_code", "webauthn", "recovery_code", "contact")
 
 TRANSITIONS: Transitions = {READY: {method: frozenset({READY}) for method in METHODS}}
 

@@ -103,7 +103,7 @@ class SignInDefences:
                 EventKind.BANNED, Outcome.SUCCESS, account.id, ctx.ip, ctx.user_agent,
                 {"until": until.isoformat(), "scope": "device" if attempt.device else "account",
                  "failures": attempt.number}), now)
-            await self._notifier.enqueue(uow, account.contact, "signin_banned", {
+            await self._notifier.notify_account(uow, account, "signin_banned", {
                 "minutes": int(self.policy.ban.total_seconds() // 60), "ip": ctx.ip,
                 "trusted_device": attempt.device is not None}, now)
 

@@ -30,9 +30,10 @@ from keepgate.domain.errors import (
     SendLimitReached,
 )
 from keepgate.domain.factors import FACTOR_LABELS, Factor, FactorKind
-from keepgate.domain.identifiers import Identifier, IdentifierKind
+from keepgate.domain.identifiers import Identifier, IdentifierKind, parse_email, parse_phone
 from keepgate.domain.policy import Policies
 from keepgate.flows.base import (
+    ChangeContact,
     CreateFactor,
     Flow,
     FlowKind,
@@ -302,3 +303,74 @@ def pending_totp_data(kit: EnrolmentKit, flow: Flow, account_name: str) -> dict[
     uri = totp.provisioning_uri(secret, account_name=account_name, issuer=ISSUER)
     qr = segno.make(uri, error="m").svg_inline(scale=4, light="#fff", omitsize=False)
     return {"secret": secret, "otpauth_uri": uri, "qr_svg": qr}
+
+
+class ChangeContactMethod:
+    """``{"method": "contact", "kind": "email", "value": "new@…"}`` sends a code to the new
+    address; ``{"method": "contact", "code": "…"}`` makes the change.
+
+    An address that already belongs to another account gets the same answers, but no code is
+    sent to it, so the change can never complete and nothing is revealed.
+    """
+
+    name = "contact"
+    kinds = frozenset({FlowKind.SETTINGS})
+
+    def __init__(self, kit: EnrolmentKit) -> None:
+        self.kit = kit
+
+    async def step(self, flow: Flow, submission: Submission, ctx: RequestContext,
+                   now: datetime) -> StepResult:
+        assert isinstance(submission, FactorSubmission)
+        account, _ = await _account_and_factors(self.kit, flow)
+        codes = self.kit.policies.codes
+        if submission.code is None:
+            if submission.kind not in ("email", "phone") or not submission.value:
+                raise RequestRejected('Send {"kind": "email" or "phone", "value": …}.',
+                                      code="contact.invalid")
+            new = (parse_email if submission.kind == "email" else parse_phone)(submission.value)
+            if new.value in (account.email, account.phone):
+                raise RequestRejected("That is already your address.", code="contact.unchanged")
+            sent_at = flow.context.get("contact_sent_at")
+            if sent_at and now < from_iso(str(sent_at)) + codes.resend_cooldown:
+                wait = from_iso(str(sent_at)) + codes.resend_cooldown - now
+                raise ResendTooSoon(retry_after=max(1, int(wait.total_seconds()) + 1))
+            async with self.kit.store.unit_of_work(write=False) as uow:
+                taken = await uow.accounts.find(new) is not None
+                sent = await uow.outbox.count_since(new.value, now - timedelta(hours=1))
+            if sent >= codes.max_sends_per_hour:
+                raise SendLimitReached(retry_after=3600)
+            code = generate_code(codes.digits)
+            digest = None if taken else self.kit.digester.digest(code, purpose="contact",
+                                                                 binding=flow.id)
+            effects = () if taken else (SendMessage("contact_code", new, {
+                "code": code, "minutes": int(codes.lifetime.total_seconds() // 60)}),)
+            return StepResult(flow.evolve(messages=(Message(
+                "code.sent", f"We sent a code to {new.masked()}."),)).with_context(
+                contact_kind=new.kind.value, contact_value=new.value, contact_digest=digest,
+                contact_sent_at=iso(now), contact_expires_at=iso(now + codes.lifetime),
+                contact_failures=int(flow.context.get("contact_failures", 0)),
+                contact_version=account.security_version), effects)
+        if "contact_value" not in flow.context:
+            raise InvalidCode("Ask for a code first.", code="code.not_sent")
+        failures = int(flow.context.get("contact_failures", 0))
+        if failures >= codes.max_failures:
+            raise CodeAttemptsExhausted("Too many wrong codes. Start again.")
+        if now >= from_iso(str(flow.context["contact_expires_at"])):
+            raise CodeExpired()
+        try:
+            self.kit.digester.verify(flow.context.get("contact_digest"),
+                                     "".join(submission.code.split()), purpose="contact",
+                                     binding=flow.id)
+        except InvalidCodeDigest:
+            error = InvalidCode()
+            failed = flow.with_context(contact_failures=failures + 1)
+            return StepResult(failed.evolve(messages=(Message(error.code, error.message,
+                                                              "error"),)), error=error)
+        new = Identifier(IdentifierKind(str(flow.context["contact_kind"])),
+                         str(flow.context["contact_value"]))
+        done = flow.evolve(messages=(Message("contact.changed", "Your contact details are "
+                                             "updated. Withdrawals are held for 24 hours."),)
+                           ).with_context(contact_digest=None, contact_value=None)
+        return StepResult(done, (ChangeContact(account.id, new,
+                                               int(flow.context["contact_version"])),))

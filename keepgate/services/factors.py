@@ -58,7 +58,7 @@ class FactorService:
                                               account.id, ctx.ip, ctx.user_agent,
                                               {"kind": target.kind.value,
                                                "factor_id": target.id}), now)
-            await self._notifier.enqueue(uow, account.contact, "factor_removed", {
+            await self._notifier.notify_account(uow, account, "factor_removed", {
                 "factor": target.label or FACTOR_LABELS[target.kind], "ip": ctx.ip}, now)
 
     async def devices(self, account_id: str) -> Sequence[TrustedDevice]:
@@ -81,4 +81,4 @@ class FactorService:
                                               account_id, ctx.ip, ctx.user_agent,
                                               {"sessions_revoked": sessions,
                                                "devices_forgotten": devices}), now)
-            await self._notifier.enqueue(uow, account.contact, "account_locked", {}, now)
+            await self._notifier.notify_account(uow, account, "account_locked", {}, now)

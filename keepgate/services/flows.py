@@ -20,17 +20,21 @@ from keepgate.domain.errors import (
     FlowConflict,
     FlowExpired,
     FlowNotFound,
+    InputRejected,
     KeepgateError,
     MethodNotAllowed,
     RegistrationConflict,
+    SecurityConflict,
     UnknownFlowKind,
 )
 from keepgate.domain.factors import DefencePolicy, TrustedDevice
-from keepgate.domain.identifiers import IdentifierKind
+from keepgate.domain.identifiers import Identifier, IdentifierKind
 from keepgate.domain.policy import Policies
+from keepgate.domain.security_centre import HOLD_DURATION, HoldReason
 from keepgate.domain.sessions import Session, assurance_level
 from keepgate.flows import login, registration, settings, step_up
 from keepgate.flows.base import (
+    ChangeContact,
     Channel,
     CreateAccount,
     CreateFactor,
@@ -49,10 +53,12 @@ from keepgate.flows.base import (
 )
 from keepgate.security import recovery_codes
 from keepgate.security.recovery_codes import RecoveryCodeHasher
+from keepgate.security.signing import Signer
 from keepgate.security.tokens import hash_token, new_id, new_token
 from keepgate.services.clock import Clock
 from keepgate.services.context import RequestContext
 from keepgate.services.guards import require_privileged
+from keepgate.services.holds import place_hold
 from keepgate.services.methods import Method, Submission
 from keepgate.services.notices import Notifier
 from keepgate.services.ports import IdentifierTaken, StaleFlow, Store, UnitOfWork
@@ -108,7 +114,10 @@ class _Applied:
 class FlowService:
     def __init__(self, *, store: Store, clock: Clock, methods: Sequence[Method],
                  notifier: Notifier, policies: Policies, defences: DefencePolicy,
-                 recovery: RecoveryCodeHasher) -> None:
+                 recovery: RecoveryCodeHasher, signer: Signer | None = None,
+                 public_url: str = "") -> None:
+        self._signer = signer
+        self._public_url = public_url.rstrip("/")
         self._store = store
         self._clock = clock
         self._notifier = notifier
@@ -257,12 +266,18 @@ class FlowService:
                 out.issued = IssuedSession(session, token)
             elif isinstance(effect, CreateFactor):
                 await uow.factors.create(effect.factor)
+                owner = await uow.accounts.get(effect.factor.account_id)
+                if owner is not None:
+                    await self._notifier.notify_account(uow, owner, "factor_added", {
+                        "factor": effect.factor.label, "ip": ctx.ip or "unknown"}, now)
                 if effect.first:
                     out.revealed["recovery_codes"] = await self._new_recovery_codes(
                         uow, effect.factor.account_id, now)
             elif isinstance(effect, IssueRecoveryCodes):
                 out.revealed["recovery_codes"] = await self._new_recovery_codes(
                     uow, effect.account_id, now)
+            elif isinstance(effect, ChangeContact):
+                await self._change_contact(uow, effect, ctx, now)
             elif isinstance(effect, UpdatePasswordHash):
                 await uow.accounts.set_password_hash(effect.account_id, effect.password_hash)
                 await self._record(uow, RecordEvent(EventKind.PASSWORD_REHASHED, Outcome.SUCCESS,
@@ -270,6 +285,39 @@ class FlowService:
             else:
                 await self._record(uow, effect, ctx, now)
         return out
+
+    async def _change_contact(self, uow: UnitOfWork, effect: ChangeContact,
+                              ctx: RequestContext, now: datetime) -> None:
+        account = await uow.accounts.get(effect.account_id)
+        assert account is not None
+        email = effect.new.kind is IdentifierKind.EMAIL
+        field = "email" if email else "phone"
+        old = account.email if email else account.phone
+        try:
+            changed = await uow.accounts.update_security(account.id, effect.expected_version,
+                                                         **{field: effect.new.value})
+        except IdentifierTaken:
+            raise InputRejected("That address now belongs to another account.",
+                                code="contact.taken") from None
+        if not changed:
+            raise SecurityConflict()
+        reason = HoldReason.EMAIL_CHANGE if email else HoldReason.PHONE_CHANGE
+        await place_hold(uow, account.id, reason, ctx, now)
+        await self._record(uow, RecordEvent(EventKind.CONTACT_CHANGED, Outcome.SUCCESS,
+                                            account.id, {"kind": field,
+                                                         "new": effect.new.masked()}), ctx, now)
+        if old is not None and self._signer is not None:
+            token = self._signer.sign("undo-contact", {"a": account.id, "k": field, "o": old,
+                                                       "n": effect.new.value},
+                                      expires_at=now + HOLD_DURATION)
+            what = "email address" if email else "phone number"
+            await self._notifier.enqueue(uow, Identifier(effect.new.kind, old),
+                                         "contact_changed", {
+                                             "what": what, "new": effect.new.masked(),
+                                             "ip": ctx.ip or "unknown",
+                                             "undo_url": f"{self._public_url}/undo-contact"
+                                                         f"?token={token}"},
+                                         now, account=account)
 
     async def _new_recovery_codes(self, uow: UnitOfWork, account_id: str,
                                   now: datetime) -> list[str]:

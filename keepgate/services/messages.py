@@ -81,6 +81,42 @@ TEMPLATES: dict[str, MessageTemplate] = {
         sms=("Keepgate: 5 failed sign-in attempts on your account; sign-in paused for "
              "$minutes min. Your confirmed devices still work."),
     ),
+    "password_changed": MessageTemplate(
+        subject="Your password was changed",
+        email=("Your Keepgate password was changed from $device (IP address $ip). Every other "
+               "session was signed out, and withdrawals are held for 24 hours.\n\n"
+               "If this was not you, recover your account now: $public_url/login"),
+        sms=("Keepgate: your password was changed; withdrawals are held for 24 h. Not you? "
+             "Recover your account now."),
+    ),
+    "anti_phishing_changed": MessageTemplate(
+        subject="Your anti-phishing code was changed",
+        email=("Your anti-phishing code was changed. From now on, every genuine message from "
+               "Keepgate shows it at the top, as this one does. A message without it is not "
+               "from us."),
+        sms="Keepgate: your anti-phishing code was changed. Genuine messages show it.",
+    ),
+    "contact_code": MessageTemplate(
+        subject="Confirm your new contact details",
+        email=("Your code to make this your account's email address is:\n\n    $code\n\n"
+               "It expires in $minutes minutes. If you did not ask for it, ignore this message."),
+        sms="Keepgate code to make this your account's number: $code (valid $minutes min).",
+    ),
+    "contact_changed": MessageTemplate(
+        subject="Your contact details were changed",
+        email=("The $what on your Keepgate account was changed to $new (from IP address $ip). "
+               "Withdrawals are held for 24 hours.\n\nIf this was not you, undo it now; "
+               "this signs out every device and locks sign-in until you recover the "
+               "account:\n$undo_url"),
+        sms=("Keepgate: your $what was changed to $new. Not you? Undo within 24 h: $undo_url"),
+    ),
+    "factor_added": MessageTemplate(
+        subject="A sign-in method was added to your account",
+        email=("$factor was added to your account's sign-in methods (from IP address $ip)."
+               "\n\nIf this was not you, sign in and secure your account now: "
+               "$public_url/login"),
+        sms="Keepgate: $factor was added to your sign-in methods. Not you? Sign in now.",
+    ),
     "factor_removed": MessageTemplate(
         subject="A sign-in method was removed from your account",
         email=("$factor was removed from your account's sign-in methods (from IP address $ip)."

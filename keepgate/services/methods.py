@@ -54,6 +54,8 @@ class FactorSubmission:
     name: str | None = None  # a label for a new passkey or security key
     passkey: bool | None = None  # enrol a discoverable, user-verifying passkey (default)
     captcha: str | None = None  # passkey sign-in, when the flow demands proof of work
+    kind: str | None = None  # contact change: "email" or "phone"
+    value: str | None = None  # contact change: the new address or number
 
 
 Submission = PasswordSubmission | CodeSubmission | FactorSubmission

@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from keepgate.domain.accounts import Account
 from keepgate.domain.audit import AuditEvent
 from keepgate.domain.factors import Factor, TrustedDevice
 from keepgate.domain.identifiers import Identifier
+from keepgate.domain.security_centre import SecurityHold
 from keepgate.domain.sessions import Session
 from keepgate.flows.base import Flow
 
@@ -59,6 +60,10 @@ class AccountRepo(Protocol):
     async def clear_failures(self, account_id: str) -> None: ...
     async def ban(self, account_id: str, until: datetime) -> None: ...
     async def lock(self, account_id: str, now: datetime) -> None: ...
+    async def update_security(self, account_id: str, expected_version: int,
+                              **values: Any) -> bool:
+        """Compare-and-swap on ``security_version``; raises IdentifierTaken on a duplicate."""
+        ...
 
 
 class FlowRepo(Protocol):
@@ -114,6 +119,11 @@ class DeviceRepo(Protocol):
     async def revoke_all(self, account_id: str, now: datetime) -> int: ...
 
 
+class HoldRepo(Protocol):
+    async def create(self, hold: SecurityHold) -> None: ...
+    async def for_account(self, account_id: str) -> Sequence[SecurityHold]: ...
+
+
 class OutboxRepo(Protocol):
     async def enqueue(self, channel: str, destination: str, template: str, subject: str,
                       body: str, now: datetime) -> int: ...
@@ -129,6 +139,9 @@ class OutboxRepo(Protocol):
 class AuditRepo(Protocol):
     async def append(self, event: AuditEvent, now: datetime) -> AuditRecord: ...
     async def read(self, *, after_seq: int = 0, limit: int = 1000) -> Sequence[AuditRecord]: ...
+    async def for_account(self, account_id: str, kinds: Sequence[str], *,
+                          before_seq: int | None = None, outcome: str | None = None,
+                          limit: int = 50) -> Sequence[AuditRecord]: ...
 
 
 class UnitOfWork(Protocol):
@@ -148,6 +161,8 @@ class UnitOfWork(Protocol):
     def recovery_codes(self) -> RecoveryCodeRepo: ...
     @property
     def devices(self) -> DeviceRepo: ...
+    @property
+    def holds(self) -> HoldRepo: ...
 
 
 class Store(Protocol):

@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from keepgate import __version__
 from keepgate.config import Settings
 from keepgate.services.clock import Clock
-from keepgate.web import api, errors, pages
+from keepgate.web import api, errors, pages, security_api
 from keepgate.web.middleware import BodyLimit, SecurityHeaders
 from keepgate.wiring import Keepgate, build
 
@@ -55,6 +55,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
         app.state.keepgate = keepgate
     errors.install(app, render_page_error=pages.render_page_error)
     app.include_router(api.router)
+    app.include_router(security_api.router)
     app.include_router(pages.router)
     if settings.dev_outbox:
         app.include_router(pages.dev_router)

@@ -41,6 +41,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "factor.last_factor": 409,
     "factor.already_enrolled": 409,
     "step_up.no_factor": 409,
+    "security.conflict": 409,
+    "device.not_found": 404,
+    "contact.taken": 409,
 }
 
 STATUS_BY_TYPE: tuple[tuple[type[e.KeepgateError], int], ...] = (

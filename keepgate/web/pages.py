@@ -25,7 +25,12 @@ from keepgate.security.signing import InvalidSignedToken
 from keepgate.services.context import RequestContext
 from keepgate.services.devices import describe_device
 from keepgate.services.flows import SubmitOutcome
-from keepgate.services.methods import CodeSubmission, PasswordSubmission, Submission
+from keepgate.services.methods import (
+    CodeSubmission,
+    FactorSubmission,
+    PasswordSubmission,
+    Submission,
+)
 from keepgate.services.sessions import Principal
 from keepgate.web.errors import status_for
 from keepgate.web.present import public_data
@@ -127,7 +132,11 @@ def _submission(fields: dict[str, str]) -> tuple[str, Submission]:
         return method, PasswordSubmission(fields.get("identifier", "")[:254],
                                           fields.get("password", "")[:1024],
                                           fields.get("accept_terms") == "yes")
-    return method, CodeSubmission(fields.get("code", "")[:32], fields.get("action", "verify"))
+    if method == "code":  # the sign-up code
+        return method, CodeSubmission(fields.get("code", "")[:32], fields.get("action", "verify"))
+    # device_code, and the second factors typed in: the methods expect a FactorSubmission
+    return method, FactorSubmission(code=fields.get("code", "")[:32],
+                                    action=fields.get("action", "verify")[:16])
 
 
 async def _flow_page(request: Request, kind: FlowKind, template: str) -> Response:
@@ -333,3 +342,29 @@ async def not_me_confirm(request: Request) -> Response:
     response.delete_cookie(page.session_cookie, path="/", secure=page.kg.settings.secure_cookies,
                            httponly=True, samesite="lax")
     return response
+
+
+@router.get("/undo-contact", response_class=HTMLResponse)
+async def undo_contact(request: Request) -> Response:
+    """The link sent to the old address after a contact change; GET only asks."""
+    page = PageState(request)
+    token = request.query_params.get("token", "")
+    try:
+        page.kg.signin.signer.verify("undo-contact", token, now=page.kg.clock.now())
+    except InvalidSignedToken:
+        return page.render("undo_contact.html", status=400, valid=False, done=False, token="")
+    return page.render("undo_contact.html", valid=True, done=False, token=token)
+
+
+@router.post("/undo-contact", response_class=HTMLResponse)
+async def undo_contact_confirm(request: Request) -> Response:
+    page = PageState(request)
+    fields = await page.check_csrf()
+    try:
+        payload = page.kg.signin.signer.verify("undo-contact", fields.get("token", ""),
+                                               now=page.kg.clock.now())
+    except InvalidSignedToken:
+        return page.render("undo_contact.html", status=400, valid=False, done=False, token="")
+    undone = await page.kg.security.undo_contact_change(payload, request_context(request))
+    return page.render("undo_contact.html", status=200 if undone else 409, valid=undone,
+                       done=undone, token="")

@@ -84,7 +84,18 @@ class CodeIn(Strict):
     action: Literal["verify", "resend"] = "verify"
 
 
-AnySubmission = PasswordIn | CodeIn | TotpIn | SentCodeIn | RecoveryCodeIn | WebAuthnIn
+class ContactIn(Strict):
+    """Settings: change the email or phone. ``{"kind", "value"}`` sends a code to the new
+    address; then ``{"code"}`` makes the change (needs step-up)."""
+
+    method: Literal["contact"]
+    kind: Literal["email", "phone"] | None = None
+    value: str | None = Field(default=None, max_length=254)
+    code: str | None = Field(default=None, max_length=16)
+
+
+AnySubmission = (PasswordIn | CodeIn | TotpIn | SentCodeIn | RecoveryCodeIn | WebAuthnIn
+                 | ContactIn)
 FlowSubmission = Annotated[AnySubmission, Field(discriminator="method")]
 
 
@@ -97,6 +108,8 @@ def to_submission(body: AnySubmission) -> Submission:
     if isinstance(body, WebAuthnIn):
         return FactorSubmission(credential=body.credential, name=body.name,
                                 passkey=body.passkey, captcha=body.captcha)
+    if isinstance(body, ContactIn):
+        return FactorSubmission(code=body.code, kind=body.kind, value=body.value)
     return FactorSubmission(code=body.code, action=getattr(body, "action", "verify"))
 
 

@@ -17,6 +17,7 @@ from keepgate.domain.accounts import Account, AccountStatus
 from keepgate.domain.audit import AuditEvent, EventKind, Outcome
 from keepgate.domain.factors import Factor, FactorKind, TrustedDevice
 from keepgate.domain.identifiers import Identifier, IdentifierKind
+from keepgate.domain.security_centre import HoldReason, SecurityHold
 from keepgate.domain.sessions import AAL, Session
 from keepgate.flows.base import Channel, Flow, FlowKind, Message
 from keepgate.security.audit_chain import entry_hash
@@ -39,7 +40,9 @@ class SqlAccounts:
                        password_hash=row.password_hash, status=AccountStatus(row.status),
                        kyc_tier=row.kyc_tier, created_at=row.created_at,
                        failed_logins=row.failed_logins, banned_until=row.banned_until,
-                       locked_at=row.locked_at)
+                       locked_at=row.locked_at, anti_phishing_code=row.anti_phishing_code,
+                       muted_notices=tuple(row.muted_notices or ()),
+                       security_version=row.security_version)
 
     async def get(self, account_id: str) -> Account | None:
         row = (await self._c.execute(
@@ -81,6 +84,22 @@ class SqlAccounts:
     async def lock(self, account_id: str, now: datetime) -> None:
         await self._c.execute(sa.update(t.accounts).where(t.accounts.c.id == account_id)
                               .values(locked_at=now))
+
+    async def update_security(self, account_id: str, expected_version: int,
+                              **values: Any) -> bool:
+        """Change security settings only if nobody else did since ``expected_version``."""
+        c = t.accounts.c
+        allowed = {"anti_phishing_code", "muted_notices", "password_hash", "email", "phone"}
+        assert set(values) <= allowed, values
+        try:
+            async with self._c.begin_nested():
+                result = await self._c.execute(
+                    sa.update(t.accounts)
+                    .where(c.id == account_id, c.security_version == expected_version)
+                    .values(security_version=c.security_version + 1, **values))
+        except IntegrityError:
+            raise IdentifierTaken() from None
+        return bool(result.rowcount)
 
 
 async def _reserve_attempt(conn: AsyncConnection, table: sa.Table, row_id: str, now: datetime,
@@ -200,6 +219,24 @@ class SqlSessions:
         result = await self._c.execute(sa.update(t.sessions).where(*condition)
                                        .values(revoked_at=now))
         return int(result.rowcount)
+
+
+class SqlHolds:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._c = conn
+
+    async def create(self, hold: SecurityHold) -> None:
+        await self._c.execute(sa.insert(t.security_holds).values(
+            id=hold.id, account_id=hold.account_id, kind=hold.kind, reason=hold.reason.value,
+            created_at=hold.created_at, expires_at=hold.expires_at))
+
+    async def for_account(self, account_id: str) -> Sequence[SecurityHold]:
+        c = t.security_holds.c
+        rows = await self._c.execute(sa.select(t.security_holds).where(
+            c.account_id == account_id).order_by(c.created_at.desc()))
+        return [SecurityHold(id=r.id, account_id=r.account_id, kind=r.kind,
+                             reason=HoldReason(r.reason), created_at=r.created_at,
+                             expires_at=r.expires_at) for r in rows]
 
 
 class SqlFactors:
@@ -453,13 +490,31 @@ class SqlAudit:
                               .values(seq=seq, last_hash=digest))
         return AuditRecord(seq, now, event, head.last_hash, digest)
 
+    @staticmethod
+    def _record(r: Any) -> AuditRecord:
+        return AuditRecord(r.seq, r.at, AuditEvent(EventKind(r.kind), Outcome(r.outcome),
+                                                   r.account_id, r.ip, r.user_agent, r.details),
+                           r.prev_hash, r.hash)
+
     async def read(self, *, after_seq: int = 0, limit: int = 1000) -> Sequence[AuditRecord]:
         rows = await self._c.execute(
             sa.select(t.audit_events).where(t.audit_events.c.seq > after_seq)
             .order_by(t.audit_events.c.seq).limit(limit))
-        return [AuditRecord(r.seq, r.at, AuditEvent(EventKind(r.kind), Outcome(r.outcome),
-                                                    r.account_id, r.ip, r.user_agent, r.details),
-                            r.prev_hash, r.hash) for r in rows]
+        return [self._record(r) for r in rows]
+
+    async def for_account(self, account_id: str, kinds: Sequence[str], *,
+                          before_seq: int | None = None, outcome: str | None = None,
+                          limit: int = 50) -> Sequence[AuditRecord]:
+        """Newest first, for pages of history; ``before_seq`` is the cursor."""
+        c = t.audit_events.c
+        conditions = [c.account_id == account_id, c.kind.in_(list(kinds))]
+        if before_seq is not None:
+            conditions.append(c.seq < before_seq)
+        if outcome is not None:
+            conditions.append(c.outcome == outcome)
+        rows = await self._c.execute(sa.select(t.audit_events).where(*conditions)
+                                     .order_by(c.seq.desc()).limit(limit))
+        return [self._record(r) for r in rows]
 
 
 class SqlUnitOfWork:
@@ -472,6 +527,7 @@ class SqlUnitOfWork:
         self.factors = SqlFactors(conn)
         self.recovery_codes = SqlRecoveryCodes(conn)
         self.devices = SqlDevices(conn)
+        self.holds = SqlHolds(conn)
 
 
 class SqlStore:

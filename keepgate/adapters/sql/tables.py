@@ -53,6 +53,9 @@ accounts = sa.Table(
     sa.Column("failed_logins", sa.Integer, nullable=False, server_default="0"),
     sa.Column("banned_until", UTCDateTime),
     sa.Column("locked_at", UTCDateTime),
+    sa.Column("anti_phishing_code", sa.String(20)),
+    sa.Column("muted_notices", sa.JSON, nullable=False, server_default="[]"),
+    sa.Column("security_version", sa.Integer, nullable=False, server_default="0"),
     sa.CheckConstraint("email IS NOT NULL OR phone IS NOT NULL", name="ck_accounts_identifier"),
 )
 
@@ -134,6 +137,17 @@ trusted_devices = sa.Table(
     sa.Column("failed_logins", sa.Integer, nullable=False, server_default="0"),
     sa.Column("banned_until", UTCDateTime),
     sa.Column("revoked_at", UTCDateTime),
+)
+
+security_holds = sa.Table(
+    "security_holds", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), nullable=False,
+              index=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("reason", sa.String(32), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
 )
 
 outbox = sa.Table(

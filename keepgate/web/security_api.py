@@ -1,0 +1,222 @@
+"""The security centre's JSON API (``/api/v1/security``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from keepgate.domain.security_centre import HOLD_TEXT, MUTABLE_NOTICES, SecurityHold
+from keepgate.web.api import ERRORS, Current, context, services
+from keepgate.web.schemas import ErrorOut
+
+router = APIRouter(prefix="/api/v1/security", tags=["security"],
+                   responses={**ERRORS, 403: {"model": ErrorOut}})
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class HoldOut(BaseModel):
+    id: str
+    kind: str
+    reason: str
+    description: str
+    created_at: datetime
+    expires_at: datetime
+    seconds_left: int
+
+
+class ChecklistOut(BaseModel):
+    key: str
+    done: bool
+    title: str
+    action: str
+
+
+class OverviewOut(BaseModel):
+    score: int = Field(description="0-100: the share of the checklist that is done")
+    checklist: list[ChecklistOut]
+    second_factors: int
+    passkeys: int
+    recovery_codes_left: int
+    trusted_devices: int
+    anti_phishing_code: str | None
+    muted_notices: list[str]
+    mutable_notices: list[str]
+    holds: list[HoldOut]
+    version: int = Field(description="Send back as expected_version to refuse lost updates")
+
+
+class AntiPhishingIn(Strict):
+    code: str = Field(max_length=64, description="4-20 letters and digits")
+    expected_version: int | None = None
+
+
+class PasswordChangeIn(Strict):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=1, max_length=1024)
+
+
+class PasswordChangedOut(BaseModel):
+    sessions_revoked: int
+    hold: HoldOut | None
+
+
+class LoginEntryOut(BaseModel):
+    id: int
+    at: datetime
+    outcome: Literal["success", "failure", "banned"]
+    ip: str
+    device: str
+    method: str
+    reason: str | None
+    location: str | None
+
+
+class LoginHistoryOut(BaseModel):
+    entries: list[LoginEntryOut]
+    next_before: int | None = Field(description="Pass as ?before= for the next page")
+
+
+class DeviceOut(BaseModel):
+    id: str
+    name: str
+    ip: str
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    current: bool
+
+
+class NoticesIn(Strict):
+    muted: list[str] = Field(max_length=10)
+    expected_version: int | None = None
+
+
+class NoticesOut(BaseModel):
+    muted: list[str]
+    mutable: list[str]
+
+
+class RenameIn(Strict):
+    label: str = Field(min_length=1, max_length=64)
+
+
+def hold_out(hold: SecurityHold, now: datetime) -> HoldOut:
+    return HoldOut(id=hold.id, kind=hold.kind, reason=hold.reason.value,
+                   description=HOLD_TEXT[hold.reason], created_at=hold.created_at,
+                   expires_at=hold.expires_at,
+                   seconds_left=max(0, int((hold.expires_at - now).total_seconds())))
+
+
+@router.get("", response_model=OverviewOut, summary="Security overview and checklist")
+async def overview(request: Request, current: Current) -> OverviewOut:
+    kg = services(request)
+    view = await kg.security.overview(current)
+    now = kg.clock.now()
+    return OverviewOut(
+        score=view.score, checklist=[ChecklistOut(key=i.key, done=i.done, title=i.title,
+                                                  action=i.action) for i in view.checklist],
+        second_factors=view.factors, passkeys=view.passkeys,
+        recovery_codes_left=view.recovery_codes_left, trusted_devices=view.trusted_devices,
+        anti_phishing_code=view.account.anti_phishing_code,
+        muted_notices=list(view.account.muted_notices), mutable_notices=sorted(MUTABLE_NOTICES),
+        holds=[hold_out(h, now) for h in view.holds], version=view.account.security_version)
+
+
+@router.put("/anti-phishing-code", status_code=204, summary="Set the anti-phishing code "
+            "(needs step-up)")
+async def set_anti_phishing_code(body: AntiPhishingIn, request: Request,
+                                 current: Current) -> Response:
+    await services(request).security.set_anti_phishing_code(current, body.code, context(request),
+                                                            body.expected_version)
+    return Response(status_code=204)
+
+
+@router.post("/password", response_model=PasswordChangedOut,
+             summary="Change the password (current password and step-up); other sessions end")
+async def change_password(body: PasswordChangeIn, request: Request,
+                          current: Current) -> PasswordChangedOut:
+    kg = services(request)
+    revoked = await kg.security.change_password(current, body.current_password,
+                                                body.new_password, context(request))
+    holds = await kg.security.holds(current.account.id)
+    return PasswordChangedOut(sessions_revoked=revoked,
+                              hold=hold_out(holds[0], kg.clock.now()) if holds else None)
+
+
+@router.get("/login-history", response_model=LoginHistoryOut,
+            summary="Sign-in attempts on my account, newest first")
+async def login_history(
+    request: Request, current: Current,
+    before: Annotated[int | None, Query(ge=1)] = None,
+    outcome: Annotated[Literal["success", "failure"] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> LoginHistoryOut:
+    entries, cursor = await services(request).security.login_history(
+        current.account.id, before=before, outcome=outcome, limit=limit)
+    return LoginHistoryOut(entries=[LoginEntryOut(
+        id=e.id, at=e.at, outcome=e.outcome,  # type: ignore[arg-type]
+        ip=e.ip, device=e.device, method=e.method, reason=e.reason, location=e.location)
+        for e in entries], next_before=cursor)
+
+
+@router.post("/not-me", status_code=204, summary="'This wasn't me': end every other session, "
+             "forget trusted devices, hold withdrawals; change your password next")
+async def not_me(request: Request, current: Current) -> Response:
+    await services(request).security.not_me(current, context(request))
+    return Response(status_code=204)
+
+
+@router.get("/devices", response_model=list[DeviceOut], summary="Trusted devices")
+async def devices(request: Request, current: Current) -> list[DeviceOut]:
+    views = await services(request).security.devices(current, context(request).device_token)
+    return [DeviceOut(id=v.device.id, name=v.name, ip=v.device.ip,
+                      created_at=v.device.created_at, last_used_at=v.device.last_used_at,
+                      expires_at=v.device.expires_at, current=v.current) for v in views]
+
+
+@router.delete("/devices/{device_id}", status_code=204, summary="Forget a trusted device")
+async def forget_device(device_id: str, request: Request, current: Current) -> Response:
+    await services(request).security.forget_device(current, device_id, context(request))
+    return Response(status_code=204)
+
+
+@router.post("/sign-out-everywhere", status_code=204,
+             summary="End every session, this one included")
+async def sign_out_everywhere(request: Request, current: Current) -> Response:
+    await services(request).security.sign_out_everywhere(current, context(request))
+    return Response(status_code=204)
+
+
+@router.get("/holds", response_model=list[HoldOut], summary="Active security holds")
+async def holds(request: Request, current: Current) -> list[HoldOut]:
+    kg = services(request)
+    now = kg.clock.now()
+    return [hold_out(h, now) for h in await kg.security.holds(current.account.id)]
+
+
+@router.get("/notifications", response_model=NoticesOut, summary="Muted notices")
+async def get_notices(current: Current) -> NoticesOut:
+    return NoticesOut(muted=list(current.account.muted_notices), mutable=sorted(MUTABLE_NOTICES))
+
+
+@router.put("/notifications", response_model=NoticesOut,
+            summary="Mute non-critical notices (critical ones cannot be muted)")
+async def set_notices(body: NoticesIn, request: Request, current: Current) -> NoticesOut:
+    muted = await services(request).security.set_muted_notices(
+        current, body.muted, context(request), body.expected_version)
+    return NoticesOut(muted=list(muted), mutable=sorted(MUTABLE_NOTICES))
+
+
+@router.patch("/factors/{factor_id}", status_code=204, summary="Rename a passkey or key")
+async def rename_factor(factor_id: str, body: RenameIn, request: Request,
+                        current: Current) -> Response:
+    await services(request).security.rename_factor(current, factor_id, body.label,
+                                                   context(request))
+    return Response(status_code=204)
+
