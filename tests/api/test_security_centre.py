@@ -67,7 +67,7 @@ async def test_overview_checklist_and_score(client: httpx.AsyncClient, kg: Keepg
 async def test_anti_phishing_code_is_in_every_message(client: httpx.AsyncClient,
                                                       kg: Keepgate,
                                                       clock: FrozenClock) -> None:
-    token, secret = await secured(client, kg, clock)
+    token, _ = await secured(client, kg, clock)
     for bad in ("abc", "has space", "ünïcode", "x" * 21):
         refused = await client.put("/api/v1/security/anti-phishing-code", json={"code": bad},
                                    headers=bearer(token))
@@ -80,6 +80,7 @@ async def test_anti_phishing_code_is_in_every_message(client: httpx.AsyncClient,
     assert notice.template == "anti_phishing_changed" and "Blue42Owl" in notice.body
 
     # every template, by email and by SMS, through the one notifier
+    clock.advance(timedelta(seconds=1))
     async with kg.store.unit_of_work(write=True) as uow:
         account = await uow.accounts.find(parse_identifier(ID))
         assert account is not None
@@ -103,7 +104,7 @@ async def test_anti_phishing_code_is_in_every_message(client: httpx.AsyncClient,
 
 async def test_stale_step_up_and_concurrent_edits(client: httpx.AsyncClient, kg: Keepgate,
                                                   clock: FrozenClock) -> None:
-    token, secret = await secured(client, kg, clock)
+    token, _ = await secured(client, kg, clock)
     version = (await overview(client, token))["version"]
     first = await client.put("/api/v1/security/anti-phishing-code",
                              json={"code": "TabOne1", "expected_version": version},
