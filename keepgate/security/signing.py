@@ -47,6 +47,7 @@ class Signer:
             raise InvalidSignedToken() from None
         if not isinstance(payload, dict) or payload.get("p") != purpose:
             raise InvalidSignedToken()
-        if int(payload.get("exp", 0)) <= now.timestamp():
+        expires = payload.get("exp")
+        if not isinstance(expires, int) or expires <= now.timestamp():
             raise InvalidSignedToken()
         return payload

@@ -42,6 +42,8 @@ def code_at(secret: str, step: int) -> str:
 
 def verify(secret: str, code: str, *, now: datetime, last_step: int | None) -> int:
     """Return the step the code belongs to; raise ``InvalidTotp`` if wrong or already used."""
+    if len(code) != DIGITS or not code.isascii() or not code.isdigit():
+        raise InvalidTotp()  # also keeps non-ASCII input away from compare_digest
     current = step_of(now)
     matched: int | None = None
     for step in range(current - DRIFT_STEPS, current + DRIFT_STEPS + 1):

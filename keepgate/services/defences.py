@@ -105,7 +105,10 @@ class SignInDefences:
                  "failures": attempt.number}), now)
             await self._notifier.notify_account(uow, account, "signin_banned", {
                 "minutes": int(self.policy.ban.total_seconds() // 60), "ip": ctx.ip,
-                "trusted_device": attempt.device is not None}, now)
+                "scope": "on that confirmed device; your other devices are not affected"
+                if attempt.device is not None else "on devices you have not confirmed; "
+                "devices you already confirmed can still sign in with your password and "
+                "second factor"}, now)
 
     async def captcha_needed(self, identifier: str | None, ip: str) -> bool:
         return await self.throttle.captcha_needed(identifier, ip)

@@ -75,9 +75,8 @@ TEMPLATES: dict[str, MessageTemplate] = {
     "signin_banned": MessageTemplate(
         subject="Sign-in to your account is paused",
         email=("There were 5 failed attempts in a row to sign in to your account, the last "
-               "from IP address $ip. Sign-in is paused for $minutes minutes.\n\n"
-               "Devices you have already confirmed can still sign in with your password "
-               "and second factor. If this was not you, consider changing your password."),
+               "from IP address $ip. Sign-in is paused for $minutes minutes $scope.\n\n"
+               "If this was not you, consider changing your password."),
         sms=("Keepgate: 5 failed sign-in attempts on your account; sign-in paused for "
              "$minutes min. Your confirmed devices still work."),
     ),

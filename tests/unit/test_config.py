@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 
 import pytest
@@ -10,11 +11,14 @@ from keepgate.config import DEV_SECRET, ConfigError, Secret, Settings
 from keepgate.security.passwords import HashParams
 
 STRONG_SECRET = "q3VZ8r0b1n-Hk2vW7xY4pL9sT6mN5cJ0aE8dF1gQ"
+KEY_NEW = base64.b64encode(bytes(range(32))).decode()
+KEY_OLD = base64.b64encode(bytes(range(100, 132))).decode()
 PROD = {
     "KEEPGATE_ENV": "production",
     "KEEPGATE_SECRET_KEY": STRONG_SECRET,
     "KEEPGATE_SMTP_URL": "smtp://mail.internal:587",
     "KEEPGATE_PUBLIC_URL": "https://keepgate.example",
+    "KEEPGATE_ENCRYPTION_KEYS": KEY_NEW,
 }
 
 
@@ -47,6 +51,7 @@ def test_valid_production() -> None:
     assert settings.dev_outbox is False
     assert settings.secret_key.reveal() == STRONG_SECRET
     assert settings.public_url == "https://keepgate.example"
+    assert [k.reveal() for k in settings.encryption_keys] == [KEY_NEW]
 
 
 @pytest.mark.parametrize(
@@ -153,9 +158,13 @@ def test_secret_never_shows_its_value() -> None:
 
 def test_settings_repr_hides_secrets() -> None:
     settings = Settings.from_env({**PROD, "KEEPGATE_SMS_WEBHOOK_URL": "https://sms.example/hook",
-                                  "KEEPGATE_SMS_WEBHOOK_TOKEN": "sms-token-abcdef-123456"})
+                                  "KEEPGATE_SMS_WEBHOOK_TOKEN": "sms-token-abcdef-123456",
+                                  "KEEPGATE_ENCRYPTION_KEYS": f"{KEY_NEW},{KEY_OLD}"})
     text = repr(settings)
     assert STRONG_SECRET not in text
+    assert KEY_NEW not in text
+    assert KEY_OLD not in text
+    assert len(settings.encryption_keys) == 2
     assert "sms-token-abcdef-123456" not in text
     assert settings.sms_webhook_token is not None
     assert settings.sms_webhook_token.reveal() == "sms-token-abcdef-123456"
@@ -172,3 +181,66 @@ def test_dev_outbox_only_in_development_without_delivery() -> None:
     assert Settings.from_env(PROD).dev_outbox is False
     # Even a production object that skipped the checks never offers the outbox.
     assert Settings(env="production").dev_outbox is False
+
+
+# --- encryption keys (secrets at rest) --------------------------------------------------------
+
+
+def test_production_refuses_missing_encryption_keys() -> None:
+    for missing in (None, "", " , ,"):
+        with pytest.raises(ConfigError, match="ENCRYPTION_KEYS"):
+            Settings.from_env(prod(ENCRYPTION_KEYS=missing))
+
+
+def test_development_runs_without_encryption_keys() -> None:
+    assert Settings.from_env({}).encryption_keys == ()
+
+
+def test_encryption_keys_are_read_in_order_and_trimmed() -> None:
+    settings = Settings.from_env(prod(ENCRYPTION_KEYS=f" {KEY_NEW} ,{KEY_OLD},"))
+    assert [k.reveal() for k in settings.encryption_keys] == [KEY_NEW, KEY_OLD]
+    assert all(isinstance(k, Secret) for k in settings.encryption_keys)
+    assert len(base64.b64decode(settings.encryption_keys[0].reveal())) == 32
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        base64.b64encode(b"k" * 31).decode(),  # 31 bytes
+        base64.b64encode(b"k" * 33).decode(),  # 33 bytes
+        base64.b64encode(b"k" * 16).decode(),  # AES-128 is not enough
+        "not base64 at all!",
+        "k" * 32,  # 32 characters, not 32 bytes
+        f"{KEY_NEW},short",  # one bad key spoils the ring
+    ],
+)
+@pytest.mark.parametrize("env", ["development", "production"])
+def test_malformed_encryption_keys_are_refused(value: str, env: str) -> None:
+    with pytest.raises(ConfigError, match="ENCRYPTION_KEYS"):
+        Settings.from_env({**PROD, "KEEPGATE_ENV": env, "KEEPGATE_ENCRYPTION_KEYS": value})
+
+
+def test_encryption_keys_never_appear_in_error_messages() -> None:
+    bad = base64.b64encode(b"s" * 31).decode()
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env(prod(ENCRYPTION_KEYS=f"{KEY_NEW},{bad}"))
+    assert KEY_NEW not in str(info.value)
+    assert bad not in str(info.value)
+
+
+# --- captcha difficulty -----------------------------------------------------------------------
+
+
+def test_captcha_max_number_default_and_override() -> None:
+    default = Settings().captcha_max_number
+    assert default >= 1_000  # a proof of work that costs something
+    assert Settings.from_env({}).captcha_max_number == default  # one default, not two
+    assert Settings.from_env({"KEEPGATE_CAPTCHA_MAX_NUMBER": ""}).captcha_max_number == default
+    tuned = Settings.from_env({"KEEPGATE_CAPTCHA_MAX_NUMBER": "250000"})
+    assert tuned.captcha_max_number == 250_000
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "lots", "1e5"])
+def test_captcha_max_number_must_be_a_positive_whole_number(value: str) -> None:
+    with pytest.raises(ConfigError, match="KEEPGATE_CAPTCHA_MAX_NUMBER"):
+        Settings.from_env({"KEEPGATE_CAPTCHA_MAX_NUMBER": value})

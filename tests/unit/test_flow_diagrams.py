@@ -2,15 +2,46 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import re
+from datetime import UTC, datetime, timedelta
 from types import ModuleType
 
 import pytest
 
-from keepgate.flows import login, registration
+import keepgate.flows
+from keepgate.flows import login, registration, settings, step_up
+from keepgate.flows.base import Channel, Flow
 
-FLOW_MODULES = [registration, login]
+FLOW_MODULES = [registration, login, settings, step_up]
+T0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 EDGE = re.compile(r"^\s*(?P<src>\S+)\s*-->\s*(?P<dst>\S+?)\s*(?::\s*(?P<label>.*?))?\s*$")
+
+
+def started(module: ModuleType) -> Flow:
+    """A fresh flow from the module's own ``start``: its state is where the diagram begins."""
+    lifetime = timedelta(minutes=15)
+    if module is settings:
+        return settings.start("f", Channel.API, T0, lifetime, account_id="a", session_id="s",
+                              account_name="jane@example.com")
+    if module is step_up:
+        return step_up.start("f", Channel.API, T0, lifetime, account_id="a", session_id="s",
+                             factors=["totp"])
+    flow: Flow = module.start("f", Channel.API, T0, lifetime)
+    return flow
+
+
+def test_every_flow_module_is_checked() -> None:
+    """A new flow module with a TRANSITIONS table cannot slip past the diagram check."""
+    with_table = set()
+    for info in pkgutil.iter_modules(keepgate.flows.__path__):
+        module = importlib.import_module(f"keepgate.flows.{info.name}")
+        if hasattr(module, "TRANSITIONS"):
+            with_table.add(module.__name__)
+    assert with_table == {m.__name__ for m in FLOW_MODULES}
+    assert {"keepgate.flows.registration", "keepgate.flows.login", "keepgate.flows.settings",
+            "keepgate.flows.step_up"} <= with_table
 
 
 def mermaid_block(module: ModuleType) -> str:
@@ -66,7 +97,7 @@ def test_diagram_start_and_end_states(module: ModuleType) -> None:
             starts.add(match["dst"])
         if match["dst"] == "[*]":
             ends.add(match["src"])
-    assert starts == {module.AWAITING_CREDENTIALS}
+    assert starts == {started(module).state}
     # Exactly the states with no way out end the diagram.
     terminal = {s for s, methods in module.TRANSITIONS.items() if not methods}
     assert ends == terminal
@@ -83,3 +114,16 @@ def test_parser_sees_a_missing_edge() -> None:
     drawn = diagram_edges(login)
     assert ("awaiting_credentials", "password", "completed") in drawn
     assert ("awaiting_credentials", "code", "completed") not in drawn
+
+
+@pytest.mark.parametrize("module", FLOW_MODULES, ids=lambda m: m.__name__)
+def test_table_targets_are_known_states(module: ModuleType) -> None:
+    assert set(module.TRANSITIONS) == set(module.STATES)
+    for _, _, dst in table_edges(module):
+        assert dst in module.STATES
+
+
+def test_parser_sees_a_missing_edge_in_every_new_flow() -> None:
+    assert ("ready", "totp", "ready") in diagram_edges(settings)
+    assert ("awaiting_second_factor", "webauthn", "completed") in diagram_edges(step_up)
+    assert ("awaiting_second_factor", "password", "completed") not in diagram_edges(step_up)
