@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from keepgate import __version__
 from keepgate.config import Settings
 from keepgate.services.clock import Clock
-from keepgate.web import api, errors, pages, security_api
+from keepgate.web import api, errors, pages, security_api, security_pages
 from keepgate.web.middleware import BodyLimit, SecurityHeaders
 from keepgate.wiring import Keepgate, build
 
@@ -57,6 +57,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
     app.include_router(api.router)
     app.include_router(security_api.router)
     app.include_router(pages.router)
+    app.include_router(security_pages.router)
     if settings.dev_outbox:
         app.include_router(pages.dev_router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")

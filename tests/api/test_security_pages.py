@@ -1,0 +1,99 @@
+"""The security centre's pages over ASGI: enrol, step up, change, read history, forget."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from keepgate.security import totp
+from keepgate.services.clock import FrozenClock
+from keepgate.wiring import Keepgate
+from tests.conftest import PASSWORD, last_code
+
+pytestmark = pytest.mark.anyio
+ID = "pages@example.com"
+CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
+
+
+def csrf(html: str) -> str:
+    match = CSRF.search(html)
+    assert match
+    return match.group(1)
+
+
+async def follow(client: httpx.AsyncClient, response: httpx.Response) -> httpx.Response:
+    while response.status_code in (302, 303):
+        response = await client.get(response.headers["location"])
+    return response
+
+
+async def signed_up_and_in(client: httpx.AsyncClient, kg: Keepgate) -> None:
+    page = await follow(client, await client.get("/signup"))
+    url = str(page.url)
+    await client.post(url, data={"csrf_token": csrf(page.text), "method": "password",
+                                 "identifier": ID, "password": PASSWORD, "accept_terms": "yes"})
+    await client.post(url, data={"csrf_token": csrf(page.text), "method": "code",
+                                 "code": await last_code(kg, ID)})
+    page = await follow(client, await client.get("/login"))
+    done = await client.post(str(page.url), data={"csrf_token": csrf(page.text),
+                                                  "method": "password", "identifier": ID,
+                                                  "password": PASSWORD})
+    assert done.headers["location"] == "/account", done.text
+
+
+async def test_enrol_totp_then_step_up_for_the_anti_phishing_code(
+        client: httpx.AsyncClient, kg: Keepgate, clock: FrozenClock) -> None:
+    await signed_up_and_in(client, kg)
+    security = await client.get("/account/security")
+    assert security.status_code == 200 and "Security score: <strong id=\"score\">0%" in security.text
+    setup = await follow(client, await client.get("/account/security/setup?method=totp"))
+    shown = await follow(client, await client.post(str(setup.url), data={
+        "csrf_token": csrf(setup.text), "method": "totp"}))
+    assert "<svg" in shown.text
+    secret = re.search(r'id="totp-secret">([A-Z2-7]{32})<', shown.text)
+    assert secret is not None
+    code = totp.code_at(secret.group(1), totp.step_of(clock.now()))
+    codes_page = await client.post(str(shown.url), data={"csrf_token": csrf(shown.text),
+                                                         "method": "totp", "code": code})
+    assert codes_page.status_code == 200 and "shown only once" in codes_page.text
+    assert len(re.findall(r"<li><code>[A-Z2-7-]{19}</code></li>", codes_page.text)) == 10
+    assert 'download="keepgate-recovery-codes.txt"' in codes_page.text
+
+    # a change now needs step-up: the page sends the browser through it and back
+    overview = await client.get("/account/security")
+    saved = await client.post("/account/security/anti-phishing", data={
+        "csrf_token": csrf(overview.text), "code": "Harbour7"})
+    assert saved.headers["location"].startswith("/account/step-up?next=")
+    step = await follow(client, saved)
+    clock.advance(timedelta(seconds=30))
+    code = totp.code_at(secret.group(1), totp.step_of(clock.now()))
+    back = await client.post(str(step.url), data={"csrf_token": csrf(step.text),
+                                                  "method": "totp", "code": code})
+    assert back.headers["location"] == "/account/security"
+    overview = await client.get("/account/security")
+    saved = await client.post("/account/security/anti-phishing", data={
+        "csrf_token": csrf(overview.text), "code": "Harbour7"})
+    assert saved.headers["location"] == "/account/security?notice=anti-phishing-saved"
+    assert 'id="anti-phishing-code">Harbour7<' in (await client.get("/account/security")).text
+
+
+async def test_history_and_devices_pages(client: httpx.AsyncClient, kg: Keepgate) -> None:
+    await signed_up_and_in(client, kg)
+    login = await follow(client, await client.get("/login"))
+    assert str(login.url).endswith("/account")  # already signed in
+    history = await client.get("/account/security/history")
+    assert "Signed in" in history.text and "Chrome 120 on Linux" in history.text
+    devices = await client.get("/account/security/devices")
+    assert "This device" in devices.text
+    device_id = re.search(r'/account/security/devices/([0-9a-f-]{36})/forget', devices.text)
+    assert device_id
+    forgot = await client.post(f"/account/security/devices/{device_id.group(1)}/forget",
+                               data={"csrf_token": csrf(devices.text)})
+    assert forgot.headers["location"] == "/account/security/devices?notice=forgotten"
+    assert "No trusted devices" in (await client.get("/account/security/devices")).text
+    out = await client.post("/account/sign-out-everywhere", data={"csrf_token": csrf(devices.text)})
+    assert out.headers["location"] == "/login?notice=signed-out"
+    assert (await client.get("/account/security")).headers["location"] == "/login"
