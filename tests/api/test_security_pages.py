@@ -48,7 +48,8 @@ async def test_enrol_totp_then_step_up_for_the_anti_phishing_code(
         client: httpx.AsyncClient, kg: Keepgate, clock: FrozenClock) -> None:
     await signed_up_and_in(client, kg)
     security = await client.get("/account/security")
-    assert security.status_code == 200 and "Security score: <strong id=\"score\">0%" in security.text
+    assert security.status_code == 200
+    assert "Security score: <strong id=\"score\">0%" in security.text
     setup = await follow(client, await client.get("/account/security/setup?method=totp"))
     shown = await follow(client, await client.post(str(setup.url), data={
         "csrf_token": csrf(setup.text), "method": "totp"}))
