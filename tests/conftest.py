@@ -61,7 +61,9 @@ def clock() -> FrozenClock:
 def base_settings(database_url: str, **overrides: Any) -> Settings:
     return dataclasses.replace(
         Settings(), database_url=database_url, hash_params=TEST_HASH, run_outbox_worker=False,
-        public_url="http://localhost", secret_key=Settings().secret_key, **overrides)
+        public_url="http://localhost", secret_key=Settings().secret_key,
+        captcha_max_number=50,  # proof of work a test can solve in milliseconds
+        **overrides)
 
 
 @pytest.fixture(scope="session")
