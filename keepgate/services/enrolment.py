@@ -19,15 +19,11 @@ import segno
 from keepgate.domain.accounts import Account
 from keepgate.domain.audit import EventKind, Outcome
 from keepgate.domain.errors import (
-    CodeAttemptsExhausted,
-    CodeExpired,
     FactorUnavailable,
     InvalidCode,
     InvalidFactorResponse,
     KeepgateError,
     RequestRejected,
-    ResendTooSoon,
-    SendLimitReached,
 )
 from keepgate.domain.factors import FACTOR_LABELS, Factor, FactorKind
 from keepgate.domain.identifiers import Identifier, IdentifierKind, parse_email, parse_phone
@@ -46,13 +42,14 @@ from keepgate.flows.base import (
     iso,
 )
 from keepgate.security import totp, webauthn
-from keepgate.security.codes import CodeDigester, generate_code
-from keepgate.security.errors import InvalidCodeDigest, InvalidWebAuthnResponse, VerificationFailed
+from keepgate.security.codes import CodeDigester
+from keepgate.security.errors import InvalidWebAuthnResponse, VerificationFailed
 from keepgate.security.keyring import KeyRing
 from keepgate.security.tokens import new_id
 from keepgate.services.context import RequestContext
 from keepgate.services.methods import FactorSubmission, Submission
 from keepgate.services.ports import Store
+from keepgate.services.sent_codes import CodeSlot
 
 ISSUER = "Keepgate"
 
@@ -158,46 +155,23 @@ class EnrolSentCode:
         if any(f.kind is self.kind for f in factors):
             raise FactorUnavailable("This method is already set up.",
                                     code="factor.already_enrolled")
-        key = f"enrol_{self.name}"
         codes = self.kit.policies.codes
+        slot = CodeSlot(f"enrol_{self.name}", f"enrol-{self.name}", codes.lifetime)
         if submission.action in ("send", "resend"):
-            sent_at = flow.context.get(f"{key}_sent_at")
-            if sent_at and now < from_iso(str(sent_at)) + codes.resend_cooldown:
-                wait = from_iso(str(sent_at)) + codes.resend_cooldown - now
-                raise ResendTooSoon(retry_after=max(1, int(wait.total_seconds()) + 1))
-            async with self.kit.store.unit_of_work(write=False) as uow:
-                sent = await uow.outbox.count_since(to.value, now - timedelta(hours=1))
-            if sent >= codes.max_sends_per_hour:
-                raise SendLimitReached(retry_after=3600)
-            code = generate_code(codes.digits)
-            digest = self.kit.digester.digest(code, purpose=f"enrol-{self.name}", binding=flow.id)
-            return StepResult(flow.evolve(messages=(Message(
-                "code.sent", f"We sent a code to {to.masked()}."),)).with_context(**{
-                    f"{key}_digest": digest, f"{key}_sent_at": iso(now),
-                    f"{key}_expires_at": iso(now + codes.lifetime),
-                    f"{key}_failures": int(flow.context.get(f"{key}_failures", 0))}),
-                (SendMessage("factor_code", to, {"code": code,
-                             "minutes": int(codes.lifetime.total_seconds() // 60)}),))
-        failures = int(flow.context.get(f"{key}_failures", 0))
-        if not flow.context.get(f"{key}_digest"):
-            raise InvalidCode("Ask for a code first.", code="code.not_sent")
-        if failures >= codes.max_failures:
-            raise CodeAttemptsExhausted("Too many wrong codes. Ask for a new code.")
-        if now >= from_iso(str(flow.context[f"{key}_expires_at"])):
-            raise CodeExpired()
-        code = "".join((submission.code or "").split())
+            code, digest = slot.new(self.kit.digester, flow, codes)
+            return await slot.send(self.kit.store, codes, flow, to, now, digest=digest,
+                                   message=SendMessage("factor_code", to, {
+                                       "code": code,
+                                       "minutes": int(codes.lifetime.total_seconds() // 60)}))
         try:
-            self.kit.digester.verify(str(flow.context[f"{key}_digest"]), code,
-                                     purpose=f"enrol-{self.name}", binding=flow.id)
-        except InvalidCodeDigest:
-            error = InvalidCode()
-            error.flow = flow.with_context(**{f"{key}_failures": failures + 1})
-            return StepResult(error.flow.evolve(messages=(Message(error.code, error.message,
-                                                                  "error"),)), error=error)
+            flow = slot.verify(self.kit.digester, codes, flow,
+                               "".join((submission.code or "").split()), now)
+        except KeepgateError as error:
+            return _refused(flow.with_context(**slot.failed(flow, codes)), error)
         factor = Factor(id=new_id(), account_id=account.id, kind=self.kind,
                         label=FACTOR_LABELS[self.kind], created_at=now, confirmed_at=now,
                         destination=to.value)
-        return _added(flow.with_context(**{f"{key}_digest": None}), factor, first=not factors)
+        return _added(flow, factor, first=not factors)
 
 
 class EnrolSmsCode(EnrolSentCode):
@@ -287,6 +261,14 @@ class RegenerateRecoveryCodes:
         ))
 
 
+def _refused(flow: Flow, error: KeepgateError) -> StepResult:
+    """A failed confirmation: keep the counted failure, say why."""
+    error.flow = flow
+    return StepResult(flow.evolve(messages=(Message(error.code, error.message, "error"),)),
+                      error=error)
+
+
+
 def _stored(factor: Factor) -> webauthn.StoredCredential:
     assert factor.credential_id and factor.public_key
     return webauthn.StoredCredential(
@@ -324,6 +306,7 @@ class ChangeContactMethod:
         assert isinstance(submission, FactorSubmission)
         account, _ = await _account_and_factors(self.kit, flow)
         codes = self.kit.policies.codes
+        slot = CodeSlot("contact", "contact", codes.lifetime)
         if submission.code is None:
             if submission.kind not in ("email", "phone") or not submission.value:
                 raise RequestRejected('Send {"kind": "email" or "phone", "value": …}.',
@@ -331,46 +314,25 @@ class ChangeContactMethod:
             new = (parse_email if submission.kind == "email" else parse_phone)(submission.value)
             if new.value in (account.email, account.phone):
                 raise RequestRejected("That is already your address.", code="contact.unchanged")
-            sent_at = flow.context.get("contact_sent_at")
-            if sent_at and now < from_iso(str(sent_at)) + codes.resend_cooldown:
-                wait = from_iso(str(sent_at)) + codes.resend_cooldown - now
-                raise ResendTooSoon(retry_after=max(1, int(wait.total_seconds()) + 1))
             async with self.kit.store.unit_of_work(write=False) as uow:
                 taken = await uow.accounts.find(new) is not None
-                sent = await uow.outbox.count_since(new.value, now - timedelta(hours=1))
-            if sent >= codes.max_sends_per_hour:
-                raise SendLimitReached(retry_after=3600)
-            code = generate_code(codes.digits)
-            digest = None if taken else self.kit.digester.digest(code, purpose="contact",
-                                                                 binding=flow.id)
-            effects = () if taken else (SendMessage("contact_code", new, {
-                "code": code, "minutes": int(codes.lifetime.total_seconds() // 60)}),)
-            return StepResult(flow.evolve(messages=(Message(
-                "code.sent", f"We sent a code to {new.masked()}."),)).with_context(
-                contact_kind=new.kind.value, contact_value=new.value, contact_digest=digest,
-                contact_sent_at=iso(now), contact_expires_at=iso(now + codes.lifetime),
-                contact_failures=int(flow.context.get("contact_failures", 0)),
-                contact_version=account.security_version), effects)
-        if "contact_value" not in flow.context:
-            raise InvalidCode("Ask for a code first.", code="code.not_sent")
-        failures = int(flow.context.get("contact_failures", 0))
-        if failures >= codes.max_failures:
-            raise CodeAttemptsExhausted("Too many wrong codes. Start again.")
-        if now >= from_iso(str(flow.context["contact_expires_at"])):
-            raise CodeExpired()
+            code, digest = slot.new(self.kit.digester, flow, codes)
+            return await slot.send(
+                self.kit.store, codes, flow, new, now,
+                digest=None if taken else digest,
+                message=None if taken else SendMessage("contact_code", new, {
+                    "code": code, "minutes": int(codes.lifetime.total_seconds() // 60)}),
+                contact_kind=new.kind.value, contact_value=new.value,
+                contact_version=account.security_version)
         try:
-            self.kit.digester.verify(flow.context.get("contact_digest"),
-                                     "".join(submission.code.split()), purpose="contact",
-                                     binding=flow.id)
-        except InvalidCodeDigest:
-            error = InvalidCode()
-            failed = flow.with_context(contact_failures=failures + 1)
-            return StepResult(failed.evolve(messages=(Message(error.code, error.message,
-                                                              "error"),)), error=error)
+            flow = slot.verify(self.kit.digester, codes, flow,
+                                  "".join(submission.code.split()), now)
+        except KeepgateError as error:
+            return _refused(flow.with_context(**slot.failed(flow, codes)), error)
         new = Identifier(IdentifierKind(str(flow.context["contact_kind"])),
                          str(flow.context["contact_value"]))
         done = flow.evolve(messages=(Message("contact.changed", "Your contact details are "
                                              "updated. Withdrawals are held for 24 hours."),)
-                           ).with_context(contact_digest=None, contact_value=None)
+                           ).with_context(contact_value=None)
         return StepResult(done, (ChangeContact(account.id, new,
                                                int(flow.context["contact_version"])),))

@@ -15,14 +15,10 @@ from datetime import datetime, timedelta
 
 from keepgate.domain.accounts import Account
 from keepgate.domain.errors import (
-    CodeAttemptsExhausted,
-    CodeExpired,
     InvalidCode,
     InvalidFactorResponse,
     KeepgateError,
     MethodNotAllowed,
-    ResendTooSoon,
-    SendLimitReached,
 )
 from keepgate.domain.factors import RECOVERY_CODE, Factor, FactorKind
 from keepgate.domain.identifiers import Identifier, IdentifierKind, parse_identifier
@@ -31,7 +27,6 @@ from keepgate.flows import login, step_up
 from keepgate.flows.base import (
     Flow,
     FlowKind,
-    Message,
     SendMessage,
     StepResult,
     UpdatePasswordHash,
@@ -41,7 +36,6 @@ from keepgate.flows.base import (
 from keepgate.security import recovery_codes, totp, webauthn
 from keepgate.security.codes import CodeDigester, generate_code
 from keepgate.security.errors import (
-    InvalidCodeDigest,
     InvalidWebAuthnResponse,
     VerificationFailed,
 )
@@ -61,6 +55,7 @@ from keepgate.services.methods import (
     Submission,
 )
 from keepgate.services.ports import Store
+from keepgate.services.sent_codes import CodeSlot
 
 NOT_ME_LINK_LIFETIME = timedelta(days=7)
 
@@ -285,6 +280,10 @@ class LoginSentCode(SecondFactor):
 
     purpose = ""
 
+    @property
+    def slot(self) -> CodeSlot:
+        return CodeSlot(self.name, self.purpose, self.kit.defences.policy.sign_in_code_lifetime)
+
     @abstractmethod
     def destination(self, flow: Flow, account: Account) -> Identifier:
         """Where this method's codes go."""
@@ -293,62 +292,28 @@ class LoginSentCode(SecondFactor):
                      ctx: RequestContext, now: datetime) -> StepResult | None:
         assert isinstance(submission, FactorSubmission)
         if submission.action in ("send", "resend"):
-            return await self.send(flow, account, ctx, now)
-        if f"{self.name}_digest" not in flow.context:
+            message, digest = self.message(flow, account, ctx, now)
+            return await self.slot.send(self.kit.store, self.kit.policies.codes, flow,
+                                        self.destination(flow, account), now, message=message,
+                                        digest=digest)
+        if not self.slot.sent(flow):
             raise InvalidCode("Ask for a code first.", code="code.not_sent")
         return None
 
-    async def send(self, flow: Flow, account: Account, ctx: RequestContext,
-                   now: datetime) -> StepResult:
-        kit, codes = self.kit, self.kit.policies.codes
-        last = flow.context.get(f"{self.name}_sent_at")
-        if last is not None and now < from_iso(str(last)) + codes.resend_cooldown:
-            wait = from_iso(str(last)) + codes.resend_cooldown - now
-            raise ResendTooSoon(retry_after=max(1, int(wait.total_seconds()) + 1))
-        to = self.destination(flow, account)
-        async with kit.store.unit_of_work(write=False) as uow:
-            sent = await uow.outbox.count_since(to.value, now - timedelta(hours=1))
-        if sent >= codes.max_sends_per_hour:
-            raise SendLimitReached(retry_after=3600)
-        message, digest = self.message(flow, account, ctx, now)
-        lifetime = kit.defences.policy.sign_in_code_lifetime
-        updated = flow.evolve(messages=(Message("code.sent", f"We sent a code to "
-                                                f"{to.masked()}."),)).with_context(**{
-            f"{self.name}_digest": digest, f"{self.name}_expires_at": iso(now + lifetime),
-            f"{self.name}_sent_at": iso(now),
-            f"{self.name}_failures": int(flow.context.get(f"{self.name}_failures", 0))})
-        return StepResult(updated, (message,))
-
     def message(self, flow: Flow, account: Account, ctx: RequestContext,
                 now: datetime) -> tuple[SendMessage, str]:
-        code = generate_code(self.kit.policies.codes.digits)
-        minutes = int(self.kit.defences.policy.sign_in_code_lifetime.total_seconds() // 60)
+        code, digest = self.slot.new(self.kit.digester, flow, self.kit.policies.codes)
+        minutes = int(self.slot.lifetime.total_seconds() // 60)
         return (SendMessage("sign_in_code", self.destination(flow, account),
-                            {"code": code, "minutes": minutes}),
-                self.kit.digester.digest(code, purpose=self.purpose, binding=flow.id))
+                            {"code": code, "minutes": minutes}), digest)
 
     async def check(self, flow: Flow, submission: Submission, account: Account,
                     now: datetime) -> Flow:
-        codes = self.kit.policies.codes
-        failures = int(flow.context.get(f"{self.name}_failures", 0))
-        if failures >= codes.max_failures:
-            raise CodeAttemptsExhausted("Too many wrong codes. Ask for a new code.")
-        if now >= from_iso(str(flow.context[f"{self.name}_expires_at"])):
-            raise CodeExpired()
-        code = _code_of(submission, codes.digits)
-        try:
-            self.kit.digester.verify(flow.context.get(f"{self.name}_digest"), code,
-                                     purpose=self.purpose, binding=flow.id)
-        except InvalidCodeDigest:
-            raise InvalidCode() from None
-        return flow.with_context(**{f"{self.name}_digest": None})
+        code = _code_of(submission, self.kit.policies.codes.digits)
+        return self.slot.verify(self.kit.digester, self.kit.policies.codes, flow, code, now)
 
     def on_failure(self, flow: Flow) -> dict[str, object]:
-        failures = int(flow.context.get(f"{self.name}_failures", 0)) + 1
-        killed = failures >= self.kit.policies.codes.max_failures
-        # Five wrong tries kill the code; a resend gives a new one but keeps the count.
-        return {f"{self.name}_failures": failures,
-                **({f"{self.name}_digest": None} if killed else {})}
+        return self.slot.failed(flow, self.kit.policies.codes)
 
 
 class LoginSmsCode(LoginSentCode):

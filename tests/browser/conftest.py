@@ -1,0 +1,148 @@
+"""A real Keepgate behind real uvicorn, and Debian's Chromium driven by Playwright.
+
+Each test gets its own server on a free loopback port with a fresh copy of the migrated SQLite
+template, so tests never see each other's accounts, sessions or outbox. The server runs in a
+background thread with its own event loop; the test drives Chromium from the test's loop.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shutil
+import socket
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+import uvicorn
+
+from keepgate.web.app import create_app
+from tests import backends
+from tests.conftest import PASSWORD, base_settings
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+DESKTOP = {"width": 1280, "height": 800}
+MOBILE = {"width": 390, "height": 844}
+# The code sits alone on an indented line of the email (the footer holds the port number).
+EMAIL_CODE_RE = re.compile(r"^\s+(\d{6})\s*$", re.MULTILINE)
+STARTUP_POLLS = 1000  # x 10 ms: the server gets ten seconds to come up
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str  # http://localhost:PORT
+
+
+@pytest.fixture
+def live_server(sqlite_template: Path, tmp_path: Path) -> Iterator[LiveServer]:
+    """Uvicorn serving create_app() on http://localhost:PORT, stopped after the test."""
+    backends.need("browser")
+    database = tmp_path / "keepgate.db"
+    shutil.copyfile(sqlite_template, database)
+    # The settings need the port (public_url), so bind first and hand uvicorn the socket.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        url = f"http://localhost:{port}"
+        # base_settings pins public_url to the in-process test client's; this server is real.
+        settings = dataclasses.replace(base_settings(f"sqlite+aiosqlite:///{database}"),
+                                       public_url=url)
+        assert settings.dev_outbox, "the browser suite reads codes from /dev/messages"
+        config = uvicorn.Config(create_app(settings), log_level="warning", lifespan="on",
+                                ws="none", http="h11", access_log=False)
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
+                                  name=f"uvicorn-{port}", daemon=True)
+    except BaseException:
+        sock.close()
+        raise
+    thread.start()
+    started = threading.Event()
+    for _ in range(STARTUP_POLLS):
+        if server.started or not thread.is_alive():
+            break
+        started.wait(0.01)  # a bounded poll for the thread, not a timing assumption in a test
+    try:
+        if not server.started:
+            pytest.fail(f"uvicorn did not start on {url}", pytrace=False)
+        yield LiveServer(url)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+        assert not thread.is_alive(), "uvicorn did not stop"
+
+
+@pytest.fixture
+async def browser(live_server: LiveServer) -> AsyncIterator[Browser]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=backends.CHROMIUM,
+                                                    args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+NewContext = Callable[..., Awaitable["BrowserContext"]]
+
+
+@pytest.fixture
+async def new_context(browser: Browser, live_server: LiveServer) -> AsyncIterator[NewContext]:
+    """Open a browser context (one 'device'); all are closed after the test.
+
+    Every console error fails the test: that is how Chromium reports a Content-Security-Policy
+    violation (an inline script or style attribute) or a broken page script. Only the notes
+    Chromium logs for an error status (401 for a wrong password, 403 for a refused form) pass.
+    """
+    contexts: list[BrowserContext] = []
+    problems: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            problems.append(f"console error on {message.page.url if message.page else '?'}: "
+                            f"{message.text}")
+
+    async def make(viewport: dict[str, int] | None = None, user_agent: str | None = None
+                   ) -> BrowserContext:
+        context = await browser.new_context(base_url=live_server.url,
+                                            viewport=viewport or DESKTOP,  # type: ignore[arg-type]
+                                            user_agent=user_agent)
+        context.set_default_timeout(10_000)
+        context.on("console", on_console)
+        context.on("weberror", lambda error: problems.append(f"page error: {error.error}"))
+        contexts.append(context)
+        return context
+
+    yield make
+    for context in contexts:
+        await context.close()
+    assert not problems, "\n".join(problems)
+
+
+@pytest.fixture
+async def page(new_context: NewContext) -> Page:
+    context = await new_context()
+    return await context.new_page()
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+__all__ = ["DESKTOP", "EMAIL_CODE_RE", "MOBILE", "PASSWORD", "LiveServer", "NewContext"]
