@@ -38,6 +38,7 @@ from keepgate.services.enrolment import (
 from keepgate.services.factors import FactorService
 from keepgate.services.flows import FlowService
 from keepgate.services.hashing import AsyncPasswordHasher
+from keepgate.services.maintenance import Maintenance
 from keepgate.services.messages import MessageRenderer
 from keepgate.services.methods import Method, Toolkit, default_methods
 from keepgate.services.notices import Notifier
@@ -71,6 +72,7 @@ class Keepgate:
     enrolment: EnrolmentKit
     signin: SignInKit
     security: SecurityCentre
+    maintenance: Maintenance
     _closers: tuple[Any, ...] = ()
 
     async def close(self) -> None:
@@ -165,5 +167,6 @@ def build(settings: Settings, *, clock: Clock | None = None,
         security=SecurityCentre(store=store, clock=clock, hasher=hasher, defences=defences,
                                 notifier=notifier, policies=policies, defence_policy=defence,
                                 geolocator=geolocator),
+        maintenance=Maintenance(store=store, clock=clock),
         _closers=tuple(closers),
     )

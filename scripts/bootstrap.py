@@ -33,7 +33,12 @@ def venv_python() -> Path:
 
 
 def run(*cmd: str | Path) -> None:
-    subprocess.run([str(c) for c in cmd], check=True)
+    """Run quietly; show the tool's own output only if it fails."""
+    done = subprocess.run([str(c) for c in cmd], capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.stdout.write(done.stdout)
+        sys.stderr.write(done.stderr)
+        sys.exit(f"bootstrap: {' '.join(str(c) for c in cmd[:4])} ... failed")
 
 
 def has_pip() -> bool:

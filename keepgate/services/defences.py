@@ -58,10 +58,18 @@ class SignInDefences:
             return None
         return device if device.usable(self._clock.now()) else None
 
-    async def reserve(self, ctx: RequestContext, account: Account | None) -> Attempt:
-        """Reserve an attempt; raises ``Throttled`` before anything else when the IP is over."""
+    async def reserve(self, ctx: RequestContext, account: Account | None,
+                      identifier: str = "") -> Attempt:
+        """Reserve an attempt; raises ``Throttled`` before anything else when the IP is over.
+
+        An identifier with no account is counted too, with one write of the same cost as an
+        account's, so the refusal takes the same time whether or not the account exists.
+        """
         await self.throttle.reserve_sign_in(ctx.ip)
         if account is None:
+            async with self._store.unit_of_work(write=True) as uow:
+                await uow.maintenance.record_unknown_attempt(
+                    self.throttle.identifier_key(identifier), self._clock.now())
             return Attempt(None, None, None, None)
         device = await self.trusted_device(ctx.device_token, account.id)
         if account.locked_at is not None:

@@ -12,7 +12,7 @@ development outbox page) asks otherwise: codes do not linger in the database.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -74,10 +74,18 @@ class OutboxWorker:
             delivered += 1
         return delivered
 
-    async def run_forever(self, interval: float) -> None:
+    async def run_forever(self, interval: float,
+                          chores: Sequence[Callable[[], Awaitable[object]]] = (),
+                          chore_every: int = 1800) -> None:
+        """Deliver every ``interval`` seconds; run ``chores`` every ``chore_every`` rounds."""
+        rounds = 0
         while True:
             try:
                 await self.run_once()
+                if rounds % chore_every == 0:
+                    for chore in chores:
+                        await chore()
             except Exception:  # a database hiccup must not kill the worker
                 log.exception("outbox: delivery round failed")
+            rounds += 1
             await anyio.sleep(interval)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from keepgate.domain.accounts import Account
@@ -124,6 +124,12 @@ class HoldRepo(Protocol):
     async def for_account(self, account_id: str) -> Sequence[SecurityHold]: ...
 
 
+class MaintenanceRepo(Protocol):
+    async def record_unknown_attempt(self, key: str, now: datetime) -> None: ...
+    async def purge(self, now: datetime, *, flows_after: timedelta,
+                    attempts_after: timedelta) -> tuple[int, int]: ...
+
+
 class OutboxRepo(Protocol):
     async def enqueue(self, channel: str, destination: str, template: str, subject: str,
                       body: str, now: datetime) -> int: ...
@@ -163,6 +169,8 @@ class UnitOfWork(Protocol):
     def devices(self) -> DeviceRepo: ...
     @property
     def holds(self) -> HoldRepo: ...
+    @property
+    def maintenance(self) -> MaintenanceRepo: ...
 
 
 class Store(Protocol):

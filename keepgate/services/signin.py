@@ -144,7 +144,8 @@ class LoginPassword:
                                               ctx.ip, submission.captcha)
         if demanded is not None:
             return demanded
-        attempt = await kit.defences.reserve(ctx, account)  # may raise Throttled: no hash spent
+        # may raise Throttled: no hash spent
+        attempt = await kit.defences.reserve(ctx, account, identifier.value)
         candidate = account.password_hash if account and not attempt.refused else None
         # Unknown, banned and locked accounts verify a dummy hash: same time, same answer.
         verified = await kit.hasher.verify(candidate, submission.password)
@@ -468,7 +469,7 @@ class LoginWebAuthn(SecondFactor):
         if factor is not None and factor.passkey:
             async with kit.store.unit_of_work(write=False) as uow:
                 account = await uow.accounts.get(factor.account_id)
-        attempt = await kit.defences.reserve(ctx, account)
+        attempt = await kit.defences.reserve(ctx, account, "passkey")
         key = account.email or account.phone or "" if account else ""
         masked = "passkey"
         if account is None or factor is None or attempt.refused:

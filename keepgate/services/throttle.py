@@ -66,6 +66,10 @@ class Throttle:
     def _hash(self, value: str) -> str:
         return hmac.new(self._key, value.encode(), hashlib.sha256).hexdigest()[:32]
 
+    def identifier_key(self, identifier: str) -> str:
+        """A keyed hash: counters never hold an identifier in clear."""
+        return self._hash(identifier)
+
     async def _retry_after(self, item: RateLimitItem, *ids: str) -> int:
         stats = await self._limiter.get_window_stats(item, *ids)
         return max(1, math.ceil(stats.reset_time - time.time()))

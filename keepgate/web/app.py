@@ -34,7 +34,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
         app.state.keepgate = kg
         worker = None
         if settings.run_outbox_worker:
-            worker = asyncio.create_task(kg.outbox.run_forever(settings.outbox_poll_seconds))
+            worker = asyncio.create_task(kg.outbox.run_forever(
+                settings.outbox_poll_seconds, chores=[kg.maintenance.run_once]))
         if settings.dev_outbox:
             log.warning("development mode: messages are not delivered; read them at "
                         "%s/dev/messages", settings.public_url)

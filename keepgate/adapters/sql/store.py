@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -219,6 +221,30 @@ class SqlSessions:
         result = await self._c.execute(sa.update(t.sessions).where(*condition)
                                        .values(revoked_at=now))
         return int(result.rowcount)
+
+
+class SqlMaintenance:
+    """Upkeep that keeps tables bounded: unknown-identifier counters and dead flows."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._c = conn
+
+    async def record_unknown_attempt(self, key: str, now: datetime) -> None:
+        table = t.unknown_attempts
+        dialect = self._c.dialect.name
+        insert_fn: Any = (sqlite_insert if dialect == "sqlite" else postgresql_insert)
+        statement = insert_fn(table).values(key=key, failed=1, updated_at=now)
+        await self._c.execute(statement.on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={"failed": table.c.failed + 1, "updated_at": now}))
+
+    async def purge(self, now: datetime, *, flows_after: timedelta,
+                    attempts_after: timedelta) -> tuple[int, int]:
+        flows = await self._c.execute(sa.delete(t.flows).where(
+            t.flows.c.expires_at < now - flows_after))
+        attempts = await self._c.execute(sa.delete(t.unknown_attempts).where(
+            t.unknown_attempts.c.updated_at < now - attempts_after))
+        return int(flows.rowcount), int(attempts.rowcount)
 
 
 class SqlHolds:
@@ -528,6 +554,7 @@ class SqlUnitOfWork:
         self.recovery_codes = SqlRecoveryCodes(conn)
         self.devices = SqlDevices(conn)
         self.holds = SqlHolds(conn)
+        self.maintenance = SqlMaintenance(conn)
 
 
 class SqlStore:

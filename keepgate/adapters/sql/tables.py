@@ -139,6 +139,16 @@ trusted_devices = sa.Table(
     sa.Column("revoked_at", UTCDateTime),
 )
 
+# Failed sign-ins on identifiers with no account, keyed by a keyed hash of the identifier.
+# Counting them costs the same write as counting a real account's failures, so the time a
+# refusal takes does not tell whether the account exists.
+unknown_attempts = sa.Table(
+    "unknown_attempts", metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("failed", sa.Integer, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False, index=True),
+)
+
 security_holds = sa.Table(
     "security_holds", metadata,
     sa.Column("id", sa.String(36), primary_key=True),
