@@ -86,6 +86,7 @@ class Settings:
     # headless Chromium on two cores, 5,000 about 1.2 s.
     captcha_max_number: int = 10_000
     geoip_db: str | None = None  # a MaxMind DB (.mmdb), e.g. GeoLite2-City, for locations
+    allow_removing_last_factor: bool = False
 
     @property
     def production(self) -> bool:
@@ -151,6 +152,8 @@ class Settings:
                                   (text("ENCRYPTION_KEYS", "") or "").split(",") if k.strip()),
             captcha_max_number=_int(env, "CAPTCHA_MAX_NUMBER", 10_000, minimum=1),
             geoip_db=text("GEOIP_DB"),
+            allow_removing_last_factor=(text("ALLOW_REMOVING_LAST_FACTOR", "false") or "false"
+                                        ).lower() in ("1", "true", "yes"),
         )
         settings.check()
         return settings

@@ -167,6 +167,11 @@ class StepUpRequired(KeepgateError):
     message = ("Confirm it is you with your second factor first: start a step_up flow "
                "(POST /api/v1/flows/step_up) and come back within 5 minutes.")
 
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, details={"step_up": {"start": "POST /api/v1/flows/step_up",
+                                                       "page": "/account/step-up",
+                                                       "valid_for_seconds": 300}})
+
 
 class FreshSignInRequired(KeepgateError):
     code = "fresh_sign_in_required"

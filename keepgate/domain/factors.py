@@ -79,3 +79,6 @@ class DefencePolicy:
     fresh_sign_in: timedelta = timedelta(minutes=15)  # first enrolment without a factor yet
     sign_in_code_lifetime: timedelta = timedelta(minutes=5)
     webauthn_challenge_lifetime: timedelta = timedelta(minutes=5)
+    # Once an account has a second factor it keeps one, unless the operator allows going
+    # back to a password alone (KEEPGATE_ALLOW_REMOVING_LAST_FACTOR).
+    allow_removing_last_factor: bool = False

@@ -51,7 +51,7 @@ class FactorService:
             target = next((f for f in factors if f.id == factor_id), None)
             if target is None:
                 raise FactorNotFound()
-            if len(factors) == 1:
+            if len(factors) == 1 and not self._policy.allow_removing_last_factor:
                 raise LastFactor()
             await uow.factors.delete(factor_id)
             await uow.audit.append(AuditEvent(EventKind.FACTOR_REMOVED, Outcome.SUCCESS,

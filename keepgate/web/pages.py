@@ -1,11 +1,15 @@
-"""Server-rendered pages over the same flows as the API: cookies, CSRF, redirects, no scripts."""
+"""Server-rendered pages over the same flows as the API: cookies, CSRF, redirects.
+
+Scripts are external modules only (passkeys, the CAPTCHA widget): the CSP forbids inline ones.
+"""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -17,14 +21,16 @@ from keepgate.domain.errors import (
     FlowError,
     KeepgateError,
 )
+from keepgate.domain.factors import FACTOR_LABELS
 from keepgate.domain.kyc import CAPABILITY_LABELS, TIERS, tier
 from keepgate.flows.base import Channel, Flow, FlowKind
+from keepgate.flows.login import AWAITING_SECOND_FACTOR
 from keepgate.security.csrf import CsrfTokens
 from keepgate.security.errors import InvalidCsrfToken
 from keepgate.security.signing import InvalidSignedToken
 from keepgate.services.context import RequestContext
 from keepgate.services.devices import describe_device
-from keepgate.services.flows import SubmitOutcome
+from keepgate.services.flows import SubmitOutcome, methods_of
 from keepgate.services.methods import (
     CodeSubmission,
     FactorSubmission,
@@ -126,17 +132,59 @@ def render_page_error(request: Request, status: int, code: str, message: str) ->
     return page.render("error.html", status=status, code=code, message=message)
 
 
+CAPTCHA_MAX_CHARS = 4097  # longer than any solution the gate accepts: refused, not cut
+
+
+def _captcha(fields: dict[str, str]) -> str | None:
+    return fields.get("captcha", "")[:CAPTCHA_MAX_CHARS] or None
+
+
+def factor_submission(fields: dict[str, str]) -> FactorSubmission:
+    """A second factor, a device code, a passkey or an enrolment step, from a posted form.
+
+    ``credential`` is the browser's WebAuthn answer as JSON text (webauthn.js): anything that
+    is not a JSON object becomes ``{}``, which the method refuses like any wrong answer.
+    """
+    credential: dict[str, Any] | None = None
+    raw = fields.get("credential", "")
+    if raw:
+        try:
+            parsed = json.loads(raw[:65536])
+        except ValueError:
+            parsed = None
+        credential = parsed if isinstance(parsed, dict) else {}
+    return FactorSubmission(
+        code=fields.get("code", "")[:64] or None, action=fields.get("action", "verify")[:16],
+        credential=credential, name=fields.get("name", "")[:64] or None,
+        passkey=None if "passkey" not in fields else fields.get("passkey") == "yes",
+        captcha=_captcha(fields),
+        kind=fields.get("kind") or None, value=(fields.get("value") or "")[:254] or None)
+
+
 def _submission(fields: dict[str, str]) -> tuple[str, Submission]:
-    method = fields.get("method", "")
+    method = fields.get("method", "")[:32]
     if method == "password":
         return method, PasswordSubmission(fields.get("identifier", "")[:254],
                                           fields.get("password", "")[:1024],
-                                          fields.get("accept_terms") == "yes")
+                                          fields.get("accept_terms") == "yes",
+                                          captcha=_captcha(fields))
     if method == "code":  # the sign-up code
         return method, CodeSubmission(fields.get("code", "")[:32], fields.get("action", "verify"))
-    # device_code, and the second factors typed in: the methods expect a FactorSubmission
-    return method, FactorSubmission(code=fields.get("code", "")[:32],
-                                    action=fields.get("action", "verify")[:16])
+    # device_code, the second factors and passkeys: the methods expect a FactorSubmission
+    return method, factor_submission(fields)
+
+
+def _flow_view(page: PageState, template: str, flow: Flow, *, status: int = 200,
+               method: str | None = None, **extra: Any) -> Response:
+    """A flow's page in its current state. ``method`` picks the second factor shown (the
+    others are offered as "try another way"); by default the strongest one enrolled."""
+    methods = methods_of(flow)
+    offered = [m for m in methods if m != "captcha"]
+    chosen = method if method in offered else (offered[0] if offered else "")
+    options = flow.context.get("webauthn_options")
+    return page.render(template, status=status, flow=flow, data=_data(page.kg, flow),
+                       methods=methods, chosen=chosen, labels=FACTOR_LABELS, next=None,
+                       webauthn_json=json.dumps(options) if options else None, **extra)
 
 
 async def _flow_page(request: Request, kind: FlowKind, template: str) -> Response:
@@ -157,8 +205,8 @@ async def _flow_page(request: Request, kind: FlowKind, template: str) -> Respons
         flow = await kg.flows.get(flow_id, Channel.BROWSER, request_context(request, page.binding))
     except FlowError as error:
         return page.render(template, status=status_for(error), flow=None, restart=error.message)
-    return page.render(template, flow=flow, data=_data(kg, flow),
-                       notice=request.query_params.get("notice"))
+    return _flow_view(page, template, flow, method=request.query_params.get("method"),
+                      notice=request.query_params.get("notice"))
 
 
 def _data(kg: Keepgate, flow: Flow) -> dict[str, Any]:
@@ -179,9 +227,9 @@ async def _flow_submit(request: Request, kind: FlowKind, template: str) -> Respo
         if flow is None:
             return page.render(template, status=status_for(error), flow=None,
                                restart=error.message)
-        return page.render(template, status=status_for(error), flow=flow, data=_data(kg, flow),
-                           error=error, form=fields)
-    response = await _after_submit(page, kind, outcome, ctx)
+        return _flow_view(page, template, flow, status=status_for(error), method=method,
+                          error=error, form=fields)
+    response = await _after_submit(page, kind, outcome, ctx, method)
     if outcome.device_token is not None:  # remembered for 30 days
         trust = int(kg.defences.policy.device_trust.total_seconds())
         _set_cookie(response, kg, device_cookie(kg), outcome.device_token, trust)
@@ -189,7 +237,7 @@ async def _flow_submit(request: Request, kind: FlowKind, template: str) -> Respo
 
 
 async def _after_submit(page: PageState, kind: FlowKind, outcome: SubmitOutcome,
-                        ctx: RequestContext) -> Response:
+                        ctx: RequestContext, method: str) -> Response:
     kg = page.kg
     if outcome.issued is not None:
         previous = await page.principal()
@@ -204,7 +252,10 @@ async def _after_submit(page: PageState, kind: FlowKind, outcome: SubmitOutcome,
         return response
     if outcome.flow.kind is FlowKind.REGISTRATION and outcome.flow.state == "completed":
         return page.redirect("/login?notice=registered")
-    return page.redirect(f"{FLOW_PAGES[kind]}?flow={outcome.flow.id}")
+    url = f"{FLOW_PAGES[kind]}?flow={outcome.flow.id}"
+    if outcome.flow.state == AWAITING_SECOND_FACTOR and method in methods_of(outcome.flow):
+        url += f"&method={quote(method)}"  # a code was sent: stay on that factor's form
+    return page.redirect(url)
 
 
 @router.get("/")

@@ -27,6 +27,7 @@ from keepgate.services.methods import FactorSubmission
 from keepgate.services.sessions import Principal
 from keepgate.web.errors import status_for
 from keepgate.web.pages import PageState, _set_cookie, page_context
+from keepgate.web.pages import factor_submission as _factor_submission
 from keepgate.web.present import public_data
 
 router = APIRouter(include_in_schema=False)
@@ -191,22 +192,6 @@ async def setup(request: Request) -> Response:
     except FlowError:
         return page.redirect(SETUP)
     return _settings_view(page, flow, method=request.query_params.get("method", ""))
-
-
-def _factor_submission(fields: dict[str, str]) -> FactorSubmission:
-    credential: dict[str, Any] | None = None
-    raw = fields.get("credential", "")
-    if raw:
-        try:
-            parsed = json.loads(raw[:65536])
-        except ValueError:
-            parsed = None
-        credential = parsed if isinstance(parsed, dict) else {}
-    return FactorSubmission(
-        code=fields.get("code") or None, action=fields.get("action", "verify")[:16],
-        credential=credential, name=(fields.get("name") or None),
-        passkey=None if "passkey" not in fields else fields.get("passkey") == "yes",
-        kind=fields.get("kind") or None, value=(fields.get("value") or "")[:254] or None)
 
 
 @router.post(SETUP, response_class=HTMLResponse)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import httpx
 import pytest
 
+from keepgate.config import Settings
 from keepgate.services.clock import FrozenClock
-from keepgate.wiring import Keepgate
+from keepgate.web.app import create_app
+from keepgate.wiring import Keepgate, build
 from tests.api.factor_helpers import (
     ORIGIN,
     current_code,
@@ -197,6 +200,7 @@ async def test_removing_factors_needs_step_up_and_never_the_last(
     assert stale.status_code == 403
     assert stale.json()["error"]["code"] == "step_up_required"
     assert "step_up" in stale.json()["error"]["message"]
+    assert stale.json()["error"]["details"]["step_up"]["start"] == "POST /api/v1/flows/step_up"
 
     token = await step_up_with_totp(client, token, secret, clock)
     removed = await client.delete(f"/api/v1/security/factors/{by_kind['webauthn']['id']}",
@@ -225,3 +229,24 @@ async def test_step_up_rotates_the_token(client: httpx.AsyncClient, kg: Keepgate
 async def _outbox(kg: Keepgate) -> list[object]:
     async with kg.store.unit_of_work(write=False) as uow:
         return list(await uow.outbox.recent(100))
+
+
+async def test_operator_may_allow_removing_the_last_factor(
+        settings: Settings, clock: FrozenClock) -> None:
+    lenient = dataclasses.replace(settings, allow_removing_last_factor=True)
+    kg = build(lenient, clock=clock)
+    transport = httpx.ASGITransport(app=create_app(lenient, keepgate=kg))
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+        await register(client, kg, ID)
+        token = await sign_in(client, ID)
+        secret, _ = await enrol_totp(client, token, clock)
+        clock.advance(timedelta(seconds=30))
+        token = await step_up_with_totp(client, token, secret, clock)
+        [factor] = (await client.get("/api/v1/security/factors",
+                                     headers=bearer(token))).json()["factors"]
+        removed = await client.delete(f"/api/v1/security/factors/{factor['id']}",
+                                      headers=bearer(token))
+        after = (await password_step(client, ID)).json()
+    await kg.close()
+    assert removed.status_code == 204
+    assert after["state"] == "completed"  # back to a password alone, as the operator allows

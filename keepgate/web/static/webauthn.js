@@ -6,11 +6,23 @@ function parse(form) {
   return raw ? JSON.parse(raw) : null;
 }
 
+// A CAPTCHA solved by a widget in another form (the sign-in page has one, in the password
+// form) goes along with the passkey's answer: the field names that form in data-captcha-from.
+function copyCaptcha(form) {
+  for (const field of form.querySelectorAll("input[data-captcha-from]")) {
+    const widget = document.querySelector(`#${field.dataset.captchaFrom} altcha-widget`);
+    const solved = widget?.querySelector("input[name=captcha]")
+      ?? widget?.shadowRoot?.querySelector("input[name=captcha]");
+    field.value = solved?.value ?? "";
+  }
+}
+
 async function ceremony(button) {
   const form = button.closest("form");
   const options = parse(form);
   if (!options || !window.PublicKeyCredential) {
     form.querySelector("[name=credential]").value = "{}";
+    copyCaptcha(form);
     form.submit();
     return;
   }
@@ -26,6 +38,7 @@ async function ceremony(button) {
     // Cancelled or refused: let the server say so, and offer a new challenge.
     form.querySelector("[name=credential]").value = "{}";
   }
+  copyCaptcha(form);
   form.submit();
 }
 
