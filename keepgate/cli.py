@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     serve_cmd.add_argument("--workers", type=int, help="worker processes (KEEPGATE_WORKERS)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     try:
         settings = Settings.from_env(os.environ)
     except ConfigError as error:
