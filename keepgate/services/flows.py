@@ -27,7 +27,12 @@ from keepgate.domain.errors import (
     SecurityConflict,
     UnknownFlowKind,
 )
-from keepgate.domain.factors import DefencePolicy, TrustedDevice
+from keepgate.domain.factors import (
+    FACTOR_PREFERENCE,
+    RECOVERY_CODE,
+    DefencePolicy,
+    TrustedDevice,
+)
 from keepgate.domain.identifiers import Identifier, IdentifierKind
 from keepgate.domain.policy import Policies
 from keepgate.domain.security_centre import HOLD_DURATION, HoldReason
@@ -93,8 +98,6 @@ def methods_of(flow: Flow) -> tuple[str, ...]:
     if flow.kind is FlowKind.LOGIN:
         return login.open_methods(flow)
     if flow.kind is FlowKind.STEP_UP:
-        from keepgate.domain.factors import FACTOR_PREFERENCE
-
         enrolled = set(flow.context.get("factors", ()))
         return tuple(m for m in FACTOR_PREFERENCE if m in enrolled)
     methods = open_methods(TRANSITIONS[flow.kind], flow.state)
@@ -174,7 +177,7 @@ class FlowService:
             factors = [f for f in await uow.factors.for_account(account_id) if f.active]
             kinds = sorted({f.kind.value for f in factors})
             if kinds and await uow.recovery_codes.remaining(account_id):
-                kinds.append(recovery_codes_method())
+                kinds.append(RECOVERY_CODE)
         return kinds
 
     async def get(self, flow_id: str, channel: Channel, ctx: RequestContext,
@@ -358,12 +361,6 @@ class FlowService:
                        dict(event.details)),
             now,
         )
-
-
-def recovery_codes_method() -> str:
-    from keepgate.domain.factors import RECOVERY_CODE
-
-    return RECOVERY_CODE
 
 
 def _fields(session: Session) -> dict[str, Any]:
