@@ -29,7 +29,6 @@ from keepgate.domain.errors import (
 )
 from keepgate.domain.factors import (
     FACTOR_PREFERENCE,
-    RECOVERY_CODE,
     DefencePolicy,
     TrustedDevice,
 )
@@ -62,7 +61,7 @@ from keepgate.security.signing import Signer
 from keepgate.security.tokens import hash_token, new_id, new_token
 from keepgate.services.clock import Clock
 from keepgate.services.context import RequestContext
-from keepgate.services.guards import require_privileged
+from keepgate.services.guards import factor_methods, require_privileged
 from keepgate.services.holds import place_hold
 from keepgate.services.methods import Method, Submission
 from keepgate.services.notices import Notifier
@@ -157,7 +156,7 @@ class FlowService:
                                       or principal.account.phone or account_id,
                                       binding=ctx.binding)
             else:
-                factors = await self._factor_methods(account_id)
+                factors = await factor_methods(self._store, account_id)
                 if not factors:
                     raise MethodNotAllowed("Set up a second factor first: there is nothing to "
                                            "step up with.", code="step_up.no_factor")
@@ -171,14 +170,6 @@ class FlowService:
         async with self._store.unit_of_work(write=True) as uow:
             await uow.flows.create(flow)
         return flow
-
-    async def _factor_methods(self, account_id: str) -> list[str]:
-        async with self._store.unit_of_work(write=False) as uow:
-            factors = [f for f in await uow.factors.for_account(account_id) if f.active]
-            kinds = sorted({f.kind.value for f in factors})
-            if kinds and await uow.recovery_codes.remaining(account_id):
-                kinds.append(RECOVERY_CODE)
-        return kinds
 
     async def get(self, flow_id: str, channel: Channel, ctx: RequestContext,
                   principal: Principal | None = None) -> Flow:

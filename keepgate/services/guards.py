@@ -11,9 +11,19 @@ from __future__ import annotations
 from datetime import datetime
 
 from keepgate.domain.errors import FreshSignInRequired, StepUpRequired
-from keepgate.domain.factors import DefencePolicy
+from keepgate.domain.factors import RECOVERY_CODE, DefencePolicy
 from keepgate.services.ports import Store
 from keepgate.services.sessions import Principal
+
+
+async def factor_methods(store: Store, account_id: str) -> list[str]:
+    """What the account can prove a second factor with, recovery codes included."""
+    async with store.unit_of_work(write=False) as uow:
+        factors = [f for f in await uow.factors.for_account(account_id) if f.active]
+        kinds = sorted({f.kind.value for f in factors})
+        if kinds and await uow.recovery_codes.remaining(account_id):
+            kinds.append(RECOVERY_CODE)
+    return kinds
 
 
 async def has_factor(store: Store, account_id: str) -> bool:

@@ -46,6 +46,7 @@ from keepgate.services.captcha import CaptchaGate
 from keepgate.services.context import RequestContext
 from keepgate.services.defences import Attempt, SignInDefences
 from keepgate.services.devices import describe_device
+from keepgate.services.guards import factor_methods
 from keepgate.services.hashing import AsyncPasswordHasher
 from keepgate.services.methods import (
     CodeSubmission,
@@ -84,17 +85,6 @@ async def active_factors(kit: SignInKit, account_id: str) -> list[Factor]:
     async with kit.store.unit_of_work(write=False) as uow:
         factors = await uow.factors.for_account(account_id)
     return [f for f in factors if f.active]
-
-
-async def factor_methods(kit: SignInKit, account_id: str) -> list[str]:
-    """What the account can prove a second factor with, recovery codes included."""
-    factors = await active_factors(kit, account_id)
-    kinds = sorted({f.kind.value for f in factors})
-    if kinds:
-        async with kit.store.unit_of_work(write=False) as uow:
-            if await uow.recovery_codes.remaining(account_id):
-                kinds.append(RECOVERY_CODE)
-    return kinds
 
 
 def device_code_message(kit: SignInKit, flow: Flow, account: Account, ctx: RequestContext,
@@ -155,7 +145,7 @@ class LoginPassword:
                                  "unknown_account" if account is None else "wrong_password",
                                  identifier_value=identifier.value)
         await kit.defences.succeeded(attempt, ctx, identifier.value)
-        factors = await factor_methods(kit, account.id)
+        factors = await factor_methods(kit.store, account.id)
         message, digest = device_code_message(kit, flow, account, ctx, now)
         flow = flow.with_context(identifier_value=identifier.value, webauthn_challenge=None,
                                  webauthn_options=None)
