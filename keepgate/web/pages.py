@@ -205,7 +205,10 @@ async def _flow_page(request: Request, kind: FlowKind, template: str) -> Respons
         flow = await kg.flows.get(flow_id, Channel.BROWSER, request_context(request, page.binding))
     except FlowError as error:
         return page.render(template, status=status_for(error), flow=None, restart=error.message)
-    return _flow_view(page, template, flow, method=request.query_params.get("method"),
+    # An error the flow remembers was shown with the answer to the attempt that caused it;
+    # shown again later (after "try another way", say) it would read as a new one.
+    fresh = flow.evolve(messages=tuple(m for m in flow.messages if m.type != "error"))
+    return _flow_view(page, template, fresh, method=request.query_params.get("method"),
                       notice=request.query_params.get("notice"))
 
 
@@ -224,9 +227,12 @@ async def _flow_submit(request: Request, kind: FlowKind, template: str) -> Respo
         outcome = await kg.flows.submit(flow_id, Channel.BROWSER, method, submission, ctx)
     except KeepgateError as error:
         flow = error.flow
-        if flow is None:
-            return page.render(template, status=status_for(error), flow=None,
-                               restart=error.message)
+        if flow is None:  # refused before the step (a method the state does not offer...)
+            try:  # ...but the flow goes on: show it as it is, with the error
+                flow = await kg.flows.get(flow_id, Channel.BROWSER, ctx)
+            except FlowError:
+                return page.render(template, status=status_for(error), flow=None,
+                                   restart=error.message)
         return _flow_view(page, template, flow, status=status_for(error), method=method,
                           error=error, form=fields)
     response = await _after_submit(page, kind, outcome, ctx, method)

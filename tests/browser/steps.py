@@ -94,7 +94,7 @@ async def submit_sign_in(page: Page, identifier: str, password: str = PASSWORD) 
         await expect(page).to_have_url(LOGIN_PAGE)
     await page.get_by_label("Email or mobile number").fill(identifier)
     await page.get_by_label("Password").fill(password)
-    return await submit(page, page.get_by_role("button", name="Sign in"))
+    return await submit(page, page.get_by_role("button", name="Sign in", exact=True))
 
 
 async def sign_in(page: Page, identifier: str, password: str = PASSWORD,
