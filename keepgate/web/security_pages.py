@@ -13,12 +13,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from keepgate.domain.errors import (
-    FlowError,
-    FreshSignInRequired,
-    KeepgateError,
-    StepUpRequired,
-)
+from keepgate.domain.errors import FlowError, KeepgateError, StepUpRequired
 from keepgate.domain.factors import FACTOR_LABELS, FactorKind
 from keepgate.domain.security_centre import HOLD_TEXT, MUTABLE_NOTICES
 from keepgate.flows.base import Channel, Flow, FlowKind
@@ -50,10 +45,10 @@ async def _principal(page: PageState) -> Principal | None:
 
 
 def _to_step_up(page: PageState, error: KeepgateError, back: str) -> Response | None:
+    """Step-up is a detour and back. A stale sign-in (no factor yet to step up with) is not:
+    the page explains it, and the person signs out and in again from there."""
     if isinstance(error, StepUpRequired):
         return page.redirect(f"/account/step-up?next={quote(back)}")
-    if isinstance(error, FreshSignInRequired):
-        return page.redirect("/login?notice=fresh-sign-in")
     return None
 
 
@@ -269,7 +264,9 @@ async def step_up(request: Request) -> Response:
         flow = await page.kg.flows.get(flow_id, Channel.BROWSER, ctx, principal)
     except FlowError:
         return page.redirect(f"/account/step-up?next={quote(nxt)}")
-    return _step_up_view(page, flow, nxt)
+    # errors belong to the answer that caused them, not to a later visit
+    return _step_up_view(page, flow.evolve(
+        messages=tuple(m for m in flow.messages if m.type != "error")), nxt)
 
 
 def _step_up_view(page: PageState, flow: Flow, nxt: str, status: int = 200,

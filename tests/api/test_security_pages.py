@@ -98,3 +98,15 @@ async def test_history_and_devices_pages(client: httpx.AsyncClient, kg: Keepgate
     out = await client.post("/account/sign-out-everywhere", data={"csrf_token": csrf(devices.text)})
     assert out.headers["location"] == "/login?notice=signed-out"
     assert (await client.get("/account/security")).headers["location"] == "/login"
+
+
+async def test_a_stale_sign_in_is_explained_not_looped(client: httpx.AsyncClient, kg: Keepgate,
+                                                       clock: FrozenClock) -> None:
+    await signed_up_and_in(client, kg)
+    clock.advance(timedelta(minutes=16))
+    setup = await follow(client, await client.get("/account/security/setup?method=totp"))
+    refused = await client.post(str(setup.url), data={"csrf_token": csrf(setup.text),
+                                                      "method": "totp"})
+    assert refused.status_code == 403
+    assert "fresh_sign_in_required" in refused.text
+    assert "Sign out, then sign in again" in refused.text
