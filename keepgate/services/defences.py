@@ -84,6 +84,22 @@ class SignInDefences:
                                                             self.policy.max_failures)
         return Attempt(account, device, number, None if number is not None else "banned")
 
+    async def settle(self, attempt: Attempt, ctx: RequestContext, identifier: str, *,
+                     completed: bool) -> None:
+        """A step passed. Only a finished sign-in clears the failure count: a right password
+        followed by wrong codes must still add up to a ban, so a step that leads to another
+        only gives back its own reservation."""
+        if completed:
+            await self.succeeded(attempt, ctx, identifier)
+            return
+        if attempt.account is not None:
+            async with self._store.unit_of_work(write=True) as uow:
+                if attempt.device is not None:
+                    await uow.devices.refund_attempt(attempt.device.id)
+                else:
+                    await uow.accounts.refund_attempt(attempt.account.id)
+        await self.throttle.release_sign_in(ctx.ip)
+
     async def succeeded(self, attempt: Attempt, ctx: RequestContext, identifier: str) -> None:
         now = self._clock.now()
         if attempt.account is not None:

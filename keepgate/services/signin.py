@@ -25,6 +25,7 @@ from keepgate.domain.identifiers import Identifier, IdentifierKind, parse_identi
 from keepgate.domain.policy import Policies
 from keepgate.flows import login, step_up
 from keepgate.flows.base import (
+    COMPLETED,
     Flow,
     FlowKind,
     SendMessage,
@@ -144,7 +145,6 @@ class LoginPassword:
             return await _refuse(kit, flow, attempt, ctx, identifier.value, masked,
                                  "unknown_account" if account is None else "wrong_password",
                                  identifier_value=identifier.value)
-        await kit.defences.succeeded(attempt, ctx, identifier.value)
         factors = await factor_methods(kit.store, account.id)
         message, digest = device_code_message(kit, flow, account, ctx, now)
         flow = flow.with_context(identifier_value=identifier.value, webauthn_challenge=None,
@@ -157,6 +157,8 @@ class LoginPassword:
             flow, account_id=account.id, method="password", masked_identifier=masked,
             factors=factors, device_trusted=attempt.device is not None, device_code=message,
             code_digest=digest, now=now, code_lifetime=kit.defences.policy.sign_in_code_lifetime)
+        await kit.defences.settle(attempt, ctx, identifier.value,
+                                  completed=result.flow.state == COMPLETED)
         if kit.hasher.needs_rehash(account.password_hash):
             new_hash = await kit.hasher.hash(submission.password)
             result = replace(result, effects=(*result.effects,
@@ -196,8 +198,10 @@ class SecondFactor(ABC):
             return await _refuse(kit, flow, attempt, ctx, identifier, masked,
                                  f"{self.name}_failed", error=error,
                                  **self.on_failure(flow))
-        await kit.defences.succeeded(attempt, ctx, identifier)
-        return await self.passed(flow, account, ctx, now, attempt)
+        result = await self.passed(flow, account, ctx, now, attempt)
+        await kit.defences.settle(attempt, ctx, identifier,
+                                  completed=result.flow.state == COMPLETED)
+        return result
 
     async def before(self, flow: Flow, submission: Submission, account: Account,
                      ctx: RequestContext, now: datetime) -> StepResult | None:
@@ -472,13 +476,14 @@ class LoginWebAuthn(SecondFactor):
             flow = with_challenge(kit, flow, now, [], passwordless=True)
             return await _refuse(kit, flow, attempt, ctx, key, masked, "passkey_failed",
                                  error=error)
-        await kit.defences.succeeded(attempt, ctx, key)
         message, digest = device_code_message(kit, flow, account, ctx, now)
-        return login.first_factor_passed(
+        result = login.first_factor_passed(
             flow.with_context(identifier_value=key, webauthn_challenge=None), account_id=account.id,
             method="passkey", masked_identifier=masked, factors=[],
             device_trusted=attempt.device is not None, device_code=message, code_digest=digest,
             now=now, code_lifetime=kit.defences.policy.sign_in_code_lifetime)
+        await kit.defences.settle(attempt, ctx, key, completed=result.flow.state == COMPLETED)
+        return result
 
 
 def sign_in_methods(kit: SignInKit) -> list[Method]:

@@ -181,3 +181,38 @@ async def test_this_was_not_me_signs_out_everywhere_and_locks(
     assert locked.json()["error"]["code"] == "login.invalid_credentials"
     forged = await client.get("/not-me?token=abc.def")
     assert forged.status_code == 400
+
+
+async def test_a_right_password_does_not_reset_wrong_second_factor_guesses(
+        client: httpx.AsyncClient, kg: Keepgate, clock: FrozenClock) -> None:
+    """Password right, codes wrong, again and again: it still adds up to a ban."""
+    from tests.api.factor_helpers import current_code, enrol_totp
+    from tests.conftest import sign_in
+
+    await register(client, kg, ID)
+    token = await sign_in(client, ID)
+    secret, _ = await enrol_totp(client, token, clock)
+    right = current_code(secret, clock, +1)
+    wrong = "000000" if right != "000000" else "111111"
+    for guesses in (3, 2):
+        answer = await password_step(client, ID, device=None)
+        if answer.status_code == 400:  # proof of work demanded after three failures: solve it
+            flow = answer.json()["flow"]
+            answer = await submit(client, flow["id"], method="password", identifier=ID,
+                                  password=PASSWORD,
+                                  captcha=solve_for_tests(flow["data"]["captcha"]))
+        flow = answer.json()
+        assert flow["state"] == "awaiting_second_factor"
+        for _ in range(guesses):
+            answer = await submit(client, flow["id"], method="totp", code=wrong)
+            assert answer.status_code == 400
+    notice = await last_message(kg, ID)
+    assert notice.template == "signin_banned"
+    flow = (await password_step(client, ID, device=None)).json()
+    assert flow.get("state") != "awaiting_second_factor"  # banned: the password is refused too
+    # the owner's trusted device still gets in, and its sign-in clears nothing for strangers
+    clock.advance(timedelta(seconds=30))
+    mine = (await password_step(client, ID)).json()
+    done = await submit(client, mine["id"], headers={"X-Keepgate-Device": DEVICES[ID]},
+                        method="totp", code=current_code(secret, clock))
+    assert done.json()["state"] == "completed"

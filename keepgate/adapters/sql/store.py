@@ -75,6 +75,9 @@ class SqlAccounts:
     async def reserve_attempt(self, account_id: str, now: datetime, limit: int) -> int | None:
         return await _reserve_attempt(self._c, t.accounts, account_id, now, limit)
 
+    async def refund_attempt(self, account_id: str) -> None:
+        await _refund_attempt(self._c, t.accounts, account_id)
+
     async def clear_failures(self, account_id: str) -> None:
         await self._c.execute(sa.update(t.accounts).where(t.accounts.c.id == account_id)
                               .values(failed_logins=0))
@@ -102,6 +105,13 @@ class SqlAccounts:
         except IntegrityError:
             raise IdentifierTaken() from None
         return bool(result.rowcount)
+
+
+async def _refund_attempt(conn: AsyncConnection, table: sa.Table, row_id: str) -> None:
+    """Give back one reserved attempt (a step that passed but did not finish the sign-in)."""
+    c = table.c
+    await conn.execute(sa.update(table).where(c.id == row_id, c.failed_logins > 0)
+                       .values(failed_logins=c.failed_logins - 1))
 
 
 async def _reserve_attempt(conn: AsyncConnection, table: sa.Table, row_id: str, now: datetime,
@@ -399,6 +409,9 @@ class SqlDevices:
 
     async def reserve_attempt(self, device_id: str, now: datetime, limit: int) -> int | None:
         return await _reserve_attempt(self._c, t.trusted_devices, device_id, now, limit)
+
+    async def refund_attempt(self, device_id: str) -> None:
+        await _refund_attempt(self._c, t.trusted_devices, device_id)
 
     async def clear_failures(self, device_id: str, now: datetime) -> None:
         await self._c.execute(sa.update(t.trusted_devices)
