@@ -45,6 +45,7 @@ from keepgate.services.notices import Notifier
 from keepgate.services.outbox import OutboxPolicy, OutboxWorker
 from keepgate.services.ports import MessageSender, ReplayGuard
 from keepgate.services.security_centre import SecurityCentre
+from keepgate.services.send_budget import SendBudget
 from keepgate.services.sessions import SessionService
 from keepgate.services.signin import SignInKit, sign_in_methods
 from keepgate.services.throttle import Throttle, make_storage
@@ -117,6 +118,8 @@ def build(settings: Settings, *, clock: Clock | None = None,
     keys = [base64.b64decode(k.reveal()) for k in settings.encryption_keys] or [
         derive_key(master, "secrets-at-rest")]
     keyring = KeyRing(keys)
+    budget = SendBudget(store=store, clock=clock, key=derive_key(master, "send-budgets"),
+                        limit=policies.codes.max_sends_per_hour)
     recovery = RecoveryCodeHasher(derive_key(master, "recovery-codes"))
     relying_party = relying_party_from_public_url(settings.public_url)
     user_handles = derive_key(master, "webauthn-user-handle")
@@ -124,13 +127,15 @@ def build(settings: Settings, *, clock: Clock | None = None,
                        keyring=keyring, recovery=recovery,
                        signer=Signer(derive_key(master, "signed-links")), captcha=captcha,
                        policies=policies, public_url=settings.public_url,
-                       relying_party=relying_party, user_handle_key=user_handles)
+                       relying_party=relying_party, user_handle_key=user_handles,
+                       budget=budget)
     enrolment = EnrolmentKit(store=store, keyring=keyring, digester=digester, policies=policies,
                              relying_party=relying_party, user_handle_key=user_handles,
-                             challenge_lifetime=defence.webauthn_challenge_lifetime)
+                             budget=budget, challenge_lifetime=defence.webauthn_challenge_lifetime)
     methods: list[Method] = [
         *default_methods(Toolkit(store=store, hasher=hasher, digester=digester,
-                                 policies=policies, throttle=throttle, captcha=captcha)),
+                                 policies=policies, throttle=throttle, captcha=captcha,
+                                 budget=budget)),
         *sign_in_methods(signin),
         EnrolTotp(enrolment), EnrolSmsCode(enrolment), EnrolEmailCode(enrolment),
         EnrolWebAuthn(enrolment), RegenerateRecoveryCodes(enrolment),

@@ -31,7 +31,6 @@ from keepgate.domain.errors import (
     CodeExpired,
     InvalidCode,
     ResendTooSoon,
-    SendLimitReached,
 )
 from keepgate.domain.identifiers import Identifier, IdentifierKind
 from keepgate.domain.policy import CodePolicy
@@ -93,6 +92,7 @@ def submit_credentials(
     digester: CodeDigester,
     now: datetime,
     policy: CodePolicy,
+    notify_owner: bool = True,
 ) -> StepResult:
     """Move to ``awaiting_code``. Validation (identifier, password, terms) happened before."""
     existing = existing_account_id is not None
@@ -111,8 +111,12 @@ def submit_credentials(
         last_sent_at=iso(now),
     )
     if existing:
+        # The owner hears of it, at most once an hour (``notify_owner``): strangers must not
+        # be able to flood an inbox through the sign-up form.
+        notice = (SendMessage("registration_attempt_existing", identifier, {}),) \
+            if notify_owner else ()
         effects: tuple[SendMessage | RecordEvent, ...] = (
-            SendMessage("registration_attempt_existing", identifier, {}),
+            *notice,
             RecordEvent(EventKind.SIGNUP_ATTEMPT_EXISTING, Outcome.FAILURE, existing_account_id,
                         {"identifier": identifier.masked()}),
         )
@@ -161,19 +165,22 @@ def submit_code(flow: Flow, *, code: str, digester: CodeDigester, now: datetime,
     return StepResult(done, (CreateAccount(identifier, flow.context["password_hash"]),))
 
 
-def resend_code(flow: Flow, *, code: str, digester: CodeDigester, now: datetime,
-                policy: CodePolicy, sends_last_hour: int) -> StepResult:
-    """A new code, subject to the cooldown and the per-destination hourly limit.
-
-    The failure count carries over. For an identifier that already has an account nothing is
-    sent (its owner already had one notice), but the answer and the limits are the same.
-    """
+def check_resend(flow: Flow, *, now: datetime, policy: CodePolicy) -> None:
+    """Raise ``ResendTooSoon`` inside the cooldown (checked before any budget is spent)."""
     ready_at = from_iso(flow.context["last_sent_at"]) + policy.resend_cooldown
     if now < ready_at:
         wait = ready_at - now  # whole seconds, rounded up: waiting that long always suffices
         raise ResendTooSoon(retry_after=max(1, -(-(wait // timedelta(microseconds=1)) // 10**6)))
-    if sends_last_hour >= policy.max_sends_per_hour:
-        raise SendLimitReached(retry_after=3600)
+
+
+def resend_code(flow: Flow, *, code: str, digester: CodeDigester, now: datetime,
+                policy: CodePolicy) -> StepResult:
+    """A new code after the cooldown; the caller has spent the per-destination budget.
+
+    The failure count carries over. For an identifier that already has an account nothing is
+    sent (its owner already had one notice), but the answer and the limits are the same.
+    """
+    check_resend(flow, now=now, policy=policy)
     identifier = identifier_of(flow)
     existing = bool(flow.context.get("existing"))
     digest = None if existing else digester.digest(code, purpose=CODE_PURPOSE, binding=flow.id)

@@ -49,6 +49,7 @@ from keepgate.security.tokens import new_id
 from keepgate.services.context import RequestContext
 from keepgate.services.methods import FactorSubmission, Submission
 from keepgate.services.ports import Store
+from keepgate.services.send_budget import SendBudget
 from keepgate.services.sent_codes import CodeSlot
 
 ISSUER = "Keepgate"
@@ -62,6 +63,7 @@ class EnrolmentKit:
     policies: Policies
     relying_party: webauthn.RelyingParty
     user_handle_key: bytes
+    budget: SendBudget
     challenge_lifetime: timedelta = timedelta(minutes=5)
 
     def user_handle(self, account_id: str) -> bytes:
@@ -159,7 +161,7 @@ class EnrolSentCode:
         slot = CodeSlot(f"enrol_{self.name}", f"enrol-{self.name}", codes.lifetime)
         if submission.action in ("send", "resend"):
             code, digest = slot.new(self.kit.digester, flow, codes)
-            return await slot.send(self.kit.store, codes, flow, to, now, digest=digest,
+            return await slot.send(self.kit.budget, codes, flow, to, now, digest=digest,
                                    message=SendMessage("factor_code", to, {
                                        "code": code,
                                        "minutes": int(codes.lifetime.total_seconds() // 60)}))
@@ -306,7 +308,7 @@ class ChangeContactMethod:
         assert isinstance(submission, FactorSubmission)
         account, _ = await _account_and_factors(self.kit, flow)
         codes = self.kit.policies.codes
-        slot = CodeSlot("contact", "contact", codes.lifetime)
+        slot = CodeSlot("contact", "contact", codes.lifetime, budget="foreign")
         if submission.code is None:
             if submission.kind not in ("email", "phone") or not submission.value:
                 raise RequestRejected('Send {"kind": "email" or "phone", "value": …}.',
@@ -318,7 +320,7 @@ class ChangeContactMethod:
                 taken = await uow.accounts.find(new) is not None
             code, digest = slot.new(self.kit.digester, flow, codes)
             return await slot.send(
-                self.kit.store, codes, flow, new, now,
+                self.kit.budget, codes, flow, new, now,
                 digest=None if taken else digest,
                 message=None if taken else SendMessage("contact_code", new, {
                     "code": code, "minutes": int(codes.lifetime.total_seconds() // 60)}),

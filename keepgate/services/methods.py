@@ -9,12 +9,12 @@ transition table decides in which states it is open. Second factors (``totp``, `
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 import anyio
 
-from keepgate.domain.errors import InvalidCode, SendLimitReached, TermsNotAccepted
+from keepgate.domain.errors import InvalidCode, TermsNotAccepted
 from keepgate.domain.identifiers import parse_identifier
 from keepgate.domain.policy import Policies
 from keepgate.flows import registration
@@ -27,6 +27,7 @@ from keepgate.services.ports import Store
 
 if TYPE_CHECKING:
     from keepgate.services.captcha import CaptchaGate
+    from keepgate.services.send_budget import SendBudget
     from keepgate.services.throttle import Throttle
 
 
@@ -71,6 +72,7 @@ class Toolkit:
     policies: Policies
     throttle: Throttle
     captcha: CaptchaGate
+    budget: SendBudget
 
 
 class Method(Protocol):
@@ -79,11 +81,6 @@ class Method(Protocol):
 
     async def step(self, flow: Flow, submission: Submission, ctx: RequestContext,
                    now: datetime) -> StepResult: ...
-
-
-async def _sends_last_hour(tools: Toolkit, destination: str, now: datetime) -> int:
-    async with tools.store.unit_of_work(write=False) as uow:
-        return await uow.outbox.count_since(destination, now - timedelta(hours=1))
 
 
 class RegistrationPassword:
@@ -112,14 +109,15 @@ class RegistrationPassword:
         password_hash = await self.tools.hasher.hash(submission.password)
         async with self.tools.store.unit_of_work(write=False) as uow:
             existing = await uow.accounts.find(identifier)
-            sends = await uow.outbox.count_since(identifier.value, now - timedelta(hours=1))
-        if sends >= policy.codes.max_sends_per_hour:
-            raise SendLimitReached(retry_after=3600)
+        # Spent alike whether or not the address has an account: the limit reveals nothing.
+        await self.tools.budget.spend("foreign", identifier.value)
+        notify = existing is not None and await self.tools.budget.notice_allowed(
+            identifier.value)
         return registration.submit_credentials(
             flow, identifier=identifier, password_hash=password_hash,
             existing_account_id=existing.id if existing else None,
             code=generate_code(policy.codes.digits), digester=self.tools.digester, now=now,
-            policy=policy.codes,
+            policy=policy.codes, notify_owner=notify,
         )
 
 
@@ -142,11 +140,10 @@ class RegistrationCode:
         assert isinstance(submission, CodeSubmission)
         codes = self.tools.policies.codes
         if submission.action == "resend":
-            destination = registration.identifier_of(flow).value
-            return registration.resend_code(
-                flow, code=generate_code(codes.digits), digester=self.tools.digester, now=now,
-                policy=codes, sends_last_hour=await _sends_last_hour(self.tools, destination, now),
-            )
+            registration.check_resend(flow, now=now, policy=codes)
+            await self.tools.budget.spend("foreign", registration.identifier_of(flow).value)
+            return registration.resend_code(flow, code=generate_code(codes.digits),
+                                            digester=self.tools.digester, now=now, policy=codes)
         code = normalize_code(submission.code, codes.digits)
         return registration.submit_code(flow, code=code, digester=self.tools.digester, now=now,
                                         policy=codes)

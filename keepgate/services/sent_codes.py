@@ -1,7 +1,7 @@
 """Codes we send (SMS, email, new-device, contact change), kept in a flow's context.
 
 One set of rules for all of them: at least 60 s between sends, at most 5 sends an hour to a
-destination (counted across flows, from the outbox), a lifetime, single use, and five wrong
+destination (the send budget, counted across flows), a lifetime, single use, and five wrong
 tries kill the code; a resend gives a new code but never resets the failure count.
 """
 
@@ -16,14 +16,13 @@ from keepgate.domain.errors import (
     CodeExpired,
     InvalidCode,
     ResendTooSoon,
-    SendLimitReached,
 )
 from keepgate.domain.identifiers import Identifier
 from keepgate.domain.policy import CodePolicy
 from keepgate.flows.base import Flow, Message, SendMessage, StepResult, from_iso, iso
 from keepgate.security.codes import CodeDigester, generate_code
 from keepgate.security.errors import InvalidCodeDigest
-from keepgate.services.ports import Store
+from keepgate.services.send_budget import SendBudget
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,12 +30,13 @@ class CodeSlot:
     key: str  # context prefix: "<key>_digest", "<key>_sent_at", ...
     purpose: str  # what the digest is bound to, besides the flow
     lifetime: timedelta
+    budget: str = "owner"  # whose send budget: "owner", or "foreign" for a new address
 
     def new(self, digester: CodeDigester, flow: Flow, policy: CodePolicy) -> tuple[str, str]:
         code = generate_code(policy.digits)
         return code, digester.digest(code, purpose=self.purpose, binding=flow.id)
 
-    async def send(self, store: Store, policy: CodePolicy, flow: Flow, to: Identifier,
+    async def send(self, budget: SendBudget, policy: CodePolicy, flow: Flow, to: Identifier,
                    now: datetime, *, message: SendMessage | None, digest: str | None,
                    **context: Any) -> StepResult:
         """Store the digest and hand back the message; ``message=None`` sends nothing but
@@ -45,10 +45,7 @@ class CodeSlot:
         if last is not None and now < from_iso(str(last)) + policy.resend_cooldown:
             wait = from_iso(str(last)) + policy.resend_cooldown - now
             raise ResendTooSoon(retry_after=max(1, int(wait.total_seconds()) + 1))
-        async with store.unit_of_work(write=False) as uow:
-            sent = await uow.outbox.count_since(to.value, now - timedelta(hours=1))
-        if sent >= policy.max_sends_per_hour:
-            raise SendLimitReached(retry_after=3600)
+        await budget.spend(self.budget, to.value)  # spent even when nothing goes out
         updated = flow.evolve(messages=(Message("code.sent",
                                                 f"We sent a code to {to.masked()}."),))
         updated = updated.with_context(**{

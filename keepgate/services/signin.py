@@ -19,6 +19,7 @@ from keepgate.domain.errors import (
     InvalidFactorResponse,
     KeepgateError,
     MethodNotAllowed,
+    SendLimitReached,
 )
 from keepgate.domain.factors import RECOVERY_CODE, Factor, FactorKind
 from keepgate.domain.identifiers import Identifier, IdentifierKind, parse_identifier
@@ -57,6 +58,7 @@ from keepgate.services.methods import (
     Submission,
 )
 from keepgate.services.ports import Store
+from keepgate.services.send_budget import SendBudget
 from keepgate.services.sent_codes import CodeSlot
 
 NOT_ME_LINK_LIFETIME = timedelta(days=7)
@@ -76,6 +78,7 @@ class SignInKit:
     public_url: str
     relying_party: webauthn.RelyingParty
     user_handle_key: bytes
+    budget: SendBudget
 
     def user_handle(self, account_id: str) -> bytes:
         """A stable, opaque WebAuthn user handle: no email or id leaks to authenticators."""
@@ -101,6 +104,20 @@ def device_code_message(kit: SignInKit, flow: Flow, account: Account, ctx: Reque
         "ip": ctx.ip or "unknown", "time": now.strftime("%Y-%m-%d %H:%M UTC"),
         "not_me_url": f"{kit.public_url}/not-me?token={link}"})
     return message, digest
+
+
+async def _settle(kit: SignInKit, result: StepResult, attempt: Attempt, ctx: RequestContext,
+                  identifier: str, account: Account) -> StepResult:
+    """Count the passed step; a first new-device code spends the owner's send budget."""
+    if result.flow.state == login.AWAITING_DEVICE_CODE:
+        try:
+            await kit.budget.spend("owner", account.contact.value)
+        except SendLimitReached:
+            await kit.defences.settle(attempt, ctx, identifier, completed=False)
+            raise
+    await kit.defences.settle(attempt, ctx, identifier,
+                              completed=result.flow.state == COMPLETED)
+    return result
 
 
 async def _refuse(kit: SignInKit, flow: Flow, attempt: Attempt, ctx: RequestContext,
@@ -157,8 +174,7 @@ class LoginPassword:
             flow, account_id=account.id, method="password", masked_identifier=masked,
             factors=factors, device_trusted=attempt.device is not None, device_code=message,
             code_digest=digest, now=now, code_lifetime=kit.defences.policy.sign_in_code_lifetime)
-        await kit.defences.settle(attempt, ctx, identifier.value,
-                                  completed=result.flow.state == COMPLETED)
+        result = await _settle(kit, result, attempt, ctx, identifier.value, account)
         if kit.hasher.needs_rehash(account.password_hash):
             new_hash = await kit.hasher.hash(submission.password)
             result = replace(result, effects=(*result.effects,
@@ -199,9 +215,7 @@ class SecondFactor(ABC):
                                  f"{self.name}_failed", error=error,
                                  **self.on_failure(flow))
         result = await self.passed(flow, account, ctx, now, attempt)
-        await kit.defences.settle(attempt, ctx, identifier,
-                                  completed=result.flow.state == COMPLETED)
-        return result
+        return await _settle(kit, result, attempt, ctx, identifier, account)
 
     async def before(self, flow: Flow, submission: Submission, account: Account,
                      ctx: RequestContext, now: datetime) -> StepResult | None:
@@ -288,7 +302,7 @@ class LoginSentCode(SecondFactor):
         assert isinstance(submission, FactorSubmission)
         if submission.action in ("send", "resend"):
             message, digest = self.message(flow, account, ctx, now)
-            return await self.slot.send(self.kit.store, self.kit.policies.codes, flow,
+            return await self.slot.send(self.kit.budget, self.kit.policies.codes, flow,
                                         self.destination(flow, account), now, message=message,
                                         digest=digest)
         if not self.slot.sent(flow):
@@ -482,8 +496,7 @@ class LoginWebAuthn(SecondFactor):
             method="passkey", masked_identifier=masked, factors=[],
             device_trusted=attempt.device is not None, device_code=message, code_digest=digest,
             now=now, code_lifetime=kit.defences.policy.sign_in_code_lifetime)
-        await kit.defences.settle(attempt, ctx, key, completed=result.flow.state == COMPLETED)
-        return result
+        return await _settle(kit, result, attempt, ctx, key, account)
 
 
 def sign_in_methods(kit: SignInKit) -> list[Method]:

@@ -9,6 +9,9 @@ import anyio
 import httpx
 import pytest
 
+from keepgate.config import Settings
+from keepgate.domain.identifiers import parse_identifier
+from keepgate.web.app import create_app
 from keepgate.security.captcha import solve_for_tests
 from keepgate.services.clock import FrozenClock
 from keepgate.wiring import Keepgate
@@ -216,3 +219,73 @@ async def test_a_right_password_does_not_reset_wrong_second_factor_guesses(
     done = await submit(client, mine["id"], headers={"X-Keepgate-Device": DEVICES[ID]},
                         method="totp", code=current_code(secret, clock))
     assert done.json()["state"] == "completed"
+
+
+async def _sign_up_attempt(client: httpx.AsyncClient, identifier: str) -> int:
+    flow = (await client.post("/api/v1/flows/registration")).json()
+    answer = await submit(client, flow["id"], method="password", identifier=identifier,
+                          password=PASSWORD, accept_terms=True)
+    return answer.status_code
+
+
+async def test_the_send_limit_answers_alike_for_existing_and_new_addresses(
+        client: httpx.AsyncClient, kg: Keepgate, clock: FrozenClock, settings: Settings) -> None:
+    await register(client, kg, "owner@example.com")
+    clock.advance(timedelta(hours=1, seconds=1))  # the registration's own sends age out
+    existing = [await _sign_up_attempt(client, "owner@example.com") for _ in range(6)]
+    # another network, so the per-IP sign-up limit (10 an hour) stays out of the way
+    transport = httpx.ASGITransport(app=create_app(settings, keepgate=kg),
+                                    client=("198.51.100.9", 1))
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as other:
+        fresh = [await _sign_up_attempt(other, "nobody@example.com") for _ in range(6)]
+    assert existing == fresh == [200] * 5 + [429]
+    async with kg.store.unit_of_work(write=False) as uow:
+        notices = [m for m in await uow.outbox.recent(100)
+                   if m.template == "registration_attempt_existing"]
+    assert len(notices) == 1  # the owner hears of it once an hour, not six times
+
+
+async def test_parallel_sign_ups_cannot_race_past_the_send_limit(
+        client: httpx.AsyncClient, kg: Keepgate) -> None:
+    statuses: list[int] = []
+
+    async def attempt() -> None:
+        statuses.append(await _sign_up_attempt(client, "+447911123456"))
+
+    async with anyio.create_task_group() as group:
+        for _ in range(9):  # under the per-IP sign-up limit, over the per-number one
+            group.start_soon(attempt)
+    async with kg.store.unit_of_work(write=False) as uow:
+        sms = [m for m in await uow.outbox.recent(100) if m.destination == "+447911123456"]
+    assert len(sms) == 5 and sorted(statuses) == [200] * 5 + [429] * 4
+
+
+async def test_strangers_cannot_spend_the_owners_sign_in_codes(
+        client: httpx.AsyncClient, kg: Keepgate, clock: FrozenClock) -> None:
+    from tests.api.factor_helpers import settings_flow
+    from tests.conftest import last_code, sign_in
+
+    await register(client, kg, ID)
+    token = await sign_in(client, ID)
+    flow_id = await settings_flow(client, token)
+    await submit(client, flow_id, token, method="email_code", action="send")
+    await submit(client, flow_id, token, method="email_code", code=await last_code(kg, ID))
+    clock.advance(timedelta(hours=1, seconds=1))
+    for _ in range(6):  # a stranger floods the sign-up form with the owner's address
+        await _sign_up_attempt(client, ID)
+    flow = (await password_step(client, ID)).json()
+    asked = await submit(client, flow["id"], headers={"X-Keepgate-Device": DEVICES[ID]},
+                         method="email_code", action="send")
+    assert asked.status_code == 200, asked.text  # the owner's budget is the owner's
+
+
+async def test_new_device_codes_count_against_the_owners_budget(
+        client: httpx.AsyncClient, kg: Keepgate, clock: FrozenClock) -> None:
+    await register(client, kg, ID)
+    clock.advance(timedelta(hours=1, seconds=1))
+    answers = [await password_step(client, ID, device=None) for _ in range(6)]
+    assert [a.status_code for a in answers] == [200] * 5 + [429]
+    assert answers[5].json()["error"]["code"] == "code.send_limit_reached"
+    async with kg.store.unit_of_work(write=False) as uow:
+        account = await uow.accounts.find(parse_identifier(ID))
+    assert account is not None and account.failed_logins == 0  # nothing counted as failure

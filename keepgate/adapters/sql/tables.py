@@ -149,6 +149,15 @@ unknown_attempts = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False, index=True),
 )
 
+# Messages sent (or, for addresses we must not reveal, pretended to be sent) per destination
+# and purpose, in a fixed window: counted atomically before anything is queued.
+send_budgets = sa.Table(
+    "send_budgets", metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("window_start", UTCDateTime, nullable=False, index=True),
+    sa.Column("count", sa.Integer, nullable=False),
+)
+
 security_holds = sa.Table(
     "security_holds", metadata,
     sa.Column("id", sa.String(36), primary_key=True),
