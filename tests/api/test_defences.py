@@ -11,9 +11,9 @@ import pytest
 
 from keepgate.config import Settings
 from keepgate.domain.identifiers import parse_identifier
-from keepgate.web.app import create_app
 from keepgate.security.captcha import solve_for_tests
 from keepgate.services.clock import FrozenClock
+from keepgate.web.app import create_app
 from keepgate.wiring import Keepgate
 from tests.api.factor_helpers import password_step, submit
 from tests.conftest import DEVICES, PASSWORD, last_message, register
