@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import re
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -36,6 +37,32 @@ def _upgrade(settings: Settings) -> None:
     command.upgrade(config, "head")
 
 
+class RedactTokens(logging.Filter):
+    """Signed links ("this wasn't me", undo a contact change) must not sit in access logs."""
+
+    PATTERN = re.compile(r"(token=)[^&\s\"]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(self.PATTERN.sub(r"\1[redacted]", a) if isinstance(a, str)
+                                else a for a in record.args)
+        return True
+
+
+LOG_CONFIG: dict[str, object] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "keepgate.cli.RedactTokens"}},
+    "formatters": {"plain": {"format": "%(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain",
+                             "filters": ["redact"]}},
+    "loggers": {"uvicorn": {"handlers": ["console"], "level": "INFO", "propagate": False},
+                "uvicorn.access": {"handlers": ["console"], "level": "INFO",
+                                   "propagate": False},
+                "keepgate": {"handlers": ["console"], "level": "INFO", "propagate": False}},
+}
+
+
 def serve(settings: Settings, workers: int | None) -> None:
     import uvicorn
 
@@ -43,7 +70,7 @@ def serve(settings: Settings, workers: int | None) -> None:
           f"({settings.env}, database {settings.database_url.split('://')[0]})", flush=True)
     uvicorn.run("keepgate.web.app:app_from_env", factory=True, host=settings.host,
                 port=settings.port, workers=workers or settings.workers, proxy_headers=False,
-                server_header=False, log_level="info")
+                server_header=False, log_level="info", log_config=LOG_CONFIG)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -187,6 +187,9 @@ class Settings:
                                   "print(base64.b64encode(os.urandom(32)).decode())')")
         if self.production and not self.encryption_keys:
             raise ConfigError("production needs KEEPGATE_ENCRYPTION_KEYS for secrets at rest")
+        if not self.production and self.secret_key.reveal() == DEV_SECRET:
+            log.warning("!!! development mode on the public development secret: never expose "
+                        "this instance (set KEEPGATE_ENV=production and real secrets) !!!")
         if self.hash_params.below_floor():
             log.warning("!!! Argon2 parameters %s are BELOW the security baseline "
                         "(m=19 MiB, t=2): acceptable for tests only !!!", self.hash_params)

@@ -150,7 +150,8 @@ def build(settings: Settings, *, clock: Clock | None = None,
 
     senders: dict[str, MessageSender] = {}
     if settings.smtp_url:
-        senders["email"] = SmtpSender(settings.smtp_url, settings.mail_from)
+        senders["email"] = SmtpSender(settings.smtp_url, settings.mail_from,
+                                      require_tls=settings.production)
     if settings.sms_webhook_url:
         token = settings.sms_webhook_token.reveal() if settings.sms_webhook_token else None
         sms = WebhookSmsSender(settings.sms_webhook_url, token)

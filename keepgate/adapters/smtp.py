@@ -12,7 +12,9 @@ from keepgate.services.ports import OutboxMessage
 
 
 class SmtpSender:
-    def __init__(self, url: str, mail_from: str, timeout: float = 20.0) -> None:
+    def __init__(self, url: str, mail_from: str, timeout: float = 20.0, *,
+                 require_tls: bool = False) -> None:
+        self._require_tls = require_tls
         parts = urlsplit(url)
         self._host = parts.hostname or "localhost"
         self._implicit_tls = parts.scheme == "smtps"
@@ -37,5 +39,8 @@ class SmtpSender:
         await aiosmtplib.send(
             self.build(message), hostname=self._host, port=self._port,
             username=self._username, password=self._password, use_tls=self._implicit_tls,
-            start_tls=None if not self._implicit_tls else False, timeout=self._timeout,
+            # In production STARTTLS is mandatory: a server that does not offer it (or a
+            # downgrade in the middle) fails the delivery, which the outbox retries.
+            start_tls=False if self._implicit_tls else (True if self._require_tls else None),
+            timeout=self._timeout,
         )

@@ -25,6 +25,12 @@ RECOVERY_CODE = "recovery_code"
 FACTOR_PREFERENCE = ("webauthn", "totp", "sms_code", "email_code", RECOVERY_CODE)
 
 
+def clean_label(text: str, limit: int = 64) -> str:
+    """A person's name for a key: printable text, single spaces, at most ``limit`` long."""
+    printable = "".join(ch if ch.isprintable() else " " for ch in text)
+    return " ".join(printable.split())[:limit]
+
+
 @dataclass(frozen=True, slots=True)
 class Factor:
     id: str

@@ -63,8 +63,8 @@ def parse_anti_phishing_code(raw: object) -> str:
 
 # Security notifications. Critical ones can never be muted.
 CRITICAL_NOTICES = frozenset({
-    "device_code", "signin_banned", "password_changed", "factor_removed", "email_changed",
-    "phone_changed", "account_locked", "registration_attempt_existing",
+    "device_code", "signin_banned", "password_changed", "factor_added", "factor_removed",
+    "contact_changed", "account_locked", "registration_attempt_existing",
 })
-MUTABLE_NOTICES = frozenset({"factor_added", "anti_phishing_changed",
-                             "recovery_codes_regenerated"})
+# Only what an intruder gains nothing by hiding may be muted.
+MUTABLE_NOTICES = frozenset({"anti_phishing_changed", "recovery_codes_regenerated"})

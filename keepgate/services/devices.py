@@ -14,7 +14,8 @@ def describe_device(user_agent: str) -> str:
     agent = parse(user_agent)
     browser = agent.browser.family
     if browser == "Other":
-        return user_agent[:60]
+        # Never the raw header: it is attacker-chosen text that would land in our emails.
+        return "Unknown device"
     version = agent.browser.version_string.split(".")[0]
     system = agent.os.family
     name = f"{browser} {version}".strip()

@@ -25,7 +25,7 @@ from keepgate.domain.errors import (
     KeepgateError,
     RequestRejected,
 )
-from keepgate.domain.factors import FACTOR_LABELS, Factor, FactorKind
+from keepgate.domain.factors import FACTOR_LABELS, Factor, FactorKind, clean_label
 from keepgate.domain.identifiers import Identifier, IdentifierKind, parse_email, parse_phone
 from keepgate.domain.policy import Policies
 from keepgate.flows.base import (
@@ -228,7 +228,7 @@ class EnrolWebAuthn:
             error.flow = cleared
             return StepResult(cleared.evolve(messages=(Message(error.code, error.message,
                                                                "error"),)), error=error)
-        label = (submission.name or "").strip()[:64] or (
+        label = clean_label(submission.name or "") or (
             "Passkey" if passkey else "Security key")
         factor = Factor(id=new_id(), account_id=account.id, kind=FactorKind.WEBAUTHN,
                         label=label, created_at=now, confirmed_at=now,

@@ -300,18 +300,20 @@ class FlowService:
         await self._record(uow, RecordEvent(EventKind.CONTACT_CHANGED, Outcome.SUCCESS,
                                             account.id, {"kind": field,
                                                          "new": effect.new.masked()}), ctx, now)
-        if old is not None and self._signer is not None:
-            token = self._signer.sign("undo-contact", {"a": account.id, "k": field, "o": old,
-                                                       "n": effect.new.value},
+        if self._signer is not None:
+            # The address that was there is told; when one is *added*, the account's other
+            # contact is told instead. Either way, with a link to undo.
+            told = Identifier(effect.new.kind, old) if old is not None else (
+                account.identifier_for(IdentifierKind.PHONE if email else IdentifierKind.EMAIL))
+            token = self._signer.sign("undo-contact", {"a": account.id, "k": field,
+                                                       "o": old or "", "n": effect.new.value},
                                       expires_at=now + HOLD_DURATION)
             what = "email address" if email else "phone number"
-            await self._notifier.enqueue(uow, Identifier(effect.new.kind, old),
-                                         "contact_changed", {
-                                             "what": what, "new": effect.new.masked(),
-                                             "ip": ctx.ip or "unknown",
-                                             "undo_url": f"{self._public_url}/undo-contact"
-                                                         f"?token={token}"},
-                                         now, account=account)
+            if told is not None:
+                await self._notifier.enqueue(uow, told, "contact_changed", {
+                    "what": what, "new": effect.new.masked(), "ip": ctx.ip or "unknown",
+                    "undo_url": f"{self._public_url}/undo-contact?token={token}"},
+                    now, account=account)
 
     async def _new_recovery_codes(self, uow: UnitOfWork, account_id: str,
                                   now: datetime) -> list[str]:

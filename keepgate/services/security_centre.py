@@ -26,7 +26,7 @@ from keepgate.domain.errors import (
     PasswordRejected,
     SecurityConflict,
 )
-from keepgate.domain.factors import DefencePolicy, FactorKind, TrustedDevice
+from keepgate.domain.factors import DefencePolicy, FactorKind, TrustedDevice, clean_label
 from keepgate.domain.policy import Policies
 from keepgate.domain.security_centre import (
     MUTABLE_NOTICES,
@@ -186,6 +186,11 @@ class SecurityCentre:
             None if attempt.refused else account.password_hash, current)
         if not verified:
             await self._defences.failed(attempt, ctx, account.email or account.phone or "")
+            async with self._store.unit_of_work(write=True) as uow:
+                await uow.audit.append(AuditEvent(EventKind.PASSWORD_CHANGED, Outcome.FAILURE,
+                                                  account.id, ctx.ip, ctx.user_agent,
+                                                  {"reason": "current_password_incorrect"}),
+                                       now)
             raise CurrentPasswordIncorrect()
         await self._defences.succeeded(attempt, ctx, account.email or account.phone or "")
         if new == current:
@@ -302,13 +307,17 @@ class SecurityCentre:
         """
         now = self._clock.now()
         account_id, field = str(payload["a"]), str(payload["k"])
-        old, new = str(payload["o"]), str(payload["n"])
+        old, new = str(payload["o"]) or None, str(payload["n"])
         if field not in ("email", "phone"):
             return False
         async with self._store.unit_of_work(write=True) as uow:
             account = await uow.accounts.get(account_id)
             if account is None or getattr(account, field) != new:
                 return False  # already undone, or changed again since
+            restored = (dataclasses.replace(account, email=old) if field == "email"
+                        else dataclasses.replace(account, phone=old))
+            if restored.email is None and restored.phone is None:
+                return False  # an account always keeps a way to reach its owner
             if not await uow.accounts.update_security(account_id, account.security_version,
                                                       **{field: old}):
                 raise SecurityConflict()
@@ -318,8 +327,6 @@ class SecurityCentre:
             await uow.audit.append(AuditEvent(EventKind.CONTACT_CHANGE_UNDONE, Outcome.SUCCESS,
                                               account_id, ctx.ip, ctx.user_agent,
                                               {"kind": field}), now)
-            restored = (dataclasses.replace(account, email=old) if field == "email"
-                        else dataclasses.replace(account, phone=old))
             await self._notifier.notify_account(uow, restored, "account_locked", {}, now)
         return True
 
@@ -344,7 +351,7 @@ class SecurityCentre:
 
     async def rename_factor(self, principal: Principal, factor_id: str, label: str,
                             ctx: RequestContext) -> None:
-        name = " ".join(label.split())[:64]
+        name = clean_label(label)
         if not name:
             raise InputRejected("Give the key a name.", code="factor.name_required")
         now = self._clock.now()

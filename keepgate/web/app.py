@@ -18,7 +18,7 @@ from keepgate import __version__
 from keepgate.config import Settings
 from keepgate.services.clock import Clock
 from keepgate.web import api, errors, pages, security_api, security_pages
-from keepgate.web.middleware import BodyLimit, SecurityHeaders
+from keepgate.web.middleware import BodyLimit, RejectNul, SecurityHeaders
 from keepgate.wiring import Keepgate, build
 
 log = logging.getLogger("keepgate")
@@ -78,6 +78,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
         return {"status": "ok"}
 
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(RejectNul)
     app.add_middleware(SecurityHeaders, hsts=settings.public_url.startswith("https://"))
     return app
 

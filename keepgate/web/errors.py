@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from keepgate.domain import errors as e
+from keepgate.web.middleware import CSP, STATIC_HEADERS
 
 log = logging.getLogger("keepgate.web")
 
@@ -138,8 +139,13 @@ def install(app: FastAPI, *, render_page_error: PageErrorRenderer) -> None:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         message = "Something went wrong on our side. Nothing was changed; please try again."
         if wants_page(request):
-            return render_page_error(request, 500, "internal", message)
-        return JSONResponse(error_body("internal", message), status_code=500)
+            response = render_page_error(request, 500, "internal", message)
+        else:
+            response = JSONResponse(error_body("internal", message), status_code=500)
+        # Starlette answers unhandled errors outside every middleware: add the headers here.
+        response.headers.update({"Content-Security-Policy": CSP, "Cache-Control": "no-store",
+                                 **STATIC_HEADERS})
+        return response
 
     app.add_exception_handler(e.KeepgateError, keepgate_error)
     app.add_exception_handler(RequestValidationError, validation_error)

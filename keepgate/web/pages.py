@@ -150,7 +150,7 @@ def factor_submission(fields: dict[str, str]) -> FactorSubmission:
     if raw:
         try:
             parsed = json.loads(raw[:65536])
-        except ValueError:
+        except (ValueError, RecursionError):  # garbage, or nesting deep enough to blow up
             parsed = None
         credential = parsed if isinstance(parsed, dict) else {}
     return FactorSubmission(

@@ -51,9 +51,12 @@ class OverviewOut(BaseModel):
     version: int = Field(description="Send back as expected_version to refuse lost updates")
 
 
+VERSION = Field(default=None, ge=0, le=2**31 - 1)
+
+
 class AntiPhishingIn(Strict):
     code: str = Field(max_length=64, description="4-20 letters and digits")
-    expected_version: int | None = None
+    expected_version: int | None = VERSION
 
 
 class PasswordChangeIn(Strict):
@@ -94,7 +97,7 @@ class DeviceOut(BaseModel):
 
 class NoticesIn(Strict):
     muted: list[str] = Field(max_length=10)
-    expected_version: int | None = None
+    expected_version: int | None = VERSION
 
 
 class NoticesOut(BaseModel):
@@ -153,7 +156,7 @@ async def change_password(body: PasswordChangeIn, request: Request,
             summary="Sign-in attempts on my account, newest first")
 async def login_history(
     request: Request, current: Current,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
     outcome: Annotated[Literal["success", "failure"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> LoginHistoryOut:

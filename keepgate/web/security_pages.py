@@ -34,6 +34,13 @@ NOTICE_LABELS = {
 SETUP = "/account/security/setup"
 
 
+def small_int(text: str) -> int | None:
+    """A form or query number: ASCII digits only (not '²'), and small enough for the database."""
+    if text.isascii() and text.isdigit() and len(text) <= 15:
+        return int(text)
+    return None
+
+
 def _safe_next(value: str | None, default: str = "/account/security") -> str:
     if value and value.startswith("/") and not value.startswith("//"):
         return value
@@ -104,7 +111,7 @@ async def anti_phishing(request: Request) -> Response:
     async def act(principal: Principal) -> None:
         await page.kg.security.set_anti_phishing_code(
             principal, fields.get("code", "")[:64], page_context(page),
-            int(version) if version.isdigit() else None)
+            small_int(version))
 
     return await _guarded(page, act, "anti-phishing-saved")
 
@@ -319,7 +326,7 @@ async def history(request: Request) -> Response:
     before = params.get("before", "")
     outcome = params.get("outcome") if params.get("outcome") in ("success", "failure") else None
     entries, cursor = await page.kg.security.login_history(
-        principal.account.id, before=int(before) if before.isdigit() else None,
+        principal.account.id, before=small_int(before),
         outcome=outcome, limit=20)
     return page.render("security_history.html", entries=entries, cursor=cursor,
                        outcome=outcome or "", notice=params.get("notice"))

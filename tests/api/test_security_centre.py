@@ -230,16 +230,18 @@ async def test_not_me_from_history_and_notification_preferences(
     token = await sign_in(client, ID)
     other = await sign_in(client, ID)
     muted = await client.put("/api/v1/security/notifications",
-                             json={"muted": ["factor_added"]}, headers=bearer(token))
-    assert muted.json()["muted"] == ["factor_added"]
-    critical = await client.put("/api/v1/security/notifications",
-                                json={"muted": ["password_changed"]}, headers=bearer(token))
-    assert critical.status_code == 400
-    assert critical.json()["error"]["code"] == "notices.not_mutable"
+                             json={"muted": ["recovery_codes_regenerated"]},
+                             headers=bearer(token))
+    assert muted.json()["muted"] == ["recovery_codes_regenerated"]
+    for critical in ("password_changed", "factor_added"):  # an intruder would hide these
+        refused = await client.put("/api/v1/security/notifications",
+                                   json={"muted": [critical]}, headers=bearer(token))
+        assert refused.status_code == 400
+        assert refused.json()["error"]["code"] == "notices.not_mutable"
     await enrol_totp(client, token, clock)
     async with kg.store.unit_of_work(write=False) as uow:
         templates = [m.template for m in await uow.outbox.recent(50)]
-    assert "factor_added" not in templates  # muted
+    assert "factor_added" in templates
     reported = await client.post("/api/v1/security/not-me", headers=bearer(token))
     assert reported.status_code == 204
     assert (await client.get("/api/v1/me", headers=bearer(other))).status_code == 401
@@ -320,3 +322,68 @@ async def test_contact_change_to_a_taken_address_reveals_nothing(
         to_owner = [m for m in await uow.outbox.recent(50)
                     if m.destination == "owner@example.com" and m.template == "contact_code"]
     assert to_owner == []
+
+
+async def test_adding_a_phone_tells_the_email_with_a_way_back(
+        client: httpx.AsyncClient, kg: Keepgate) -> None:
+    await register(client, kg, ID)
+    token = await sign_in(client, ID)  # fresh sign-in, no factor yet: no step-up needed
+    flow_id = await settings_flow(client, token)
+    await submit(client, flow_id, token, method="contact", kind="phone", value="+447911123456")
+    done = await submit(client, flow_id, token, method="contact",
+                        code=await last_code(kg, "+447911123456"))
+    assert done.status_code == 200, done.text
+    notice = await last_message(kg, ID)
+    assert notice.template == "contact_changed" and "/undo-contact?token=" in notice.body
+    link = re.search(r"http://localhost(/undo-contact\?token=\S+)", notice.body)
+    assert link is not None
+    page = await client.get(link.group(1))
+    undone = await client.post("/undo-contact", data={
+        "csrf_token": re.search(r'name="csrf_token" value="([0-9a-f]+)"', page.text).group(1),  # type: ignore[union-attr]
+        "token": re.search(r'name="token" value="([^"]+)"', page.text).group(1)})  # type: ignore[union-attr]
+    assert undone.status_code == 200
+    async with kg.store.unit_of_work(write=False) as uow:
+        account = await uow.accounts.find(parse_identifier(ID))
+    assert account is not None and account.phone is None and account.locked_at is not None
+
+
+async def test_bad_ids_and_numbers_are_4xx_not_500(client: httpx.AsyncClient, kg: Keepgate,
+                                                   clock: FrozenClock) -> None:
+    await register(client, kg, ID)
+    token = await sign_in(client, ID)
+    for method, path in (("GET", "/api/v1/flows/%00"), ("POST", "/api/v1/flows/a%00b"),
+                         ("GET", "/login?flow=%00"), ("DELETE", "/api/v1/sessions/%00")):
+        response = await client.request(method, path, headers=bearer(token))
+        assert response.status_code == 400, path
+        assert response.json()["error"]["code"] == "request.invalid"
+    huge = await client.get(f"/api/v1/security/login-history?before={10**30}",
+                            headers=bearer(token))
+    assert huge.status_code == 422
+    version = await client.put("/api/v1/security/anti-phishing-code",
+                               json={"code": "Valid123", "expected_version": 10**30},
+                               headers=bearer(token))
+    assert version.status_code == 422
+    from keepgate.web.security_pages import small_int
+
+    assert small_int("²") is None and small_int("9" * 16) is None  # "²".isdigit() is True
+    assert small_int("42") == 42
+    factors = await client.patch("/api/v1/security/factors/x", json={"label": "a\u0000b"},
+                                 headers=bearer(token))
+    assert factors.status_code == 404
+
+
+async def test_an_unexpected_error_is_a_500_with_the_security_headers(
+        settings: Settings, kg: Keepgate) -> None:
+    async def broken(token: str | None) -> None:
+        raise RuntimeError("simulated fault")
+
+    kg.sessions.authenticate = broken  # type: ignore[method-assign,assignment]
+    transport = httpx.ASGITransport(app=create_app(settings, keepgate=kg),
+                                    raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+        response = await client.get("/api/v1/me", headers=bearer("x"))
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "internal"
+    assert "simulated" not in response.text
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"

@@ -140,8 +140,14 @@ def test_weak_hash_params_warn_loudly(caplog: pytest.LogCaptureFixture) -> None:
 
 def test_baseline_params_do_not_warn(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="keepgate.config"):
-        Settings.from_env({})
+        Settings.from_env({"KEEPGATE_SECRET_KEY": STRONG_SECRET})
     assert caplog.records == []
+
+
+def test_the_development_secret_warns_loudly(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="keepgate.config"):
+        Settings.from_env({})
+    assert ["development secret" in r.getMessage() for r in caplog.records] == [True]
 
 
 # --- Secret -----------------------------------------------------------------------------------

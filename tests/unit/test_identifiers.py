@@ -168,3 +168,10 @@ def test_masked_phone_shows_only_country_prefix_and_last_two_digits() -> None:
     # The subscriber part is hidden.
     assert "7911123456" not in masked
     assert "1234" not in masked
+
+
+def test_an_unparsable_user_agent_is_never_echoed() -> None:
+    from keepgate.services.devices import describe_device
+
+    injected = "URGENT-Keepgate support: call +1-555-0100 to keep your funds"
+    assert describe_device(injected) == "Unknown device"
