@@ -66,6 +66,8 @@ LOG_CONFIG: dict[str, object] = {
 def serve(settings: Settings, workers: int | None) -> None:
     import uvicorn
 
+    if workers:  # the worker processes read their settings from the environment
+        os.environ["KEEPGATE_WORKERS"] = str(workers)
     print(f"Keepgate on http://{settings.host}:{settings.port} "
           f"({settings.env}, database {settings.database_url.split('://')[0]})", flush=True)
     uvicorn.run("keepgate.web.app:app_from_env", factory=True, host=settings.host,

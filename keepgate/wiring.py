@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -90,7 +91,10 @@ def build(settings: Settings, *, clock: Clock | None = None,
     policies = settings.policies()
     defence = defence_policy or DefencePolicy(
         allow_removing_last_factor=settings.allow_removing_last_factor)
-    hasher = AsyncPasswordHasher(PasswordHasher(settings.hash_params))
+    # Each worker process hashes on its share of the CPUs: two workers each running
+    # cpu_count hashes at once would starve both event loops.
+    hasher = AsyncPasswordHasher(PasswordHasher(settings.hash_params),
+                                 concurrency=max(1, (os.cpu_count() or 1) // settings.workers))
     digester = CodeDigester(derive_key(master, "one-time-codes"))
     renderer = MessageRenderer(settings.public_url)
     notifier = Notifier(renderer)

@@ -59,7 +59,8 @@ class SignInDefences:
         return device if device.usable(self._clock.now()) else None
 
     async def reserve(self, ctx: RequestContext, account: Account | None,
-                      identifier: str = "") -> Attempt:
+                      identifier: str = "", *,
+                      device: TrustedDevice | bool | None = True) -> Attempt:
         """Reserve an attempt; raises ``Throttled`` before anything else when the IP is over.
 
         An identifier with no account is counted too, with one write of the same cost as an
@@ -71,7 +72,9 @@ class SignInDefences:
                 await uow.maintenance.record_unknown_attempt(
                     self.throttle.identifier_key(identifier), self._clock.now())
             return Attempt(None, None, None, None)
-        device = await self.trusted_device(ctx.device_token, account.id)
+        if device is True:  # not looked up by the caller yet
+            device = await self.trusted_device(ctx.device_token, account.id)
+        assert device is None or isinstance(device, TrustedDevice)
         if account.locked_at is not None:
             return Attempt(account, device, None, "locked")
         now = self._clock.now()

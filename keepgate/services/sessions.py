@@ -34,10 +34,10 @@ class SessionService:
             raise AuthenticationRequired()
         now = self._clock.now()
         async with self._store.unit_of_work(write=False) as uow:
-            session = await uow.sessions.by_token_hash(hash_token(token))
-            account = await uow.accounts.get(session.account_id) if session else None
-        if session is None or account is None or not session.is_active(self.policy, now):
+            found = await uow.sessions.with_account(hash_token(token))
+        if found is None or not found[0].is_active(self.policy, now):
             raise AuthenticationRequired()
+        session, account = found
         if session.needs_touch(self.policy, now):
             async with self._store.unit_of_work(write=True) as uow:
                 await uow.sessions.touch(session.id, now)

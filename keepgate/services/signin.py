@@ -146,14 +146,14 @@ class LoginPassword:
         # Strangers' failures on an identifier must not burden the owner's trusted device:
         # it answers only to the IP-wide demand. (A device token is never guessable, so this
         # reveals nothing about which identifiers have accounts.)
-        trusted = account is not None and await kit.defences.trusted_device(
-            ctx.device_token, account.id) is not None
-        demanded = await kit.captcha.demanded(flow, None if trusted else identifier.value,
+        device = None if account is None else await kit.defences.trusted_device(
+            ctx.device_token, account.id)
+        demanded = await kit.captcha.demanded(flow, None if device else identifier.value,
                                               ctx.ip, submission.captcha)
         if demanded is not None:
             return demanded
         # may raise Throttled: no hash spent
-        attempt = await kit.defences.reserve(ctx, account, identifier.value)
+        attempt = await kit.defences.reserve(ctx, account, identifier.value, device=device)
         candidate = account.password_hash if account and not attempt.refused else None
         # Unknown, banned and locked accounts verify a dummy hash: same time, same answer.
         verified = await kit.hasher.verify(candidate, submission.password)

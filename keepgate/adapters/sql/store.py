@@ -170,6 +170,17 @@ class SqlFlows:
         return flow.evolve(version=flow.version + 1)
 
 
+class _Prefixed:
+    """Attribute access to the ``acct__``-labelled columns of a joined row."""
+
+    def __init__(self, mapping: Any, prefix: str) -> None:
+        self._mapping = mapping
+        self._prefix = prefix
+
+    def __getattr__(self, name: str) -> Any:
+        return self._mapping[f"{self._prefix}{name}"]
+
+
 class SqlSessions:
     def __init__(self, conn: AsyncConnection) -> None:
         self._c = conn
@@ -195,6 +206,20 @@ class SqlSessions:
         row = (await self._c.execute(
             sa.select(t.sessions).where(t.sessions.c.token_hash == token_hash))).first()
         return self._row(row) if row else None
+
+    async def with_account(self, token_hash: str) -> tuple[Session, Account] | None:
+        """The session and its account in one query: every authenticated request asks."""
+        s, a = t.sessions.c, t.accounts.c
+        account_columns = [c.label(f"acct__{c.name}") for c in t.accounts.c]
+        row = (await self._c.execute(
+            sa.select(t.sessions, *account_columns)
+            .join(t.accounts, a.id == s.account_id)
+            .where(s.token_hash == token_hash))).first()
+        if row is None:
+            return None
+        mapping = row._mapping
+        account_row = _Prefixed(mapping, "acct__")
+        return self._row(row), SqlAccounts._row(account_row)
 
     async def get(self, session_id: str) -> Session | None:
         row = (await self._c.execute(
