@@ -455,8 +455,11 @@ class Server:
                    for pid in pids if pid in after}
         master = 0.0 if self.proc.pid in pids else round(
             after.get(self.proc.pid, 0.0) - before.get(self.proc.pid, 0.0), 3)
+        busiest = max(workers.values(), default=0.0)
+        # 1.0: the workers did equal work; near 0: one worker served (almost) everything.
+        balance = round(min(workers.values()) / busiest, 2) if busiest > 0 else None
         return {"workers": workers, "master": master,
-                "total": round(sum(workers.values()) + master, 3)}
+                "total": round(sum(workers.values()) + master, 3), "balance": balance}
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
