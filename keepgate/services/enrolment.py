@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -90,8 +91,10 @@ def _added(flow: Flow, factor: Factor, first: bool) -> StepResult:
     ))
 
 
-class EnrolTotp:
-    name = "totp"
+class EnrolMethod(ABC):
+    """A settings-flow method: it loads the account and its active factors, then ``enrol``."""
+
+    name = ""
     kinds = frozenset({FlowKind.SETTINGS})
 
     def __init__(self, kit: EnrolmentKit) -> None:
@@ -101,6 +104,19 @@ class EnrolTotp:
                    now: datetime) -> StepResult:
         assert isinstance(submission, FactorSubmission)
         account, factors = await _account_and_factors(self.kit, flow)
+        return await self.enrol(flow, submission, account, factors, now)
+
+    @abstractmethod
+    async def enrol(self, flow: Flow, submission: FactorSubmission, account: Account,
+                    factors: list[Factor], now: datetime) -> StepResult:
+        """This method's own step."""
+
+
+class EnrolTotp(EnrolMethod):
+    name = "totp"
+
+    async def enrol(self, flow: Flow, submission: FactorSubmission, account: Account,
+                    factors: list[Factor], now: datetime) -> StepResult:
         if any(f.kind is FactorKind.TOTP for f in factors):
             raise FactorUnavailable("An authenticator app is already set up. Remove it first "
                                     "to move to a new phone.", code="factor.already_enrolled")
@@ -131,15 +147,11 @@ class EnrolTotp:
         return _added(flow.with_context(totp_pending=None), factor, first=not factors)
 
 
-class EnrolSentCode:
+class EnrolSentCode(EnrolMethod):
     """SMS or email as a factor: confirmed by a code sent to the verified number or address."""
 
     name = ""
     kind = FactorKind.SMS_CODE
-    kinds = frozenset({FlowKind.SETTINGS})
-
-    def __init__(self, kit: EnrolmentKit) -> None:
-        self.kit = kit
 
     def destination(self, account: Account) -> Identifier:
         wanted = IdentifierKind.PHONE if self.kind is FactorKind.SMS_CODE else IdentifierKind.EMAIL
@@ -149,10 +161,8 @@ class EnrolSentCode:
             raise FactorUnavailable(f"Add and verify a {where} on your account first.")
         return found
 
-    async def step(self, flow: Flow, submission: Submission, ctx: RequestContext,
-                   now: datetime) -> StepResult:
-        assert isinstance(submission, FactorSubmission)
-        account, factors = await _account_and_factors(self.kit, flow)
+    async def enrol(self, flow: Flow, submission: FactorSubmission, account: Account,
+                    factors: list[Factor], now: datetime) -> StepResult:
         to = self.destination(account)
         if any(f.kind is self.kind for f in factors):
             raise FactorUnavailable("This method is already set up.",
@@ -186,17 +196,11 @@ class EnrolEmailCode(EnrolSentCode):
     kind = FactorKind.EMAIL_CODE
 
 
-class EnrolWebAuthn:
+class EnrolWebAuthn(EnrolMethod):
     name = "webauthn"
-    kinds = frozenset({FlowKind.SETTINGS})
 
-    def __init__(self, kit: EnrolmentKit) -> None:
-        self.kit = kit
-
-    async def step(self, flow: Flow, submission: Submission, ctx: RequestContext,
-                   now: datetime) -> StepResult:
-        assert isinstance(submission, FactorSubmission)
-        account, factors = await _account_and_factors(self.kit, flow)
+    async def enrol(self, flow: Flow, submission: FactorSubmission, account: Account,
+                    factors: list[Factor], now: datetime) -> StepResult:
         keys = [f for f in factors if f.kind is FactorKind.WEBAUTHN]
         if submission.credential is None:
             challenge = webauthn.new_challenge()
@@ -239,17 +243,11 @@ class EnrolWebAuthn:
         return _added(cleared, factor, first=not factors)
 
 
-class RegenerateRecoveryCodes:
+class RegenerateRecoveryCodes(EnrolMethod):
     name = "recovery_code"
-    kinds = frozenset({FlowKind.SETTINGS})
 
-    def __init__(self, kit: EnrolmentKit) -> None:
-        self.kit = kit
-
-    async def step(self, flow: Flow, submission: Submission, ctx: RequestContext,
-                   now: datetime) -> StepResult:
-        assert isinstance(submission, FactorSubmission)
-        account, factors = await _account_and_factors(self.kit, flow)
+    async def enrol(self, flow: Flow, submission: FactorSubmission, account: Account,
+                    factors: list[Factor], now: datetime) -> StepResult:
         if not factors:
             raise FactorUnavailable("Recovery codes come with your first second factor.")
         if submission.action != "regenerate":
@@ -289,7 +287,7 @@ def pending_totp_data(kit: EnrolmentKit, flow: Flow, account_name: str) -> dict[
     return {"secret": secret, "otpauth_uri": uri, "qr_svg": qr}
 
 
-class ChangeContactMethod:
+class ChangeContactMethod(EnrolMethod):
     """``{"method": "contact", "kind": "email", "value": "new@…"}`` sends a code to the new
     address; ``{"method": "contact", "code": "…"}`` makes the change.
 
@@ -298,15 +296,9 @@ class ChangeContactMethod:
     """
 
     name = "contact"
-    kinds = frozenset({FlowKind.SETTINGS})
 
-    def __init__(self, kit: EnrolmentKit) -> None:
-        self.kit = kit
-
-    async def step(self, flow: Flow, submission: Submission, ctx: RequestContext,
-                   now: datetime) -> StepResult:
-        assert isinstance(submission, FactorSubmission)
-        account, _ = await _account_and_factors(self.kit, flow)
+    async def enrol(self, flow: Flow, submission: FactorSubmission, account: Account,
+                    factors: list[Factor], now: datetime) -> StepResult:
         codes = self.kit.policies.codes
         slot = CodeSlot("contact", "contact", codes.lifetime, budget="foreign")
         if submission.code is None:
