@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
 import statistics
 import threading
@@ -54,6 +55,68 @@ def server_pids(srv: bl.Server) -> dict[str, int]:
     workers = [p for p in srv.worker_pids() if p != srv.proc.pid]
     pids.update({f"worker-{i + 1}": pid for i, pid in enumerate(workers)})
     return pids
+
+
+# --------------------------------------------------------------------------- a lean client
+
+
+class RawHttp:
+    """A minimal HTTP/1.1 client on asyncio streams for load generators: a few microseconds
+    of CPU per request where httpx spends milliseconds, which matters when the generator
+    shares two CPUs with the server. One connection per ``session``; JSON bodies only; the
+    response must carry Content-Length (as every Keepgate JSON answer does)."""
+
+    def __init__(self, base_url: str, *, timeout: float = 120.0,
+                 user_agent: str = bl.USER_AGENT) -> None:
+        bl.require_loopback(base_url)
+        parts = base_url.split("://", 1)[1].split(":")
+        self.host, self.port = parts[0], int(parts[1].rstrip("/"))
+        self.timeout = timeout
+        self.user_agent = user_agent
+
+    @contextlib.asynccontextmanager
+    async def session(self) -> Any:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(self.host, self.port), timeout=self.timeout)
+        try:
+            yield _RawSession(self, reader, writer)
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError, ConnectionError):
+                await writer.wait_closed()
+
+
+class _RawSession:
+    def __init__(self, client: RawHttp, reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter) -> None:
+        self.client, self.reader, self.writer = client, reader, writer
+
+    async def post(self, path: str, payload: Any = None, headers: dict[str, str] | None = None,
+                   *, close: bool = False) -> tuple[int, Any]:
+        body = b"" if payload is None else json.dumps(payload).encode()
+        lines = [f"POST {path} HTTP/1.1", f"Host: {self.client.host}:{self.client.port}",
+                 f"User-Agent: {self.client.user_agent}", f"Content-Length: {len(body)}",
+                 "Connection: close" if close else "Connection: keep-alive"]
+        if payload is not None:
+            lines.append("Content-Type: application/json")
+        lines.extend(f"{k}: {v}" for k, v in (headers or {}).items())
+        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        return await asyncio.wait_for(self._response(), timeout=self.client.timeout)
+
+    async def _response(self) -> tuple[int, Any]:
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        status = int(status_line.split(" ", 2)[1])
+        length = 0
+        for line in header_lines:
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "content-length":
+                length = int(value.strip())
+        raw = await self.reader.readexactly(length) if length else b""
+        try:
+            return status, json.loads(raw) if raw else None
+        except ValueError:
+            return status, None
 
 
 # --------------------------------------------------------------------------- memory

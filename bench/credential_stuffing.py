@@ -23,7 +23,10 @@ signing in from their own IPs and trusted devices.
      It never solves a CAPTCHA: a demand ends that attempt.
    * each real user signs in (password, trusted device, own address in 203.0.113.0/24)
      every ``--user-interval`` s.
-   Then in-flight requests get ``--drain`` s to finish, and the server is left to go idle.
+   Every attempt and every sign-in is its own connection (like distinct clients), sent by a
+   lean asyncio-streams client (``benchextra.RawHttp``): httpx would take a third of the
+   two CPUs at these rates. Then in-flight requests get ``--drain`` s to finish, and the
+   server is left to go idle.
 5. Counted: client side, every answer by status and error code (401 = evaluated and refused,
    429 = throttled before any hash, 400 captcha.required = refused before any hash);
    server side, from the audit log, the Argon2 verifications (login failures at the password
@@ -60,12 +63,9 @@ def attacker_ip(i: int) -> str:
     return str(ATTACK_NET.network_address + 1 + i)
 
 
-def classify(response: Any) -> str:
-    try:
-        code = response.json().get("error", {}).get("code", "")
-    except ValueError:
-        code = "non-json"
-    return f"{response.status_code}:{code}" if code else str(response.status_code)
+def classify(status: int, body: Any) -> str:
+    code = ((body or {}).get("error") or {}).get("code", "") if isinstance(body, dict) else ""
+    return f"{status}:{code}" if code else str(status)
 
 
 async def attack_and_users(base_url: str, *, rate: float, budget: int, duration: float,
@@ -73,8 +73,6 @@ async def attack_and_users(base_url: str, *, rate: float, budget: int, duration:
                            unknown: list[str], unknown_share: float,
                            users: list[bl.SeededAccount], user_interval: float,
                            drain: float, seed: int = 7) -> dict[str, Any]:
-    import httpx
-
     bl.require_loopback(base_url)
     rng = random.Random(seed)
     attack: Counter[str] = Counter()
@@ -82,19 +80,15 @@ async def attack_and_users(base_url: str, *, rate: float, budget: int, duration:
     user_outcomes: Counter[str] = Counter()
     user_latency: list[float] = []
     user_latency_all: list[float] = []
-    close = {"Connection": "close"}
     user_samples: list[tuple[float, int, float, str]] = []  # (start s, user, latency s, outcome)
     sent = 0
     lag_max = 0.0
     cap_wait_s = 0.0
 
-    attacker_client = httpx.AsyncClient(
-        base_url=base_url, timeout=httpx.Timeout(120.0, connect=30.0),
-        limits=httpx.Limits(max_connections=max_in_flight,
-                            max_keepalive_connections=max_in_flight),
-        headers={"User-Agent": "stuffer/1.0"})
-    user_client = httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(120.0),
-                                     headers={"User-Agent": bl.USER_AGENT})
+    # A lean client (asyncio streams): the generator shares the CPUs with the server. Each
+    # attempt and each sign-in is one fresh connection, like distinct clients.
+    attacker_client = bx.RawHttp(base_url, timeout=120.0, user_agent="stuffer/1.0")
+    user_client = bx.RawHttp(base_url, timeout=120.0)
     cpu0 = bx.cpu_window()
 
     async def one_attempt(i: int) -> None:
@@ -106,17 +100,18 @@ async def attack_and_users(base_url: str, *, rate: float, budget: int, duration:
         headers = {"X-Forwarded-For": ip}
         t0 = time.perf_counter()
         try:
-            started = await attacker_client.post("/api/v1/flows/login", headers=headers)
-            if started.status_code != 201:
-                outcome = f"start:{classify(started)}"
-            else:
-                done = await attacker_client.post(
-                    f"/api/v1/flows/{started.json()['id']}",
-                    json={"method": "password", "identifier": identifier,
-                          "password": f"Summer{i % 100:02d}!guess"},
-                    headers={**headers, **close})
-                outcome = classify(done)
-        except httpx.HTTPError as error:
+            async with attacker_client.session() as http:
+                status, body = await http.post("/api/v1/flows/login", headers=headers)
+                if status != 201:
+                    outcome = f"start:{classify(status, body)}"
+                else:
+                    status, body = await http.post(
+                        f"/api/v1/flows/{body['id']}",
+                        {"method": "password", "identifier": identifier,
+                         "password": f"Summer{i % 100:02d}!guess"}, headers, close=True)
+                    outcome = classify(status, body)
+        except (OSError, EOFError, TimeoutError, asyncio.IncompleteReadError,
+                ValueError) as error:
             outcome = f"error:{type(error).__name__}"
         attack[outcome] += 1
         attack_latency.setdefault(outcome, []).append(time.perf_counter() - t0)
@@ -133,18 +128,19 @@ async def attack_and_users(base_url: str, *, rate: float, budget: int, duration:
             await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
             t0 = time.perf_counter()
             try:
-                started = await user_client.post("/api/v1/flows/login", headers=headers)
-                if started.status_code != 201:
-                    outcome = f"start:{classify(started)}"
-                else:
-                    done = await user_client.post(
-                        f"/api/v1/flows/{started.json()['id']}",
-                        json={"method": "password", "identifier": account.email,
-                              "password": bl.PASSWORD}, headers={**headers, **close})
-                    body = done.json()
-                    outcome = ("ok" if done.status_code == 200
-                               and body.get("state") == "completed" else classify(done))
-            except httpx.HTTPError as error:
+                async with user_client.session() as http:
+                    status, body = await http.post("/api/v1/flows/login", headers=headers)
+                    if status != 201:
+                        outcome = f"start:{classify(status, body)}"
+                    else:
+                        status, body = await http.post(
+                            f"/api/v1/flows/{body['id']}",
+                            {"method": "password", "identifier": account.email,
+                             "password": bl.PASSWORD}, headers, close=True)
+                        outcome = ("ok" if status == 200 and (body or {}).get("state")
+                                   == "completed" else classify(status, body))
+            except (OSError, EOFError, TimeoutError, asyncio.IncompleteReadError,
+                    ValueError) as error:
                 outcome = f"error:{type(error).__name__}"
             elapsed = time.perf_counter() - t0
             user_samples.append((round(t0 - start, 3), number, round(elapsed, 4), outcome))
@@ -198,8 +194,6 @@ async def attack_and_users(base_url: str, *, rate: float, budget: int, duration:
     finally:
         for task in [*in_flight, *user_tasks]:
             task.cancel()
-        await attacker_client.aclose()
-        await user_client.aclose()
     end = time.perf_counter()
     return {
         "attack": {"planned_rate_per_s": round(rate, 2), "budget": budget, "sent": sent,
@@ -358,6 +352,15 @@ def run(args: argparse.Namespace, log: Any = print) -> dict[str, Any]:
             "identifier_captcha_after": CAPTCHA_AFTER * workers_counting,
         },
     })
+    # What an attempt costs the server: all server CPU over every attempt (attacker and real
+    # users), and the same less one single-thread verify per hash (what the rest costs).
+    attempts = load["attack"]["sent"] + load["users"]["attempted"]
+    all_hashes = hashed + result["audit"]["users"]["argon2_verifications"]
+    server_ms = 1000 * load["cpu"]["server_cpu_s"]
+    result["hash_accounting"]["server_cpu_ms_per_attempt"] = round(
+        server_ms / max(attempts, 1), 1)
+    result["hash_accounting"]["server_cpu_ms_per_attempt_besides_hashing"] = round(
+        (server_ms - all_hashes * bound["single_verify_ms"]) / max(attempts, 1), 1)
     result["caveats"] = [
         bl.CPU_CAVEAT.format(cpus=cpus),
         "the attacker never solves a CAPTCHA; one that does pays ~2 s of CPU per attempt",
@@ -410,6 +413,9 @@ def report(result: dict[str, Any]) -> str:
         f" x 401; policy cap {acc['policy_cap_ip_budget']} ({acc['policy_cap_note']})",
         f"  refused before hash   429 throttled {acc['throttled_429_client']}, captcha demanded "
         f"{acc['captcha_demanded_client']}",
+        f"  server CPU / attempt  {acc['server_cpu_ms_per_attempt']} ms, of which "
+        f"{acc['server_cpu_ms_per_attempt_besides_hashing']} ms besides Argon2 (two requests, "
+        "flow writes, audit)",
         f"  failures by reason    {reasons}",
         f"  hashed per identifier known: max {per_known.get('max')} over "
         f"{per_known.get('identifiers')}; unknown: max {per_unknown.get('max')} over "

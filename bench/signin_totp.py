@@ -1,15 +1,15 @@
 """Sign-in throughput with password + TOTP against ``keepgate serve --workers 2``, and the
 Argon2id bound of this machine measured in the same run.
 
-    .venv/bin/python bench/signin_totp.py [--postgres] [--duration 20] [--accounts 1000]
+    .venv/bin/python bench/signin_totp.py [--postgres] [--duration 20] [--accounts 2000]
 
 1. A fresh database (SQLite in a temp dir, or ``--postgres``: a throw-away
    ``keepgate_bench_<random>`` database on 127.0.0.1:5432) is migrated and seeded with
    ``--accounts`` accounts (production Argon2id hashes, a trusted device each, by benchlib),
    then each gets a confirmed TOTP factor, written through the app's repositories with the
    seed encrypted by the app's key ring (``build(settings).signin.keyring``).
-2. The server starts with ``--workers`` (2). Per round: the Argon2 bound (benchlib's
-   colleague script ``signin_throughput.argon2_bound``: 2 threads, server idle), then
+2. The server starts with ``--workers`` (2). Per round: the Argon2 bound (reusing
+   ``signin_throughput.argon2_bound``: 2 threads, server idle), then
    ``--concurrency`` client tasks each run complete sign-ins back to back:
    ``POST /api/v1/flows/login``; ``{"method": "password", ...}`` which must answer
    ``awaiting_second_factor``; ``{"method": "totp", "code": ...}`` which must answer
@@ -48,7 +48,8 @@ async def drive(base_url: str, accounts: list[bx.TotpAccount], *, concurrency: i
     from keepgate.security import totp
 
     bl.require_loopback(base_url)
-    pool: deque[bx.TotpAccount] = deque(accounts)  # least recently used on the left
+    # Least recently used on the left; earlier rounds leave their accounts' last steps set.
+    pool: deque[bx.TotpAccount] = deque(sorted(accounts, key=lambda a: a.last_step))
     available = asyncio.Condition()
     outcomes: Counter[str] = Counter()
     steps: dict[str, list[float]] = {"start": [], "password": [], "totp": [], "total": []}
@@ -313,7 +314,7 @@ def report(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--accounts", type=int, default=1000,
+    parser.add_argument("--accounts", type=int, default=2000,
                         help="accounts with TOTP; each signs in at most once per 30 s step")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--max-signins", type=int, default=5000, help="count cap")
