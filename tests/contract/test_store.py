@@ -10,8 +10,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
+from keepgate.adapters.sql.audit import SqlAudit
 from keepgate.adapters.sql.engine import make_engine
-from keepgate.adapters.sql.store import SqlAudit, SqlStore
+from keepgate.adapters.sql.store import SqlStore
 from keepgate.domain.accounts import Account, AccountStatus
 from keepgate.domain.audit import AuditEvent, EventKind, Outcome
 from keepgate.domain.identifiers import Identifier, IdentifierKind

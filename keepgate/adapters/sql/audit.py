@@ -1,0 +1,76 @@
+"""The audit log: append-only and hash-chained.
+
+Each event's hash covers the previous one's, so rewriting or deleting an entry breaks every
+hash after it. Appends are serialised on the single ``audit_head`` row (``SELECT ... FOR
+UPDATE`` on PostgreSQL; on SQLite the write transaction already holds the database lock).
+Triggers created by the migrations refuse ``UPDATE`` and ``DELETE`` on ``audit_events``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from keepgate.adapters.sql import tables as t
+from keepgate.domain.audit import AuditEvent, EventKind, Outcome
+from keepgate.security.audit_chain import entry_hash
+from keepgate.services.ports import AuditRecord
+
+
+class SqlAudit:
+    def __init__(self, conn: AsyncConnection, writable: bool) -> None:
+        self._c = conn
+        self._writable = writable
+
+    @staticmethod
+    def content(seq: int, at: datetime, event: AuditEvent) -> dict[str, Any]:
+        return {"seq": seq, "at": at.isoformat(), "kind": event.kind.value,
+                "outcome": event.outcome.value, "account_id": event.account_id,
+                "ip": event.ip, "user_agent": event.user_agent, "details": event.details}
+
+    async def append(self, event: AuditEvent, now: datetime) -> AuditRecord:
+        if not self._writable:
+            raise RuntimeError("audit events are appended in write units of work only")
+        head = (await self._c.execute(
+            sa.select(t.audit_head).where(t.audit_head.c.id == 1).with_for_update())).one()
+        seq = head.seq + 1
+        event = AuditEvent(event.kind, event.outcome, event.account_id, event.ip[:64],
+                           event.user_agent[:512], event.details)
+        digest = entry_hash(head.last_hash, self.content(seq, now, event))
+        await self._c.execute(sa.insert(t.audit_events).values(
+            seq=seq, at=now, kind=event.kind.value, outcome=event.outcome.value,
+            account_id=event.account_id, ip=event.ip, user_agent=event.user_agent,
+            details=event.details, prev_hash=head.last_hash, hash=digest))
+        await self._c.execute(sa.update(t.audit_head).where(t.audit_head.c.id == 1)
+                              .values(seq=seq, last_hash=digest))
+        return AuditRecord(seq, now, event, head.last_hash, digest)
+
+    @staticmethod
+    def _record(r: Any) -> AuditRecord:
+        return AuditRecord(r.seq, r.at, AuditEvent(EventKind(r.kind), Outcome(r.outcome),
+                                                   r.account_id, r.ip, r.user_agent, r.details),
+                           r.prev_hash, r.hash)
+
+    async def read(self, *, after_seq: int = 0, limit: int = 1000) -> Sequence[AuditRecord]:
+        rows = await self._c.execute(
+            sa.select(t.audit_events).where(t.audit_events.c.seq > after_seq)
+            .order_by(t.audit_events.c.seq).limit(limit))
+        return [self._record(r) for r in rows]
+
+    async def for_account(self, account_id: str, kinds: Sequence[str], *,
+                          before_seq: int | None = None, outcome: str | None = None,
+                          limit: int = 50) -> Sequence[AuditRecord]:
+        """Newest first, for pages of history; ``before_seq`` is the cursor."""
+        c = t.audit_events.c
+        conditions = [c.account_id == account_id, c.kind.in_(list(kinds))]
+        if before_seq is not None:
+            conditions.append(c.seq < before_seq)
+        if outcome is not None:
+            conditions.append(c.outcome == outcome)
+        rows = await self._c.execute(sa.select(t.audit_events).where(*conditions)
+                                     .order_by(c.seq.desc()).limit(limit))
+        return [self._record(r) for r in rows]

@@ -1,0 +1,61 @@
+"""Hot-path counters (unknown-identifier attempts, send budgets) and the purge of old rows."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from keepgate.adapters.sql import tables as t
+
+
+class SqlMaintenance:
+    """Upkeep that keeps tables bounded: unknown-identifier counters and dead flows."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._c = conn
+
+    async def record_unknown_attempt(self, key: str, now: datetime) -> None:
+        table = t.unknown_attempts
+        dialect = self._c.dialect.name
+        insert_fn: Any = (sqlite_insert if dialect == "sqlite" else postgresql_insert)
+        statement = insert_fn(table).values(key=key, failed=1, updated_at=now)
+        await self._c.execute(statement.on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={"failed": table.c.failed + 1, "updated_at": now}))
+
+    async def spend_send(self, key: str, now: datetime, window: timedelta
+                         ) -> tuple[int, datetime]:
+        """Count one send in ``key``'s window (a new window once the old one is over);
+        returns the count and the window's start. One atomic upsert: parallel sends cannot
+        slip past the limit together."""
+        table = t.send_budgets
+        c = table.c
+        insert_fn: Any = (sqlite_insert if self._c.dialect.name == "sqlite"
+                          else postgresql_insert)
+        expired = c.window_start <= now - window
+        statement = insert_fn(table).values(key=key, window_start=now, count=1)
+        statement = statement.on_conflict_do_update(
+            index_elements=[c.key],
+            set_={"count": sa.case((expired, 1), else_=c.count + 1),
+                  "window_start": sa.case((expired, now), else_=c.window_start)},
+        ).returning(c.count, c.window_start)
+        count, start = (await self._c.execute(statement)).one()  # ("count" is a Row method)
+        if isinstance(start, str):  # SQLite's RETURNING may bypass the column type
+            start = datetime.fromisoformat(start)
+        start = start if start.tzinfo else start.replace(tzinfo=now.tzinfo)
+        return int(count), start
+
+    async def purge(self, now: datetime, *, flows_after: timedelta,
+                    attempts_after: timedelta) -> tuple[int, int]:
+        await self._c.execute(sa.delete(t.send_budgets).where(
+            t.send_budgets.c.window_start < now - attempts_after))
+        flows = await self._c.execute(sa.delete(t.flows).where(
+            t.flows.c.expires_at < now - flows_after))
+        attempts = await self._c.execute(sa.delete(t.unknown_attempts).where(
+            t.unknown_attempts.c.updated_at < now - attempts_after))
+        return int(flows.rowcount), int(attempts.rowcount)

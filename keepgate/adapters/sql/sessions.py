@@ -1,0 +1,107 @@
+"""Sessions: looked up by the hash of their token, never by the token itself.
+
+``with_account`` reads a session and its account in one joined query, because every
+authenticated request asks for both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from keepgate.adapters.sql import tables as t
+from keepgate.adapters.sql.accounts import account_from_row
+from keepgate.domain.accounts import Account
+from keepgate.domain.sessions import AAL, Session
+
+ACCOUNT_PREFIX = "acct__"
+
+
+class _Prefixed:
+    """Attribute access to the ``acct__``-labelled columns of a joined row."""
+
+    def __init__(self, mapping: Any, prefix: str) -> None:
+        self._mapping = mapping
+        self._prefix = prefix
+
+    def __getattr__(self, name: str) -> Any:
+        return self._mapping[f"{self._prefix}{name}"]
+
+
+def _session(row: Any) -> Session:
+    return Session(id=row.id, account_id=row.account_id, token_hash=row.token_hash,
+                   aal=AAL(row.aal), methods=tuple(row.methods), channel=row.channel,
+                   created_at=row.created_at, last_seen_at=row.last_seen_at,
+                   expires_at=row.expires_at, ip=row.ip, user_agent=row.user_agent,
+                   revoked_at=row.revoked_at, second_factor_at=row.second_factor_at)
+
+
+class SqlSessions:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._c = conn
+
+    async def create(self, session: Session) -> None:
+        await self._c.execute(sa.insert(t.sessions).values(
+            id=session.id, account_id=session.account_id, token_hash=session.token_hash,
+            aal=session.aal.value, methods=list(session.methods), channel=session.channel,
+            created_at=session.created_at, last_seen_at=session.last_seen_at,
+            expires_at=session.expires_at, ip=session.ip[:64],
+            user_agent=session.user_agent[:512], revoked_at=None,
+            second_factor_at=session.second_factor_at))
+
+    async def by_token_hash(self, token_hash: str) -> Session | None:
+        row = (await self._c.execute(
+            sa.select(t.sessions).where(t.sessions.c.token_hash == token_hash))).first()
+        return _session(row) if row else None
+
+    async def with_account(self, token_hash: str) -> tuple[Session, Account] | None:
+        """The session and its account in one query: every authenticated request asks."""
+        s, a = t.sessions.c, t.accounts.c
+        account_columns = [c.label(f"{ACCOUNT_PREFIX}{c.name}") for c in t.accounts.c]
+        row = (await self._c.execute(
+            sa.select(t.sessions, *account_columns)
+            .join(t.accounts, a.id == s.account_id)
+            .where(s.token_hash == token_hash))).first()
+        if row is None:
+            return None
+        return _session(row), account_from_row(_Prefixed(row._mapping, ACCOUNT_PREFIX))
+
+    async def get(self, session_id: str) -> Session | None:
+        row = (await self._c.execute(
+            sa.select(t.sessions).where(t.sessions.c.id == session_id))).first()
+        return _session(row) if row else None
+
+    async def list_for_account(self, account_id: str) -> Sequence[Session]:
+        rows = await self._c.execute(sa.select(t.sessions).where(
+            t.sessions.c.account_id == account_id, t.sessions.c.revoked_at.is_(None)))
+        return [_session(r) for r in rows]
+
+    async def elevate(self, session_id: str, *, token_hash: str, aal: str,
+                      methods: Sequence[str], now: datetime) -> None:
+        """A second factor proven: new token (the old one stops working), higher level."""
+        await self._c.execute(sa.update(t.sessions).where(t.sessions.c.id == session_id).values(
+            token_hash=token_hash, aal=aal, methods=list(methods), second_factor_at=now,
+            last_seen_at=now))
+
+    async def touch(self, session_id: str, now: datetime) -> None:
+        await self._c.execute(sa.update(t.sessions).where(t.sessions.c.id == session_id)
+                              .values(last_seen_at=now))
+
+    async def revoke(self, session_id: str, now: datetime) -> bool:
+        result = await self._c.execute(
+            sa.update(t.sessions)
+            .where(t.sessions.c.id == session_id, t.sessions.c.revoked_at.is_(None))
+            .values(revoked_at=now))
+        return bool(result.rowcount)
+
+    async def revoke_all(self, account_id: str, now: datetime, *, keep: str | None) -> int:
+        condition = [t.sessions.c.account_id == account_id, t.sessions.c.revoked_at.is_(None)]
+        if keep is not None:
+            condition.append(t.sessions.c.id != keep)
+        result = await self._c.execute(sa.update(t.sessions).where(*condition)
+                                       .values(revoked_at=now))
+        return int(result.rowcount)
