@@ -69,7 +69,7 @@ class SignInDefences:
         await self.throttle.reserve_sign_in(ctx.ip)
         if account is None:
             async with self._store.unit_of_work(write=True) as uow:
-                await uow.maintenance.record_unknown_attempt(
+                await uow.counters.record_unknown_attempt(
                     self.throttle.identifier_key(identifier), self._clock.now())
             return Attempt(None, None, None, None)
         if device is True:  # not looked up by the caller yet

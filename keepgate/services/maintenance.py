@@ -1,4 +1,4 @@
-"""Background upkeep: delete long-expired flows and old unknown-identifier counters."""
+"""Background upkeep: delete long-expired flows and old counters (unknown identifiers, sends)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ class Maintenance:
 
     async def run_once(self) -> tuple[int, int]:
         async with self._store.unit_of_work(write=True) as uow:
-            flows, attempts = await uow.maintenance.purge(
+            flows, attempts = await uow.housekeeping.purge(
                 self._clock.now(), flows_after=FLOWS_KEPT, attempts_after=ATTEMPTS_KEPT)
         if flows or attempts:
             log.info("maintenance: purged %s expired flows and %s old counters", flows, attempts)

@@ -127,12 +127,23 @@ class HoldRepo(Protocol):
     async def for_account(self, account_id: str) -> Sequence[SecurityHold]: ...
 
 
-class MaintenanceRepo(Protocol):
-    async def record_unknown_attempt(self, key: str, now: datetime) -> None: ...
+class CounterRepo(Protocol):
+    """Counters on the sign-in and sending paths, keyed by a keyed hash, each one atomic."""
+
+    async def record_unknown_attempt(self, key: str, now: datetime) -> None:
+        """Count a sign-in attempt on an identifier that has no account."""
+        ...
     async def spend_send(self, key: str, now: datetime, window: timedelta
-                         ) -> tuple[int, datetime]: ...
+                         ) -> tuple[int, datetime]:
+        """Count one message in ``key``'s window; returns the count and the window's start."""
+        ...
+
+
+class HousekeepingRepo(Protocol):
     async def purge(self, now: datetime, *, flows_after: timedelta,
-                    attempts_after: timedelta) -> tuple[int, int]: ...
+                    attempts_after: timedelta) -> tuple[int, int]:
+        """Delete long-expired flows and idle counters; returns (flows, unknown attempts)."""
+        ...
 
 
 class OutboxRepo(Protocol):
@@ -175,7 +186,9 @@ class UnitOfWork(Protocol):
     @property
     def holds(self) -> HoldRepo: ...
     @property
-    def maintenance(self) -> MaintenanceRepo: ...
+    def counters(self) -> CounterRepo: ...
+    @property
+    def housekeeping(self) -> HousekeepingRepo: ...
 
 
 class Store(Protocol):

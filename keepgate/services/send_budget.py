@@ -41,8 +41,8 @@ class SendBudget:
     async def _spend(self, purpose: str, destination: str) -> tuple[int, int]:
         now = self._clock.now()
         async with self._store.unit_of_work(write=True) as uow:
-            count, start = await uow.maintenance.spend_send(self._slot(purpose, destination),
-                                                            now, WINDOW)
+            count, start = await uow.counters.spend_send(self._slot(purpose, destination),
+                                                         now, WINDOW)
         left = max(1, math.ceil((start + WINDOW - now).total_seconds()))
         return count, left
 

@@ -210,11 +210,11 @@ async def test_concurrent_outbox_workers_never_share_a_message(store: SqlStore,
     assert len(claimed) == 30
 
 
-async def test_unknown_attempts_count_and_maintenance_purges(store: SqlStore,
-                                                             clock: FrozenClock) -> None:
+async def test_unknown_attempts_count_and_housekeeping_purges(store: SqlStore,
+                                                              clock: FrozenClock) -> None:
     for _ in range(3):
         async with store.unit_of_work(write=True) as uow:
-            await uow.maintenance.record_unknown_attempt("k" * 32, clock.now())
+            await uow.counters.record_unknown_attempt("k" * 32, clock.now())
     async with store.engine.connect() as conn:
         row = (await conn.execute(sa.text("SELECT failed FROM unknown_attempts"))).one()
     assert row.failed == 3
@@ -224,9 +224,9 @@ async def test_unknown_attempts_count_and_maintenance_purges(store: SqlStore,
         await uow.flows.create(expired)
     clock.advance(timedelta(days=1, minutes=16))
     async with store.unit_of_work(write=True) as uow:
-        await uow.maintenance.record_unknown_attempt("fresh" * 6, clock.now())
-        purged = await uow.maintenance.purge(clock.now(), flows_after=timedelta(days=1),
-                                             attempts_after=timedelta(days=1))
+        await uow.counters.record_unknown_attempt("fresh" * 6, clock.now())
+        purged = await uow.housekeeping.purge(clock.now(), flows_after=timedelta(days=1),
+                                              attempts_after=timedelta(days=1))
     assert purged == (1, 1)
     async with store.unit_of_work(write=False) as uow:
         assert await uow.flows.get("old") is None

@@ -14,12 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from keepgate.adapters.sql.accounts import SqlAccounts
 from keepgate.adapters.sql.audit import SqlAudit
+from keepgate.adapters.sql.counters import SqlCounters
 from keepgate.adapters.sql.devices import SqlDevices
 from keepgate.adapters.sql.engine import WRITE_OPTION
 from keepgate.adapters.sql.factors import SqlFactors, SqlRecoveryCodes
 from keepgate.adapters.sql.flows import SqlFlows
 from keepgate.adapters.sql.holds import SqlHolds
-from keepgate.adapters.sql.maintenance import SqlMaintenance
+from keepgate.adapters.sql.housekeeping import SqlHousekeeping
 from keepgate.adapters.sql.outbox import SqlOutbox
 from keepgate.adapters.sql.sessions import SqlSessions
 from keepgate.services.ports import UnitOfWork
@@ -36,7 +37,8 @@ class SqlUnitOfWork:
         self.recovery_codes = SqlRecoveryCodes(conn)
         self.devices = SqlDevices(conn)
         self.holds = SqlHolds(conn)
-        self.maintenance = SqlMaintenance(conn)
+        self.counters = SqlCounters(conn)
+        self.housekeeping = SqlHousekeeping(conn)
 
 
 class SqlStore:

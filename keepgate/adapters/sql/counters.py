@@ -1,4 +1,10 @@
-"""Hot-path counters (unknown-identifier attempts, send budgets) and the purge of old rows."""
+"""Hot-path counters: sign-in attempts on unknown identifiers, and messages sent per address.
+
+Both are one atomic upsert (``INSERT ... ON CONFLICT DO UPDATE``), so parallel requests
+cannot slip past a limit together. SQLite and PostgreSQL spell the upsert with their own
+dialect's ``insert``; the statement is otherwise the same. Keys are keyed hashes made by
+the services: no identifier or address is stored in clear.
+"""
 
 from __future__ import annotations
 
@@ -13,17 +19,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from keepgate.adapters.sql import tables as t
 
 
-class SqlMaintenance:
-    """Upkeep that keeps tables bounded: unknown-identifier counters and dead flows."""
-
+class SqlCounters:
     def __init__(self, conn: AsyncConnection) -> None:
         self._c = conn
 
+    def _insert(self, table: sa.Table) -> Any:
+        """An insert that supports ``on_conflict_do_update`` on this connection's dialect."""
+        insert_fn: Any = sqlite_insert if self._c.dialect.name == "sqlite" else postgresql_insert
+        return insert_fn(table)
+
     async def record_unknown_attempt(self, key: str, now: datetime) -> None:
         table = t.unknown_attempts
-        dialect = self._c.dialect.name
-        insert_fn: Any = (sqlite_insert if dialect == "sqlite" else postgresql_insert)
-        statement = insert_fn(table).values(key=key, failed=1, updated_at=now)
+        statement = self._insert(table).values(key=key, failed=1, updated_at=now)
         await self._c.execute(statement.on_conflict_do_update(
             index_elements=[table.c.key],
             set_={"failed": table.c.failed + 1, "updated_at": now}))
@@ -35,10 +42,8 @@ class SqlMaintenance:
         slip past the limit together."""
         table = t.send_budgets
         c = table.c
-        insert_fn: Any = (sqlite_insert if self._c.dialect.name == "sqlite"
-                          else postgresql_insert)
         expired = c.window_start <= now - window
-        statement = insert_fn(table).values(key=key, window_start=now, count=1)
+        statement = self._insert(table).values(key=key, window_start=now, count=1)
         statement = statement.on_conflict_do_update(
             index_elements=[c.key],
             set_={"count": sa.case((expired, 1), else_=c.count + 1),
@@ -49,13 +54,3 @@ class SqlMaintenance:
             start = datetime.fromisoformat(start)
         start = start if start.tzinfo else start.replace(tzinfo=now.tzinfo)
         return int(count), start
-
-    async def purge(self, now: datetime, *, flows_after: timedelta,
-                    attempts_after: timedelta) -> tuple[int, int]:
-        await self._c.execute(sa.delete(t.send_budgets).where(
-            t.send_budgets.c.window_start < now - attempts_after))
-        flows = await self._c.execute(sa.delete(t.flows).where(
-            t.flows.c.expires_at < now - flows_after))
-        attempts = await self._c.execute(sa.delete(t.unknown_attempts).where(
-            t.unknown_attempts.c.updated_at < now - attempts_after))
-        return int(flows.rowcount), int(attempts.rowcount)
