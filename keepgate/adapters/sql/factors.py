@@ -57,14 +57,6 @@ class SqlFactors:
             sign_count=factor.sign_count, transports=list(factor.transports),
             passkey=factor.passkey))
 
-    async def confirm(self, factor_id: str, now: datetime, *, last_step: int | None = None
-                      ) -> bool:
-        result = await self._c.execute(
-            sa.update(t.factors)
-            .where(t.factors.c.id == factor_id, t.factors.c.confirmed_at.is_(None))
-            .values(confirmed_at=now, last_step=last_step))
-        return bool(result.rowcount)
-
     async def claim_step(self, factor_id: str, step: int, now: datetime) -> bool:
         """TOTP replay guard: True only for the first use of ``step`` or a later one."""
         c = t.factors.c
@@ -114,7 +106,3 @@ class SqlRecoveryCodes:
         result = await self._c.execute(sa.select(sa.func.count()).select_from(t.recovery_codes)
                                        .where(c.account_id == account_id, c.used_at.is_(None)))
         return int(result.scalar_one())
-
-    async def clear(self, account_id: str) -> None:
-        await self._c.execute(sa.delete(t.recovery_codes).where(
-            t.recovery_codes.c.account_id == account_id))

@@ -38,11 +38,6 @@ class SqlOutbox:
         ).returning(t.outbox.c.id))
         return int(result.scalar_one())
 
-    async def count_since(self, destination: str, since: datetime) -> int:
-        result = await self._c.execute(sa.select(sa.func.count()).select_from(t.outbox).where(
-            t.outbox.c.destination == destination, t.outbox.c.created_at >= since))
-        return int(result.scalar_one())
-
     async def claim_due(self, now: datetime, *, limit: int, lease_seconds: int
                         ) -> Sequence[OutboxMessage]:
         o = t.outbox.c

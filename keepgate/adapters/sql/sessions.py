@@ -53,11 +53,6 @@ class SqlSessions:
             user_agent=session.user_agent[:512], revoked_at=None,
             second_factor_at=session.second_factor_at))
 
-    async def by_token_hash(self, token_hash: str) -> Session | None:
-        row = (await self._c.execute(
-            sa.select(t.sessions).where(t.sessions.c.token_hash == token_hash))).first()
-        return _session(row) if row else None
-
     async def with_account(self, token_hash: str) -> tuple[Session, Account] | None:
         """The session and its account in one query: every authenticated request asks."""
         s, a = t.sessions.c, t.accounts.c
