@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from keepgate.adapters.ratelimit import LimitsWindowCounters
 from keepgate.adapters.replay import MemoryReplayGuard, RedisReplayGuard
 from keepgate.adapters.sms import DevelopmentSink, WebhookSmsSender
 from keepgate.adapters.smtp import SmtpSender
@@ -49,7 +50,7 @@ from keepgate.services.security_centre import SecurityCentre
 from keepgate.services.send_budget import SendBudget
 from keepgate.services.sessions import SessionService
 from keepgate.services.signin import SignInKit, sign_in_methods
-from keepgate.services.throttle import Throttle, make_storage
+from keepgate.services.throttle import Throttle
 
 
 def _async(close: Any) -> Any:
@@ -106,13 +107,13 @@ def build(settings: Settings, *, clock: Clock | None = None,
 
         pool = aioredis.ConnectionPool.from_url(settings.redis_url)
         client = aioredis.Redis(connection_pool=pool)
-        storage = make_storage(settings.redis_url, pool)
+        counters = LimitsWindowCounters.on_redis(settings.redis_url, pool)
         guard = RedisReplayGuard(client)
         closers.append(pool.aclose)
     else:
-        storage = make_storage()
+        counters = LimitsWindowCounters.in_memory()
         guard = MemoryReplayGuard(clock.now)
-    throttle = Throttle(storage, defence, derive_key(master, "throttle-keys"))
+    throttle = Throttle(counters, defence, derive_key(master, "throttle-keys"))
     defences = SignInDefences(store=store, clock=clock, throttle=throttle, policy=defence,
                               notifier=notifier)
     captcha = CaptchaGate(

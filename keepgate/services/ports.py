@@ -1,4 +1,4 @@
-"""Ports: what services need from storage and delivery; declared here, implemented in adapters."""
+"""Ports: what services need from storage, delivery and counters; implemented in adapters."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Any, Protocol
 
 from keepgate.domain.accounts import Account
@@ -207,3 +208,37 @@ class ReplayGuard(Protocol):
         Atomic: of any number of concurrent calls with one key, exactly one gets True.
         """
         ...
+
+
+class TimeUnit(Enum):
+    SECOND = "second"
+    MINUTE = "minute"
+    HOUR = "hour"
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A fixed-window limit: at most ``amount`` hits per key in each ``length`` × ``unit``."""
+
+    namespace: str
+    amount: int
+    length: int
+    unit: TimeUnit
+
+
+class WindowCounters(Protocol):
+    """Hit counters per key in fixed windows; each operation is atomic."""
+
+    async def hit(self, window: Window, key: str) -> bool:
+        """Count one hit; False when this hit went over ``window.amount``."""
+        ...
+    async def give_back(self, window: Window, key: str) -> None:
+        """Take one counted hit back (a reservation that should not count)."""
+        ...
+    async def count(self, window: Window, key: str) -> int:
+        """The hits counted in the key's current window, at most ``window.amount``."""
+        ...
+    async def seconds_left(self, window: Window, key: str) -> int:
+        """Whole seconds until the key's current window ends, at least 1."""
+        ...
+    async def clear(self, window: Window, key: str) -> None: ...
