@@ -1,7 +1,7 @@
 """Helpers for ``signin_totp.py``, ``credential_stuffing.py`` and ``enumeration_timing.py``.
 
-``benchlib.py`` belongs to someone else and is used as it is; what these three benchmarks need
-on top of it lives here: a server with extra ``KEEPGATE_*`` variables, TOTP factors seeded
+``benchlib.py`` holds what every benchmark needs; what these three benchmarks need on top of
+it lives here: a server with extra ``KEEPGATE_*`` variables, TOTP factors seeded
 through the app's own repositories and key ring, a Redis database whose keys we clean up after
 ourselves, memory sampling of the server processes, the audit log read back, and the
 statistics (percentiles, bootstrap intervals).

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import io
 import json
+import multiprocessing
 import os
 import platform
 import resource
@@ -22,10 +23,11 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 import urllib.request
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -504,10 +506,154 @@ def sign_in(base_url: str, account: SeededAccount, password: str = PASSWORD) -> 
         return str(body["session"]["token"])
 
 
+# --------------------------------------------------------------------------- sign-in rounds
+
+
+def _verify_loop(password_hash: str | None, seconds: float, max_count: int) -> tuple[int, float]:
+    """Verify in a loop for ``seconds`` (at most ``max_count`` times); (count, elapsed)."""
+    from keepgate.security.passwords import HashParams, PasswordHasher
+
+    hasher = PasswordHasher(HashParams())  # production parameters: m=19 MiB, t=2, p=1
+    digest = password_hash or hasher.hash(PASSWORD)
+    count = 0
+    start = time.perf_counter()
+    deadline = start + seconds
+    while count < max_count and time.perf_counter() < deadline:
+        hasher.verify(digest, PASSWORD)
+        count += 1
+    return count, time.perf_counter() - start
+
+
+def argon2_bound(*, parallel: int, seconds: float, mode: str,
+                 max_per_worker: int = 100_000) -> dict[str, Any]:
+    from keepgate.security.passwords import HashParams, PasswordHasher
+
+    params = HashParams()
+    digest = PasswordHasher(params).hash(PASSWORD)
+    single_count, single_elapsed = _verify_loop(digest, min(2.0, seconds), max_per_worker)
+    results: list[tuple[int, float]] = []
+    busy_before, self_before = machine_busy_seconds(), self_cpu_seconds()
+    children_before = children_cpu_seconds()
+    wall_start = time.perf_counter()
+    if mode == "threads":  # argon2-cffi releases the GIL while hashing
+        lock = threading.Lock()
+
+        def work() -> None:
+            outcome = _verify_loop(digest, seconds, max_per_worker)
+            with lock:
+                results.append(outcome)
+
+        threads = [threading.Thread(target=work, daemon=True) for _ in range(parallel)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=seconds + 60)
+    else:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=parallel, mp_context=context) as pool:
+            futures = [pool.submit(_verify_loop, digest, seconds, max_per_worker)
+                       for _ in range(parallel)]
+            results = [f.result(timeout=seconds + 60) for f in futures]
+    wall = time.perf_counter() - wall_start
+    ours = (self_cpu_seconds() - self_before) + (children_cpu_seconds() - children_before)
+    others = (machine_busy_seconds() - busy_before) - ours
+    total = sum(count for count, _ in results)
+    return {
+        "params": {"memory_kib": params.memory_kib, "time_cost": params.time_cost,
+                   "parallelism": params.parallelism},
+        "mode": mode, "parallel": parallel, "seconds": seconds,
+        "verifies": total,
+        "verifies_per_s": round(sum(c / e for c, e in results if e > 0), 2),
+        "verifies_per_s_wall": round(total / wall, 2) if wall > 0 else None,
+        "single_thread_verifies_per_s": round(single_count / single_elapsed, 2),
+        "single_verify_ms": round(1000 * single_elapsed / max(single_count, 1), 2),
+        "other_processes_cpu_s": round(max(others, 0.0), 2),
+        "other_processes_cores": round(max(others, 0.0) / wall, 2) if wall > 0 else None,
+    }
+
+
+def summarise_round(load: dict[str, Any], bound: dict[str, Any], cpus: int) -> dict[str, Any]:
+    """CPU shares, CPU per sign-in and the ratio of one round."""
+    capacity = cpus * load["elapsed_s"]
+    server_cpu = load["server_cpu_s"]["total"]
+    others = max(load.pop("machine_busy_cpu_s") - load["client_cpu_s"] - server_cpu
+                 - load["database_cpu_s"], 0.0)
+    load["client_cpu_share"] = round(load["client_cpu_s"] / capacity, 3)
+    load["server_cpu_share"] = round(server_cpu / capacity, 3)
+    load["database_cpu_share"] = round(load["database_cpu_s"] / capacity, 3)
+    done = max(load["succeeded"], 1)
+    load["cpu_ms_per_signin"] = {"server": round(1000 * server_cpu / done, 2),
+                                 "database": round(1000 * load["database_cpu_s"] / done, 2),
+                                 "client": round(1000 * load["client_cpu_s"] / done, 2)}
+    load["other_processes_cpu_s"] = round(others, 2)
+    load["other_processes_share"] = round(others / capacity, 3)
+    ratio = (round(load["signins_per_s"] / bound["verifies_per_s"], 3)
+             if bound["verifies_per_s"] else None)
+    disturbance = load["other_processes_share"] + (bound["other_processes_cores"] or 0) / cpus
+    return {"argon2": bound, "signin": load, "ratio_signins_to_verifies": ratio,
+            "disturbance": round(disturbance, 3)}
+
+
+def measure_signin_rounds(server: Server, db: Database, *, rounds: int, argon2_parallel: int,
+                          argon2_seconds: float, argon2_mode: str, quiet_wait: float,
+                          drive: Callable[[int], dict[str, Any]],
+                          log: Any = print) -> list[dict[str, Any]]:
+    """Each round: the Argon2 bound with the server idle, then ``drive(round number)`` puts the
+    sign-in load on it, each after waiting for the machine to be quiet. Returns every round's
+    summary (``summarise_round``)."""
+    cpus = os.cpu_count() or 1
+    measured: list[dict[str, Any]] = []
+    for number in range(1, rounds + 1):
+        quiet_argon2 = wait_for_quiet(quiet_wait, log=log)
+        bound = argon2_bound(parallel=argon2_parallel, seconds=argon2_seconds, mode=argon2_mode)
+        log(f"  round {number}: argon2 bound {bound['verifies_per_s']:.1f} verifies/s "
+            f"({argon2_parallel} {argon2_mode}, server idle; one verify "
+            f"{bound['single_verify_ms']:.1f} ms on one thread)")
+        quiet_load = wait_for_quiet(quiet_wait, log=log)
+        before, db_before = server.cpu_snapshot(), database_cpu_snapshot(db)
+        load = drive(number)
+        load["server_cpu_s"] = server.cpu_delta(before)
+        load["database_cpu_s"] = database_cpu_delta(db, db_before)
+        one = summarise_round(load, bound, cpus)
+        one["quiet_before"] = {"argon2": quiet_argon2, "load": quiet_load}
+        measured.append(one)
+        log(f"  round {number}: {load['signins_per_s']:.2f} sign-ins/s "
+            f"(ratio {one['ratio_signins_to_verifies']}), other processes "
+            f"{100 * load['other_processes_share']:.0f}% of the CPUs, outcomes "
+            f"{load['outcomes']}")
+    return measured
+
+
+def keep_least_disturbed(result: dict[str, Any], measured: list[dict[str, Any]]) -> None:
+    """Report the round other processes disturbed least, with the caveats of a sign-in run."""
+    best = min(measured, key=lambda r: r["disturbance"])
+    result.update(best)
+    result["chosen_round"] = measured.index(best) + 1
+    result["rounds"] = measured
+    load, bound = best["signin"], best["argon2"]
+    result["caveats"] = [
+        CPU_CAVEAT.format(cpus=os.cpu_count() or 1),
+        "the Argon2 bound is measured in the benchmark process while the server is idle",
+    ]
+    if load["other_processes_share"] > 0.05 or (bound["other_processes_cores"] or 0) > 0.1:
+        result["caveats"].append(
+            f"other processes used {100 * load['other_processes_share']:.0f}% of the CPUs "
+            f"during the load and {bound['other_processes_cores']} CPUs during the Argon2 "
+            "measurement: the machine was shared, the figures are pessimistic")
+
+
 # --------------------------------------------------------------------------- output
 
 
-def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+def argument_parser(description: str | None) -> argparse.ArgumentParser:
+    """A benchmark's command line, with the options every benchmark takes."""
+    parser = argparse.ArgumentParser(description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_common_arguments(parser)
+    return parser
+
+
+def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--postgres", action="store_true",
                         help="use a throw-away database on the loopback PostgreSQL")
     parser.add_argument("--postgres-admin-url", default=POSTGRES_ADMIN_URL,
@@ -516,6 +662,24 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
                         "working tree: keepgate/ is exported to a temp dir with git archive")
     parser.add_argument("--quiet-wait", type=float, default=60.0,
                         help="wait up to this many seconds for other CPU use to stop")
+
+
+def run_and_report(args: argparse.Namespace, argv: list[str] | None,
+                   measure: Callable[[], dict[str, Any]], report: Callable[[dict[str, Any]], str],
+                   default_path: Callable[[dict[str, Any]], Path] | None = None) -> int:
+    """What every benchmark does around its measurement: stop cleanly on SIGTERM, measure the
+    chosen keepgate source, print the report, and write the result to ``--json`` (else to
+    ``default_path(result)``, if given)."""
+    exit_cleanly_on_sigterm()
+    with keepgate_source(args.ref) as source:
+        result = measure()
+    result["source"] = source
+    result["argv"] = argv if argv is not None else sys.argv[1:]
+    print(report(result))
+    path = Path(args.json) if args.json else default_path(result) if default_path else None
+    if path is not None:
+        print(f"  results: {write_json(path, result)}")
+    return 0
 
 
 def percentile(values: list[float], fraction: float) -> float | None:

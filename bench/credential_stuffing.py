@@ -44,7 +44,6 @@ import ipaddress
 import math
 import os
 import random
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -66,6 +65,26 @@ def attacker_ip(i: int) -> str:
 def classify(status: int, body: Any) -> str:
     code = ((body or {}).get("error") or {}).get("code", "") if isinstance(body, dict) else ""
     return f"{status}:{code}" if code else str(status)
+
+
+async def password_sign_in(client: bx.RawHttp, identifier: str, password: str,
+                           headers: dict[str, str]) -> str:
+    """One sign-in by password on a fresh connection. Its outcome: "ok" when it completed,
+    else the answer (``classify``) or the client-side error."""
+    try:
+        async with client.session() as http:
+            status, body = await http.post("/api/v1/flows/login", headers=headers)
+            if status != 201:
+                return f"start:{classify(status, body)}"
+            status, body = await http.post(
+                f"/api/v1/flows/{body['id']}",
+                {"method": "password", "identifier": identifier, "password": password},
+                headers, close=True)
+    except (OSError, EOFError, TimeoutError, asyncio.IncompleteReadError, ValueError) as error:
+        return f"error:{type(error).__name__}"
+    if status == 200 and (body or {}).get("state") == "completed":
+        return "ok"
+    return classify(status, body)
 
 
 async def attack_and_users(base_url: str, *, rate: float, budget: int, duration: float,
@@ -97,22 +116,9 @@ async def attack_and_users(base_url: str, *, rate: float, budget: int, duration:
             identifier = unknown[rng.randrange(len(unknown))]
         else:
             identifier = known[rng.randrange(len(known))]
-        headers = {"X-Forwarded-For": ip}
         t0 = time.perf_counter()
-        try:
-            async with attacker_client.session() as http:
-                status, body = await http.post("/api/v1/flows/login", headers=headers)
-                if status != 201:
-                    outcome = f"start:{classify(status, body)}"
-                else:
-                    status, body = await http.post(
-                        f"/api/v1/flows/{body['id']}",
-                        {"method": "password", "identifier": identifier,
-                         "password": f"Summer{i % 100:02d}!guess"}, headers, close=True)
-                    outcome = classify(status, body)
-        except (OSError, EOFError, TimeoutError, asyncio.IncompleteReadError,
-                ValueError) as error:
-            outcome = f"error:{type(error).__name__}"
+        outcome = await password_sign_in(attacker_client, identifier,
+                                         f"Summer{i % 100:02d}!guess", {"X-Forwarded-For": ip})
         attack[outcome] += 1
         attack_latency.setdefault(outcome, []).append(time.perf_counter() - t0)
 
@@ -127,21 +133,7 @@ async def attack_and_users(base_url: str, *, rate: float, budget: int, duration:
                 return
             await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
             t0 = time.perf_counter()
-            try:
-                async with user_client.session() as http:
-                    status, body = await http.post("/api/v1/flows/login", headers=headers)
-                    if status != 201:
-                        outcome = f"start:{classify(status, body)}"
-                    else:
-                        status, body = await http.post(
-                            f"/api/v1/flows/{body['id']}",
-                            {"method": "password", "identifier": account.email,
-                             "password": bl.PASSWORD}, headers, close=True)
-                        outcome = ("ok" if status == 200 and (body or {}).get("state")
-                                   == "completed" else classify(status, body))
-            except (OSError, EOFError, TimeoutError, asyncio.IncompleteReadError,
-                    ValueError) as error:
-                outcome = f"error:{type(error).__name__}"
+            outcome = await password_sign_in(user_client, account.email, bl.PASSWORD, headers)
             elapsed = time.perf_counter() - t0
             user_samples.append((round(t0 - start, 3), number, round(elapsed, 4), outcome))
             user_outcomes[outcome] += 1
@@ -247,8 +239,6 @@ def server_log_problems(srv: bl.Server) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace, log: Any = print) -> dict[str, Any]:
-    import signin_throughput  # the colleague's module: its Argon2 bound, used as it is
-
     if not (0 < args.duration <= 300 and 1 <= args.max_attempts <= 50_000
             and 1 <= args.max_in_flight <= 1024 and 1 <= args.attacker_ips <= 60_000
             and 1 <= args.victims <= 5000 and 1 <= args.users <= 50
@@ -282,8 +272,7 @@ def run(args: argparse.Namespace, log: Any = print) -> dict[str, Any]:
             pids = bx.server_pids(srv)
             log(f"server {srv.base_url} processes {pids}")
             quiet = bl.wait_for_quiet(args.quiet_wait, log=log)
-            bound = signin_throughput.argon2_bound(parallel=2, seconds=args.argon2_seconds,
-                                                   mode="threads")
+            bound = bl.argon2_bound(parallel=2, seconds=args.argon2_seconds, mode="threads")
             rate = args.attack_rate or args.attack_multiplier * bound["verifies_per_s"]
             budget = min(args.max_attempts, math.ceil(rate * args.duration))
             log(f"argon2 bound {bound['verifies_per_s']:.1f} verifies/s (one verify "
@@ -438,8 +427,7 @@ def report(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = bl.argument_parser(__doc__)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--redis", action="store_true",
                         help="shared counters in Redis (KEEPGATE_REDIS_URL)")
@@ -463,19 +451,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds for in-flight requests to finish after the attack")
     parser.add_argument("--argon2-seconds", type=float, default=5.0)
     parser.add_argument("--json", help="result file (default bench/results/...)")
-    bl.add_common_arguments(parser)
     args = parser.parse_args(argv)
-    bl.exit_cleanly_on_sigterm()
-    with bl.keepgate_source(args.ref) as source:
-        result = run(args)
-    result["source"] = source
-    result["argv"] = argv if argv is not None else sys.argv[1:]
-    print(report(result))
+    return bl.run_and_report(args, argv, lambda: run(args), report, default_results_file)
+
+
+def default_results_file(result: dict[str, Any]) -> Path:
     label = f"{result['database']}-{result['counters']}-w{result['server_workers']}"
-    path = bl.write_json(Path(args.json) if args.json else
-                         bx.results_file("credential_stuffing", label), result)
-    print(f"  results: {path}")
-    return 0
+    return bx.results_file("credential_stuffing", label)
 
 
 if __name__ == "__main__":

@@ -167,8 +167,7 @@ def report(summary: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = bl.argument_parser(__doc__)
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("-n", type=int, default=300, help="timed rounds (each arm once each)")
     parser.add_argument("--warmup", type=int, default=20)
@@ -178,7 +177,6 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds per database for the timed loop (cap)")
     parser.add_argument("--seed", type=int, default=20261121)
     parser.add_argument("--json", help="result file (default bench/results/...)")
-    bl.add_common_arguments(parser)
     args = parser.parse_args(argv)
     if not (200 <= args.n <= 20_000 and 0 <= args.warmup <= 1000
             and 1 <= args.accounts <= 5000 and 0 < args.time_limit <= 3600):

@@ -14,7 +14,6 @@ a time limit; nothing leaves the process.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import dataclasses
 import ipaddress
@@ -88,12 +87,10 @@ async def probe(database_url: str, known: list[str], parallel: int,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = bl.argument_parser(__doc__)
     parser.add_argument("--parallel", type=int, default=20)
     parser.add_argument("--time-limit", type=float, default=120.0)
     parser.add_argument("--json", help="result file (default bench/results/...)")
-    bl.add_common_arguments(parser)
     args = parser.parse_args(argv)
     if not (1 <= args.parallel <= 200 and 0 < args.time_limit <= 600):
         raise SystemExit("bench: a limit is out of range")

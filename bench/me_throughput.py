@@ -18,7 +18,6 @@ import re
 import shutil
 import subprocess
 import time
-from pathlib import Path
 from typing import Any
 
 import benchlib as bl
@@ -197,23 +196,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = bl.argument_parser(__doc__)
     add_arguments(parser)
-    bl.add_common_arguments(parser)
     parser.add_argument("--json", help="also write the result to this file")
     args = parser.parse_args(argv)
-    bl.exit_cleanly_on_sigterm()
-    with bl.keepgate_source(args.ref) as source:
-        result = run(duration=args.duration, connections=args.connections,
-                     threads=args.wrk_threads, warmup=args.warmup, rounds=args.rounds,
-                     database="postgres" if args.postgres else "sqlite",
-                     postgres_admin_url=args.postgres_admin_url, quiet_wait=args.quiet_wait)
-    result["source"] = source
-    print(report(result))
-    if args.json:
-        bl.write_json(Path(args.json), result)
-    return 0
+    return bl.run_and_report(args, argv, lambda: run(
+        duration=args.duration, connections=args.connections, threads=args.wrk_threads,
+        warmup=args.warmup, rounds=args.rounds, database="postgres" if args.postgres else "sqlite",
+        postgres_admin_url=args.postgres_admin_url, quiet_wait=args.quiet_wait), report)
 
 
 if __name__ == "__main__":

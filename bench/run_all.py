@@ -10,7 +10,6 @@ See bench/README.md for what each figure means and the caveats.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
@@ -81,9 +80,7 @@ def table(results: dict[str, dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    bl.add_common_arguments(parser)
+    parser = bl.argument_parser(__doc__)
     parser.add_argument("--quick", action="store_true",
                         help="short runs (sign-ins 8 s, wrk 4 s): a smoke test, not a figure")
     parser.add_argument("--signin-duration", type=float, default=20.0)

@@ -25,82 +25,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
-import os
-import threading
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import benchlib as bl
-
-# --------------------------------------------------------------------------- Argon2 bound
-
-
-def _verify_loop(password_hash: str | None, seconds: float, max_count: int) -> tuple[int, float]:
-    """Verify in a loop for ``seconds`` (at most ``max_count`` times); (count, elapsed)."""
-    from keepgate.security.passwords import HashParams, PasswordHasher
-
-    hasher = PasswordHasher(HashParams())  # production parameters: m=19 MiB, t=2, p=1
-    digest = password_hash or hasher.hash(bl.PASSWORD)
-    count = 0
-    start = time.perf_counter()
-    deadline = start + seconds
-    while count < max_count and time.perf_counter() < deadline:
-        hasher.verify(digest, bl.PASSWORD)
-        count += 1
-    return count, time.perf_counter() - start
-
-
-def argon2_bound(*, parallel: int, seconds: float, mode: str,
-                 max_per_worker: int = 100_000) -> dict[str, Any]:
-    from keepgate.security.passwords import HashParams, PasswordHasher
-
-    params = HashParams()
-    digest = PasswordHasher(params).hash(bl.PASSWORD)
-    single_count, single_elapsed = _verify_loop(digest, min(2.0, seconds), max_per_worker)
-    results: list[tuple[int, float]] = []
-    busy_before, self_before = bl.machine_busy_seconds(), bl.self_cpu_seconds()
-    children_before = bl.children_cpu_seconds()
-    wall_start = time.perf_counter()
-    if mode == "threads":  # argon2-cffi releases the GIL while hashing
-        lock = threading.Lock()
-
-        def work() -> None:
-            outcome = _verify_loop(digest, seconds, max_per_worker)
-            with lock:
-                results.append(outcome)
-
-        threads = [threading.Thread(target=work, daemon=True) for _ in range(parallel)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=seconds + 60)
-    else:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=parallel, mp_context=context) as pool:
-            futures = [pool.submit(_verify_loop, digest, seconds, max_per_worker)
-                       for _ in range(parallel)]
-            results = [f.result(timeout=seconds + 60) for f in futures]
-    wall = time.perf_counter() - wall_start
-    ours = (bl.self_cpu_seconds() - self_before) + (bl.children_cpu_seconds() - children_before)
-    others = (bl.machine_busy_seconds() - busy_before) - ours
-    total = sum(count for count, _ in results)
-    return {
-        "params": {"memory_kib": params.memory_kib, "time_cost": params.time_cost,
-                   "parallelism": params.parallelism},
-        "mode": mode, "parallel": parallel, "seconds": seconds,
-        "verifies": total,
-        "verifies_per_s": round(sum(c / e for c, e in results if e > 0), 2),
-        "verifies_per_s_wall": round(total / wall, 2) if wall > 0 else None,
-        "single_thread_verifies_per_s": round(single_count / single_elapsed, 2),
-        "single_verify_ms": round(1000 * single_elapsed / max(single_count, 1), 2),
-        "other_processes_cpu_s": round(max(others, 0.0), 2),
-        "other_processes_cores": round(max(others, 0.0) / wall, 2) if wall > 0 else None,
-    }
-
 
 # --------------------------------------------------------------------------- the load
 
@@ -198,28 +127,6 @@ async def drive_signins(base_url: str, accounts: list[bl.SeededAccount], *, conc
 # --------------------------------------------------------------------------- the run
 
 
-def _finish(load: dict[str, Any], bound: dict[str, Any], cpus: int) -> dict[str, Any]:
-    """CPU shares, CPU per sign-in and the ratio of one round."""
-    capacity = cpus * load["elapsed_s"]
-    server_cpu = load["server_cpu_s"]["total"]
-    others = max(load.pop("machine_busy_cpu_s") - load["client_cpu_s"] - server_cpu
-                 - load["database_cpu_s"], 0.0)
-    load["client_cpu_share"] = round(load["client_cpu_s"] / capacity, 3)
-    load["server_cpu_share"] = round(server_cpu / capacity, 3)
-    load["database_cpu_share"] = round(load["database_cpu_s"] / capacity, 3)
-    done = max(load["succeeded"], 1)
-    load["cpu_ms_per_signin"] = {"server": round(1000 * server_cpu / done, 2),
-                                 "database": round(1000 * load["database_cpu_s"] / done, 2),
-                                 "client": round(1000 * load["client_cpu_s"] / done, 2)}
-    load["other_processes_cpu_s"] = round(others, 2)
-    load["other_processes_share"] = round(others / capacity, 3)
-    ratio = (round(load["signins_per_s"] / bound["verifies_per_s"], 3)
-             if bound["verifies_per_s"] else None)
-    disturbance = load["other_processes_share"] + (bound["other_processes_cores"] or 0) / cpus
-    return {"argon2": bound, "signin": load, "ratio_signins_to_verifies": ratio,
-            "disturbance": round(disturbance, 3)}
-
-
 def run(*, accounts: int = 200, concurrency: int = 16, max_signins: int = 5000,
         duration: float = 20.0, warmup: int = 32, argon2_seconds: float = 5.0,
         argon2_parallel: int = 2, argon2_mode: str = "threads", database: str = "sqlite",
@@ -230,7 +137,6 @@ def run(*, accounts: int = 200, concurrency: int = 16, max_signins: int = 5000,
             and 0 < argon2_seconds <= 120 and 1 <= argon2_parallel <= 16 and 1 <= rounds <= 10
             and 0 <= warmup <= 10_000 and 0 <= quiet_wait <= 600 and 1 <= workers <= 16):
         raise SystemExit("bench: a limit is out of range")
-    cpus = os.cpu_count() or 1
     result: dict[str, Any] = {
         "benchmark": "signin_throughput", "machine": bl.machine_info(), "database": database,
         "server_workers": workers,
@@ -238,7 +144,6 @@ def run(*, accounts: int = 200, concurrency: int = 16, max_signins: int = 5000,
                      "max_signins": max_signins, "duration_s": duration,
                      "warmup_signins": warmup, "fresh_connections": fresh_connections,
                      "rounds": rounds}}
-    measured: list[dict[str, Any]] = []
     with bl.workdir() as tmp, bl.database(database, tmp, postgres_admin_url) as db:
         t0 = time.perf_counter()
         seeded = bl.seed_accounts(db.url, accounts)
@@ -249,43 +154,18 @@ def run(*, accounts: int = 200, concurrency: int = 16, max_signins: int = 5000,
 
         with bl.Server(db.url, workers=workers, logdir=tmp) as server:
             log(f"server {server.base_url} workers {server.worker_pids()}")
-            for number in range(1, rounds + 1):
-                quiet_argon2 = bl.wait_for_quiet(quiet_wait, log=log)
-                bound = argon2_bound(parallel=argon2_parallel, seconds=argon2_seconds,
-                                     mode=argon2_mode)
-                log(f"  round {number}: argon2 bound {bound['verifies_per_s']:.1f} verifies/s "
-                    f"({argon2_parallel} {argon2_mode}, server idle; one verify "
-                    f"{bound['single_verify_ms']:.1f} ms on one thread)")
-                quiet_load = bl.wait_for_quiet(quiet_wait, log=log)
-                before, db_before = server.cpu_snapshot(), bl.database_cpu_snapshot(db)
-                load = asyncio.run(drive_signins(
+
+            def drive(number: int) -> dict[str, Any]:
+                return asyncio.run(drive_signins(
                     server.base_url, seeded, concurrency=concurrency, max_signins=max_signins,
                     duration=duration, warmup=warmup if number == 1 else 0,
                     fresh_connections=fresh_connections))
-                load["server_cpu_s"] = server.cpu_delta(before)
-                load["database_cpu_s"] = bl.database_cpu_delta(db, db_before)
-                one = _finish(load, bound, cpus)
-                one["quiet_before"] = {"argon2": quiet_argon2, "load": quiet_load}
-                measured.append(one)
-                log(f"  round {number}: {load['signins_per_s']:.2f} sign-ins/s "
-                    f"(ratio {one['ratio_signins_to_verifies']}), other processes "
-                    f"{100 * load['other_processes_share']:.0f}% of the CPUs, outcomes "
-                    f"{load['outcomes']}")
 
-    best = min(measured, key=lambda r: r["disturbance"])  # the least disturbed round
-    result.update(best)
-    result["chosen_round"] = measured.index(best) + 1
-    result["rounds"] = measured
-    load, bound = best["signin"], best["argon2"]
-    result["caveats"] = [
-        bl.CPU_CAVEAT.format(cpus=cpus),
-        "the Argon2 bound is measured in the benchmark process while the server is idle",
-    ]
-    if load["other_processes_share"] > 0.05 or (bound["other_processes_cores"] or 0) > 0.1:
-        result["caveats"].append(
-            f"other processes used {100 * load['other_processes_share']:.0f}% of the CPUs "
-            f"during the load and {bound['other_processes_cores']} CPUs during the Argon2 "
-            "measurement: the machine was shared, the figures are pessimistic")
+            measured = bl.measure_signin_rounds(
+                server, db, rounds=rounds, argon2_parallel=argon2_parallel,
+                argon2_seconds=argon2_seconds, argon2_mode=argon2_mode, quiet_wait=quiet_wait,
+                drive=drive, log=log)
+    bl.keep_least_disturbed(result, measured)
     return result
 
 
@@ -346,26 +226,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = bl.argument_parser(__doc__)
     add_arguments(parser)
-    bl.add_common_arguments(parser)
     parser.add_argument("--json", help="also write the result to this file")
     args = parser.parse_args(argv)
-    bl.exit_cleanly_on_sigterm()
-    with bl.keepgate_source(args.ref) as source:
-        result = run(accounts=args.accounts, concurrency=args.concurrency,
-                     max_signins=args.max_signins, duration=args.duration, warmup=args.warmup,
-                     argon2_seconds=args.argon2_seconds, argon2_parallel=args.argon2_parallel,
-                     argon2_mode=args.argon2_mode, fresh_connections=not args.keep_alive,
-                     rounds=args.rounds,
-                     database="postgres" if args.postgres else "sqlite",
-                     postgres_admin_url=args.postgres_admin_url, quiet_wait=args.quiet_wait)
-    result["source"] = source
-    print(report(result))
-    if args.json:
-        bl.write_json(Path(args.json), result)
-    return 0
+    return bl.run_and_report(args, argv, lambda: run(
+        accounts=args.accounts, concurrency=args.concurrency, max_signins=args.max_signins,
+        duration=args.duration, warmup=args.warmup, argon2_seconds=args.argon2_seconds,
+        argon2_parallel=args.argon2_parallel, argon2_mode=args.argon2_mode,
+        fresh_connections=not args.keep_alive, rounds=args.rounds,
+        database="postgres" if args.postgres else "sqlite",
+        postgres_admin_url=args.postgres_admin_url, quiet_wait=args.quiet_wait), report)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ Argon2id bound of this machine measured in the same run.
    then each gets a confirmed TOTP factor, written through the app's repositories with the
    seed encrypted by the app's key ring (``build(settings).signin.keyring``).
 2. The server starts with ``--workers`` (2). Per round: the Argon2 bound (reusing
-   ``signin_throughput.argon2_bound``: 2 threads, server idle), then
+   ``benchlib.argon2_bound``: 2 threads, server idle), then
    ``--concurrency`` client tasks each run complete sign-ins back to back:
    ``POST /api/v1/flows/login``; ``{"method": "password", ...}`` which must answer
    ``awaiting_second_factor``; ``{"method": "totp", "code": ...}`` which must answer
@@ -28,12 +28,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
-import sys
 import time
 from collections import Counter, deque
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import benchextra as bx
@@ -182,37 +179,12 @@ async def drive(base_url: str, accounts: list[bx.TotpAccount], *, concurrency: i
     }
 
 
-def finish(load: dict[str, Any], bound: dict[str, Any], cpus: int) -> dict[str, Any]:
-    """CPU shares, CPU per sign-in and the ratio of one round (as signin_throughput does)."""
-    capacity = cpus * load["elapsed_s"]
-    server_cpu = load["server_cpu_s"]["total"]
-    others = max(load.pop("machine_busy_cpu_s") - load["client_cpu_s"] - server_cpu
-                 - load["database_cpu_s"], 0.0)
-    load["client_cpu_share"] = round(load["client_cpu_s"] / capacity, 3)
-    load["server_cpu_share"] = round(server_cpu / capacity, 3)
-    load["database_cpu_share"] = round(load["database_cpu_s"] / capacity, 3)
-    done = max(load["succeeded"], 1)
-    load["cpu_ms_per_signin"] = {"server": round(1000 * server_cpu / done, 2),
-                                 "database": round(1000 * load["database_cpu_s"] / done, 2),
-                                 "client": round(1000 * load["client_cpu_s"] / done, 2)}
-    load["other_processes_cpu_s"] = round(others, 2)
-    load["other_processes_share"] = round(others / capacity, 3)
-    ratio = (round(load["signins_per_s"] / bound["verifies_per_s"], 3)
-             if bound["verifies_per_s"] else None)
-    disturbance = load["other_processes_share"] + (bound["other_processes_cores"] or 0) / cpus
-    return {"argon2": bound, "signin": load, "ratio_signins_to_verifies": ratio,
-            "disturbance": round(disturbance, 3)}
-
-
 def run(args: argparse.Namespace, log: Any = print) -> dict[str, Any]:
-    import signin_throughput  # the colleague's module: its Argon2 bound, used as it is
-
     if not (1 <= args.concurrency <= 256 and 1 <= args.max_signins <= 100_000
             and 0 < args.duration <= 600 and 1 <= args.rounds <= 10
             and 2 <= args.accounts <= 20_000 and 0 <= args.warmup <= 1000
             and 1 <= args.workers <= 8 and 0 < args.argon2_seconds <= 120):
         raise SystemExit("bench: a limit is out of range")
-    cpus = os.cpu_count() or 1
     database = "postgres" if args.postgres else "sqlite"
     result: dict[str, Any] = {
         "benchmark": "signin_totp", "machine": bl.machine_info(), "database": database,
@@ -220,7 +192,6 @@ def run(args: argparse.Namespace, log: Any = print) -> dict[str, Any]:
         "settings": {k: getattr(args, k) for k in (
             "accounts", "concurrency", "max_signins", "duration", "warmup", "rounds",
             "argon2_seconds", "argon2_parallel", "keep_alive")}}
-    rounds: list[dict[str, Any]] = []
     with bl.workdir() as tmp, bl.database(database, tmp, args.postgres_admin_url) as db:
         t0 = time.perf_counter()
         seeded = bl.seed_accounts(db.url, args.accounts)
@@ -232,41 +203,20 @@ def run(args: argparse.Namespace, log: Any = print) -> dict[str, Any]:
             f"{time.perf_counter() - t0:.1f} s ({database})")
         with bx.server(db.url, workers=args.workers, logdir=tmp) as srv:
             log(f"server {srv.base_url} workers {srv.worker_pids()}")
-            for number in range(1, args.rounds + 1):
-                quiet_a = bl.wait_for_quiet(args.quiet_wait, log=log)
-                bound = signin_throughput.argon2_bound(
-                    parallel=args.argon2_parallel, seconds=args.argon2_seconds, mode="threads")
-                log(f"  round {number}: argon2 bound {bound['verifies_per_s']:.1f} verifies/s "
-                    f"({args.argon2_parallel} threads; one verify {bound['single_verify_ms']} ms)")
-                quiet_l = bl.wait_for_quiet(args.quiet_wait, log=log)
-                before, db_before = srv.cpu_snapshot(), bl.database_cpu_snapshot(db)
-                load = asyncio.run(drive(
+
+            def drive_totp(number: int) -> dict[str, Any]:
+                return asyncio.run(drive(
                     srv.base_url, accounts, concurrency=args.concurrency,
                     max_signins=args.max_signins, duration=args.duration,
                     warmup=args.warmup if number == 1 else 0,
                     fresh_connections=not args.keep_alive))
-                load["server_cpu_s"] = srv.cpu_delta(before)
-                load["database_cpu_s"] = bl.database_cpu_delta(db, db_before)
-                one = finish(load, bound, cpus)
-                one["quiet_before"] = {"argon2": quiet_a, "load": quiet_l}
-                rounds.append(one)
-                log(f"  round {number}: {load['signins_per_s']:.2f} sign-ins/s (ratio "
-                    f"{one['ratio_signins_to_verifies']}), other processes "
-                    f"{100 * load['other_processes_share']:.0f}% of the CPUs, outcomes "
-                    f"{load['outcomes']}")
-    best = min(rounds, key=lambda r: r["disturbance"])
-    result.update(best)
-    result["chosen_round"] = rounds.index(best) + 1
-    result["rounds"] = rounds
-    load, bound = best["signin"], best["argon2"]
-    result["caveats"] = [bl.CPU_CAVEAT.format(cpus=cpus),
-                         "the Argon2 bound is measured in the benchmark process while the "
-                         "server is idle"]
-    if load["other_processes_share"] > 0.05 or (bound["other_processes_cores"] or 0) > 0.1:
-        result["caveats"].append(
-            f"other processes used {100 * load['other_processes_share']:.0f}% of the CPUs "
-            f"during the load and {bound['other_processes_cores']} CPUs during the Argon2 "
-            "measurement: the machine was shared, the figures are pessimistic")
+
+            measured = bl.measure_signin_rounds(
+                srv, db, rounds=args.rounds, argon2_parallel=args.argon2_parallel,
+                argon2_seconds=args.argon2_seconds, argon2_mode="threads",
+                quiet_wait=args.quiet_wait, drive=drive_totp, log=log)
+    bl.keep_least_disturbed(result, measured)
+    load = result["signin"]
     if load["starved"]["waits"] or load["starved"]["tasks_gave_up"]:
         result["caveats"].append(
             f"tasks waited {load['starved']['seconds']} s in all for an account not yet used in "
@@ -312,8 +262,7 @@ def report(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = bl.argument_parser(__doc__)
     parser.add_argument("--accounts", type=int, default=2000,
                         help="accounts with TOTP; each signs in at most once per 30 s step")
     parser.add_argument("--concurrency", type=int, default=16)
@@ -326,18 +275,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--argon2-seconds", type=float, default=5.0)
     parser.add_argument("--argon2-parallel", type=int, default=2)
     parser.add_argument("--json", help="result file (default bench/results/signin_totp-*.json)")
-    bl.add_common_arguments(parser)
     args = parser.parse_args(argv)
-    bl.exit_cleanly_on_sigterm()
-    with bl.keepgate_source(args.ref) as source:
-        result = run(args)
-    result["source"] = source
-    result["argv"] = argv if argv is not None else sys.argv[1:]
-    print(report(result))
-    path = bl.write_json(Path(args.json) if args.json else bx.results_file(
-        "signin_totp", result["database"]), result)
-    print(f"  results: {path}")
-    return 0
+    return bl.run_and_report(args, argv, lambda: run(args), report, lambda result:
+                             bx.results_file("signin_totp", result["database"]))
 
 
 if __name__ == "__main__":

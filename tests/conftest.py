@@ -7,6 +7,7 @@ import re
 import secrets
 import shutil
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -149,14 +150,33 @@ async def client(settings: Settings, kg: Keepgate) -> AsyncIterator[httpx.AsyncC
         yield http
 
 
+@asynccontextmanager
+async def serve(settings: Settings, clock: FrozenClock,
+                **transport: Any) -> AsyncIterator[tuple[httpx.AsyncClient, Keepgate]]:
+    """A Keepgate built from other ``settings`` than the fixture's, and a client for it
+    (``transport`` goes to ``httpx.ASGITransport``); closed after the block."""
+    keepgate = build(settings, clock=clock)
+    try:
+        app = httpx.ASGITransport(app=create_app(settings, keepgate=keepgate), **transport)
+        async with httpx.AsyncClient(transport=app, base_url="http://localhost") as http:
+            yield http, keepgate
+    finally:
+        await keepgate.close()
+
+
+async def recent_messages(kg: Keepgate, limit: int = 100) -> list[Any]:
+    """The newest ``limit`` messages in the outbox, newest first."""
+    async with kg.store.unit_of_work(write=False) as uow:
+        return list(await uow.outbox.recent(limit))
+
+
 CODE_RE = re.compile(r"\b(\d{6})\b")
 
 
 async def last_message(kg: Keepgate, destination: str) -> Any:
-    async with kg.store.unit_of_work(write=False) as uow:
-        for message in await uow.outbox.recent(200):
-            if message.destination == destination:
-                return message
+    for message in await recent_messages(kg, 200):
+        if message.destination == destination:
+            return message
     raise AssertionError(f"no message to {destination}")
 
 

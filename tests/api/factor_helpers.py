@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -9,7 +10,7 @@ import httpx
 from keepgate.security import totp
 from keepgate.services.clock import FrozenClock
 from keepgate.wiring import Keepgate
-from tests.conftest import DEVICES, PASSWORD, bearer, last_code
+from tests.conftest import DEVICES, PASSWORD, bearer, last_code, register, sign_in
 from tests.support.soft_authenticator import SoftAuthenticator
 
 ORIGIN = "http://localhost"
@@ -72,6 +73,17 @@ async def step_up_with_totp(client: httpx.AsyncClient, token: str, secret: str,
     assert done.status_code == 200, done.text
     assert done.json()["state"] == "completed"
     return str(done.json()["session"]["token"])
+
+
+async def with_totp_and_step_up(client: httpx.AsyncClient, kg: Keepgate, identifier: str,
+                                clock: FrozenClock) -> tuple[str, str]:
+    """Register, sign in, enrol TOTP and step up half a minute later (so the code is fresh);
+    returns (bearer token, TOTP secret)."""
+    await register(client, kg, identifier)
+    token = await sign_in(client, identifier)
+    secret, _ = await enrol_totp(client, token, clock)
+    clock.advance(timedelta(seconds=30))
+    return await step_up_with_totp(client, token, secret, clock), secret
 
 
 async def enrol_passkey(client: httpx.AsyncClient, token: str, authenticator: SoftAuthenticator,

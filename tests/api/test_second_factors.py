@@ -10,8 +10,7 @@ import pytest
 
 from keepgate.config import Settings
 from keepgate.services.clock import FrozenClock
-from keepgate.web.app import create_app
-from keepgate.wiring import Keepgate, build
+from keepgate.wiring import Keepgate
 from tests.api.factor_helpers import (
     ORIGIN,
     current_code,
@@ -22,8 +21,9 @@ from tests.api.factor_helpers import (
     settings_flow,
     step_up_with_totp,
     submit,
+    with_totp_and_step_up,
 )
-from tests.conftest import bearer, last_code, register, sign_in
+from tests.conftest import bearer, last_code, recent_messages, register, serve, sign_in
 from tests.support.soft_authenticator import SoftAuthenticator
 
 pytestmark = pytest.mark.anyio
@@ -182,12 +182,8 @@ async def test_passkey_enrol_passwordless_and_as_second_factor(
 
 async def test_removing_factors_needs_step_up_and_never_the_last(
         client: httpx.AsyncClient, kg: Keepgate, clock: FrozenClock) -> None:
-    await register(client, kg, ID)
-    token = await sign_in(client, ID)
-    secret, _ = await enrol_totp(client, token, clock)
+    token, secret = await with_totp_and_step_up(client, kg, ID, clock)  # a rotated token
     key = SoftAuthenticator()
-    clock.advance(timedelta(seconds=30))
-    token = await step_up_with_totp(client, token, secret, clock)  # rotates the token
     added = await enrol_passkey(client, token, key, passkey=False, name="YubiKey")
     assert added.status_code == 200, added.text
     factors = (await client.get("/api/v1/security/factors", headers=bearer(token))).json()
@@ -209,7 +205,7 @@ async def test_removing_factors_needs_step_up_and_never_the_last(
     last = await client.delete(f"/api/v1/security/factors/{by_kind['totp']['id']}",
                                headers=bearer(token))
     assert last.status_code == 409 and last.json()["error"]["code"] == "factor.last_factor"
-    notice = [m for m in await _outbox(kg) if m.template == "factor_removed"]
+    notice = [m for m in await recent_messages(kg) if m.template == "factor_removed"]
     assert len(notice) == 1 and "YubiKey" in notice[0].body
 
 
@@ -226,27 +222,15 @@ async def test_step_up_rotates_the_token(client: httpx.AsyncClient, kg: Keepgate
     assert me["session"]["aal"] == "aal2"
 
 
-async def _outbox(kg: Keepgate) -> list[object]:
-    async with kg.store.unit_of_work(write=False) as uow:
-        return list(await uow.outbox.recent(100))
-
-
 async def test_operator_may_allow_removing_the_last_factor(
         settings: Settings, clock: FrozenClock) -> None:
     lenient = dataclasses.replace(settings, allow_removing_last_factor=True)
-    kg = build(lenient, clock=clock)
-    transport = httpx.ASGITransport(app=create_app(lenient, keepgate=kg))
-    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
-        await register(client, kg, ID)
-        token = await sign_in(client, ID)
-        secret, _ = await enrol_totp(client, token, clock)
-        clock.advance(timedelta(seconds=30))
-        token = await step_up_with_totp(client, token, secret, clock)
+    async with serve(lenient, clock) as (client, kg):
+        token, _ = await with_totp_and_step_up(client, kg, ID, clock)
         [factor] = (await client.get("/api/v1/security/factors",
                                      headers=bearer(token))).json()["factors"]
         removed = await client.delete(f"/api/v1/security/factors/{factor['id']}",
                                       headers=bearer(token))
         after = (await password_step(client, ID)).json()
-    await kg.close()
     assert removed.status_code == 204
     assert after["state"] == "completed"  # back to a password alone, as the operator allows

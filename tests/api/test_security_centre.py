@@ -17,17 +17,26 @@ from keepgate.domain.identifiers import parse_identifier
 from keepgate.services.clock import FrozenClock
 from keepgate.services.messages import TEMPLATES
 from keepgate.web.app import create_app
-from keepgate.wiring import Keepgate, build
+from keepgate.wiring import Keepgate
 from tests.api.factor_helpers import (
     current_code,
     device_headers,
     enrol_totp,
     password_step,
     settings_flow,
-    step_up_with_totp,
     submit,
+    with_totp_and_step_up,
 )
-from tests.conftest import PASSWORD, bearer, last_code, last_message, register, sign_in
+from tests.conftest import (
+    PASSWORD,
+    bearer,
+    last_code,
+    last_message,
+    recent_messages,
+    register,
+    serve,
+    sign_in,
+)
 
 pytestmark = pytest.mark.anyio
 ID = "centre@example.com"
@@ -43,11 +52,7 @@ async def overview(client: httpx.AsyncClient, token: str) -> dict[str, object]:
 async def secured(client: httpx.AsyncClient, kg: Keepgate,
                   clock: FrozenClock) -> tuple[str, str]:
     """An account with TOTP and a fresh step-up; returns (token, totp secret)."""
-    await register(client, kg, ID)
-    token = await sign_in(client, ID)
-    secret, _ = await enrol_totp(client, token, clock)
-    clock.advance(timedelta(seconds=30))
-    return await step_up_with_totp(client, token, secret, clock), secret
+    return await with_totp_and_step_up(client, kg, ID, clock)
 
 
 async def test_overview_checklist_and_score(client: httpx.AsyncClient, kg: Keepgate,
@@ -192,15 +197,11 @@ async def test_login_history_locations_from_a_maxmind_database(
     path = tmp_path / "geo.mmdb"
     writer.to_db_file(str(path))
     geo = dataclasses.replace(settings, geoip_db=str(path))
-    kg = build(geo, clock=clock)
-    transport = httpx.ASGITransport(app=create_app(geo, keepgate=kg),
-                                    client=("203.0.113.7", 1))
-    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+    async with serve(geo, clock, client=("203.0.113.7", 1)) as (client, kg):
         await register(client, kg, ID)
         token = await sign_in(client, ID)
         entries = (await client.get("/api/v1/security/login-history",
                                     headers=bearer(token))).json()["entries"]
-    await kg.close()
     assert entries[0]["location"] == "Lisbon, Portugal"
 
 
@@ -239,8 +240,7 @@ async def test_not_me_from_history_and_notification_preferences(
         assert refused.status_code == 400
         assert refused.json()["error"]["code"] == "notices.not_mutable"
     await enrol_totp(client, token, clock)
-    async with kg.store.unit_of_work(write=False) as uow:
-        templates = [m.template for m in await uow.outbox.recent(50)]
+    templates = [m.template for m in await recent_messages(kg, 50)]
     assert "factor_added" in templates
     reported = await client.post("/api/v1/security/not-me", headers=bearer(token))
     assert reported.status_code == 204
@@ -318,9 +318,8 @@ async def test_contact_change_to_a_taken_address_reveals_nothing(
                          value="owner@example.com")
     assert free.status_code == taken.status_code == 200
     assert free.json()["messages"][0]["code"] == taken.json()["messages"][0]["code"]
-    async with kg.store.unit_of_work(write=False) as uow:
-        to_owner = [m for m in await uow.outbox.recent(50)
-                    if m.destination == "owner@example.com" and m.template == "contact_code"]
+    to_owner = [m for m in await recent_messages(kg, 50)
+                if m.destination == "owner@example.com" and m.template == "contact_code"]
     assert to_owner == []
 
 

@@ -1,40 +1,32 @@
 """A real Keepgate behind real uvicorn, and Debian's Chromium driven by Playwright.
 
 Each test gets its own server on a free loopback port with a fresh copy of the migrated SQLite
-template, so tests never see each other's accounts, sessions or outbox. The server runs in a
-background thread with its own event loop; the test drives Chromium from the test's loop.
+template, so tests never see each other's accounts, sessions or outbox (tests/browser/harness.py
+runs it in a thread and launches Chromium).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import re
 import shutil
-import socket
-import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-import uvicorn
 
 from keepgate.web.app import create_app
 from tests import backends
+from tests.browser import harness
 from tests.conftest import PASSWORD, base_settings
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 DESKTOP = {"width": 1280, "height": 800}
 MOBILE = {"width": 390, "height": 844}
-# The code sits alone on an indented line of the email (the footer holds the port number).
-EMAIL_CODE_RE = re.compile(r"^\s+(\d{6})\s*$", re.MULTILINE)
-STARTUP_POLLS = 1000  # x 10 ms: the server gets ten seconds to come up
 
 
 @dataclass(frozen=True)
@@ -49,52 +41,20 @@ def live_server(sqlite_template: Path, tmp_path: Path) -> Iterator[LiveServer]:
     database = tmp_path / "keepgate.db"
     shutil.copyfile(sqlite_template, database)
     # The settings need the port (public_url), so bind first and hand uvicorn the socket.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        url = f"http://localhost:{port}"
+    with harness.loopback_socket() as sock:
+        url = f"http://localhost:{sock.getsockname()[1]}"
         # base_settings pins public_url to the in-process test client's; this server is real.
         settings = dataclasses.replace(base_settings(f"sqlite+aiosqlite:///{database}"),
                                        public_url=url)
         assert settings.dev_outbox, "the browser suite reads codes from /dev/messages"
-        config = uvicorn.Config(create_app(settings), log_level="warning", lifespan="on",
-                                ws="none", http="h11", access_log=False)
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
-                                  name=f"uvicorn-{port}", daemon=True)
-    except BaseException:
-        sock.close()
-        raise
-    thread.start()
-    started = threading.Event()
-    for _ in range(STARTUP_POLLS):
-        if server.started or not thread.is_alive():
-            break
-        started.wait(0.01)  # a bounded poll for the thread, not a timing assumption in a test
-    try:
-        if not server.started:
-            pytest.fail(f"uvicorn did not start on {url}", pytrace=False)
-        yield LiveServer(url)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-        assert not thread.is_alive(), "uvicorn did not stop"
+        with harness.serving(create_app(settings), sock, lifespan="on"):
+            yield LiveServer(url)
 
 
 @pytest.fixture
 async def browser(live_server: LiveServer) -> AsyncIterator[Browser]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=backends.CHROMIUM,
-                                                    args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
+    async with harness.chromium() as chromium:
+        yield chromium
 
 
 NewContext = Callable[..., Awaitable["BrowserContext"]]
@@ -145,4 +105,4 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
-__all__ = ["DESKTOP", "EMAIL_CODE_RE", "MOBILE", "PASSWORD", "LiveServer", "NewContext"]
+__all__ = ["DESKTOP", "MOBILE", "PASSWORD", "LiveServer", "NewContext"]

@@ -7,11 +7,14 @@ from pathlib import Path
 
 from playwright.async_api import BrowserContext, Locator, Page, Response, expect
 
-from tests.browser.conftest import EMAIL_CODE_RE, PASSWORD
+from tests.browser.conftest import PASSWORD
 
 LOGIN_PAGE = re.compile(r"/login\?flow=[\w-]+(&notice=[\w-]+)?$")
 SIGNUP_PAGE = re.compile(r"/signup\?flow=[\w-]+$")
 ACCOUNT_PAGE = re.compile(r"/account$")
+# The code sits alone on an indented line of the email (the footer holds the port number).
+EMAIL_CODE_RE = re.compile(r"^\s+(\d{6})\s*$", re.MULTILINE)
+SMS_CODE_RE = re.compile(r"\b(\d{6})\b")
 
 
 async def submit(page: Page, button: Locator) -> Response:
@@ -51,10 +54,9 @@ SIGN_UP_CODE = "Your Keepgate sign-up code"
 NEW_DEVICE_CODE = "New sign-in to your Keepgate account"
 
 
-async def read_code(context: BrowserContext, destination: str, subject: str = SIGN_UP_CODE
-                    ) -> str:
-    """Open the development outbox in a new tab and copy the code from the newest message to
-    ``destination`` (which must have ``subject``)."""
+async def read_message(context: BrowserContext, destination: str, subject: str) -> str:
+    """Open the development outbox in a new tab and return the body of the newest message to
+    ``destination``, which must have ``subject`` (SMS messages are headed "SMS")."""
     if "@" in destination:
         destination = destination.lower()  # Keepgate stores and mails to the normalised address
     tab = await context.new_page()
@@ -64,10 +66,17 @@ async def read_code(context: BrowserContext, destination: str, subject: str = SI
         message = tab.get_by_role("article").filter(
             has=tab.locator(".to", has_text=re.compile(f"^{re.escape(destination)}$"))).first
         await expect(message.get_by_role("heading")).to_have_text(subject)
-        body = await message.locator("pre.body").inner_text()
+        return await message.locator("pre.body").inner_text()
     finally:
         await tab.close()
-    match = EMAIL_CODE_RE.search(body)
+
+
+async def read_code(context: BrowserContext, destination: str, subject: str = SIGN_UP_CODE
+                    ) -> str:
+    """The code in the newest message to ``destination`` (an email address or a phone number),
+    which must have ``subject``."""
+    body = await read_message(context, destination, subject)
+    match = (SMS_CODE_RE if destination.startswith("+") else EMAIL_CODE_RE).search(body)
     assert match, f"no code in the message to {destination}: {body!r}"
     return match.group(1)
 

@@ -10,8 +10,6 @@ inline script, blob: worker or eval) fails the test.
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -19,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
@@ -33,7 +30,7 @@ from keepgate.security.captcha import CaptchaIssuer
 from keepgate.security.errors import InvalidCaptcha
 from keepgate.web.middleware import CSP, SecurityHeaders
 from tests import backends
-from tests.browser.conftest import CHROMIUM_ARGS
+from tests.browser import harness
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, ConsoleMessage, Page
@@ -115,42 +112,18 @@ def make_app(site: Site) -> Any:
 @pytest.fixture
 def site() -> Iterator[Site]:
     backends.need("browser")
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    site = Site(url=f"http://127.0.0.1:{port}",
-                issuer=CaptchaIssuer(b"browser-test-key-0123456789abcdef", max_number=MAX_NUMBER,
-                                     lifetime=timedelta(minutes=5)))
-    server = uvicorn.Server(uvicorn.Config(make_app(site), log_level="warning", lifespan="off",
-                                           ws="none", http="h11", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True,
-                              name=f"captcha-site-{port}")
-    thread.start()
-    ready = threading.Event()
-    for _ in range(1000):  # a bounded poll for the server thread to come up (10 s)
-        if server.started or not thread.is_alive():
-            break
-        ready.wait(0.01)
-    try:
-        assert server.started, "uvicorn did not start"
-        yield site
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with harness.loopback_socket() as sock:
+        site = Site(url=f"http://127.0.0.1:{sock.getsockname()[1]}",
+                    issuer=CaptchaIssuer(b"browser-test-key-0123456789abcdef",
+                                         max_number=MAX_NUMBER, lifetime=timedelta(minutes=5)))
+        with harness.serving(make_app(site), sock, lifespan="off"):
+            yield site
 
 
 @pytest.fixture
 async def chromium() -> AsyncIterator[Browser]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=backends.CHROMIUM,
-                                                   args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
+    async with harness.chromium() as browser:
+        yield browser
 
 
 @dataclass

@@ -18,7 +18,7 @@ from playwright.async_api import BrowserContext, Locator, Page, expect
 
 from keepgate.security import totp
 from tests.browser import steps
-from tests.browser.conftest import DESKTOP, EMAIL_CODE_RE, MOBILE, PASSWORD, NewContext
+from tests.browser.conftest import DESKTOP, MOBILE, PASSWORD, NewContext
 
 pytestmark = [pytest.mark.anyio, pytest.mark.browser]
 
@@ -31,34 +31,8 @@ IPHONE_SAFARI = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWe
                  "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1")
 MAC_FIREFOX = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 14.4; rv:125.0) Gecko/20100101 "
                "Firefox/125.0")
-SMS_CODE_RE = re.compile(r"\b(\d{6})\b")
 # A function, not an expression string: the page's CSP forbids eval.
 ALTCHA_VERIFIED = "(widget) => widget.getState?.() === 'verified'"
-
-
-# Reading messages ------------------------------------------------------------------------
-
-
-async def read_message(context: BrowserContext, destination: str, subject: str) -> str:
-    """The body of the newest message to ``destination`` on /dev/messages, which must have
-    ``subject`` (SMS messages are headed "SMS")."""
-    tab = await context.new_page()
-    try:
-        await tab.goto("/dev/messages")
-        await expect(tab.get_by_role("heading", level=1)).to_have_text("Development outbox")
-        message = tab.get_by_role("article").filter(
-            has=tab.locator(".to", has_text=re.compile(f"^{re.escape(destination)}$"))).first
-        await expect(message.get_by_role("heading")).to_have_text(subject)
-        return await message.locator("pre.body").inner_text()
-    finally:
-        await tab.close()
-
-
-async def read_sent_code(context: BrowserContext, destination: str, subject: str) -> str:
-    body = await read_message(context, destination, subject)
-    match = (SMS_CODE_RE if destination.startswith("+") else EMAIL_CODE_RE).search(body)
-    assert match, f"no code in the message to {destination}: {body!r}"
-    return match.group(1)
 
 
 # TOTP on the real clock ------------------------------------------------------------------
@@ -157,7 +131,7 @@ async def sign_up_by_phone(page: Page, phone: str) -> None:
     await steps.open_signup(page)
     await steps.submit_credentials(page, phone)
     await expect(page.get_by_label("Verification code")).to_be_visible()
-    code = await read_sent_code(page.context, phone, "SMS")
+    code = await steps.read_code(page.context, phone, "SMS")
     await steps.enter_code(page, code)
     await expect(page.get_by_role("status")).to_have_text(
         "Your account is ready. Sign in to continue.")
@@ -351,7 +325,7 @@ async def test_sent_codes_as_second_factor(page: Page, identifier: str, add: str
     await expect(page.get_by_role("heading", level=1)).to_have_text(add)
     await steps.submit(page, page.get_by_role("button", name="Send me a code"))
     await expect(page.get_by_role("status")).to_contain_text("We sent a code to")
-    code = await read_sent_code(page.context, identifier, enrol_subject)
+    code = await steps.read_code(page.context, identifier, enrol_subject)
     await page.get_by_label("Code").fill(code)
     await steps.submit(page, page.get_by_role("button", name="Confirm"))
     await recovery_codes_shown(page)
@@ -376,7 +350,7 @@ async def test_sent_codes_as_second_factor(page: Page, identifier: str, add: str
     await expect(code_field).not_to_have_attribute("aria-invalid", "true")
     kind = "sms" if identifier.startswith("+") else "email"
     await steps.screenshot(page, artifacts, f"login-{kind}-code")
-    code = await read_sent_code(page.context, identifier, sign_in_subject)
+    code = await steps.read_code(page.context, identifier, sign_in_subject)
     await code_field.fill(code)
     await steps.submit(page, page.get_by_role("button", name="Continue"))
     await signed_in(page)
@@ -403,7 +377,7 @@ async def test_five_failures_pause_sign_in_but_not_on_the_owners_device(
     assert "Error code: login.invalid_credentials" in answers[0]
     await expect(stranger).to_have_url(steps.LOGIN_PAGE)
 
-    body = await read_message(owner.context, email, "Sign-in to your account is paused")
+    body = await steps.read_message(owner.context, email, "Sign-in to your account is paused")
     assert "5 failed attempts" in body
     await steps.sign_in(owner, email)  # the owner's own device still signs in
 
@@ -470,11 +444,11 @@ async def test_new_device_code_and_the_this_wasnt_me_link(new_context: NewContex
     phone = await (await new_context(viewport=MOBILE, user_agent=IPHONE_SAFARI)).new_page()
     await steps.submit_sign_in(phone, email)
     await expect(phone.get_by_role("status")).to_contain_text("This device is new to us.")
-    body = await read_message(phone.context, email, steps.NEW_DEVICE_CODE)
+    body = await steps.read_message(phone.context, email, steps.NEW_DEVICE_CODE)
     assert "Mobile Safari 17 on iOS" in body
     link = re.search(r"(http://localhost:\d+/not-me\?token=\S+)", body)
     assert link, body
-    code = EMAIL_CODE_RE.search(body)
+    code = steps.EMAIL_CODE_RE.search(body)
     assert code
     field = phone.get_by_label("Confirmation code")
     await field.fill("000000" if code.group(1) != "000000" else "111111")
@@ -525,7 +499,7 @@ async def test_security_centre_step_up_password_sessions_and_history(
     await steps.submit(laptop, laptop.get_by_role("button", name="Save code"))
     await expect(laptop.get_by_role("status")).to_have_text("Your anti-phishing code is saved.")
     await expect(laptop.locator("#anti-phishing-code")).to_have_text("Harbour7")
-    body = await read_message(laptop.context, email, "Your anti-phishing code was changed")
+    body = await steps.read_message(laptop.context, email, "Your anti-phishing code was changed")
     assert body.startswith("Your anti-phishing code: Harbour7\n")
 
     # From the phone, end the tablet's session.
@@ -545,7 +519,7 @@ async def test_security_centre_step_up_password_sessions_and_history(
                  ).to_have_count(1)
     await expect(laptop.get_by_role("status").filter(has_text="Withdrawals are on hold")
                  ).to_have_count(1)
-    body = await read_message(laptop.context, email, "Your password was changed")
+    body = await steps.read_message(laptop.context, email, "Your password was changed")
     assert body.startswith("Your anti-phishing code: Harbour7\n")  # in every message now
     await phone.goto("/account")
     await expect(phone).to_have_url(steps.LOGIN_PAGE)

@@ -26,6 +26,7 @@ from keepgate.flows.base import (
     iso,
 )
 from keepgate.security.codes import CodeDigester
+from tests.unit.flows.started import assert_started
 
 T0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 CODE_LIFETIME = timedelta(minutes=5)
@@ -92,14 +93,9 @@ def allowed(src: str, method: str, dst: str) -> bool:
 
 def test_start() -> None:
     flow = login.start("f", Channel.BROWSER, T0, timedelta(minutes=15), binding="b")
-    assert flow.kind is FlowKind.LOGIN
-    assert flow.channel is Channel.BROWSER
-    assert flow.state == login.AWAITING_CREDENTIALS
-    assert flow.created_at == T0
-    assert flow.expires_at == T0 + timedelta(minutes=15)
-    assert flow.binding == "b"
-    assert flow.account_id is None
-    assert not flow.finished
+    assert_started(flow, flow_id="f", kind=FlowKind.LOGIN, state=login.AWAITING_CREDENTIALS,
+                   channel=Channel.BROWSER, now=T0, lifetime=timedelta(minutes=15),
+                   binding="b")
     assert login.open_methods(flow) == ("password", "webauthn")
 
 

@@ -28,6 +28,7 @@ from keepgate.flows.base import (
     StepResult,
 )
 from keepgate.security.codes import CodeDigester
+from tests.unit.flows.started import assert_started
 
 T0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 POLICY = CodePolicy()
@@ -67,13 +68,9 @@ def wrong(code: str) -> str:
 
 def test_start() -> None:
     flow = registration.start("f", Channel.BROWSER, T0, timedelta(minutes=30), binding="b1")
-    assert flow.kind is FlowKind.REGISTRATION
-    assert flow.state == registration.AWAITING_CREDENTIALS
-    assert flow.channel is Channel.BROWSER
-    assert flow.binding == "b1"
-    assert flow.created_at == T0
-    assert flow.expires_at == T0 + timedelta(minutes=30)
-    assert not flow.finished
+    assert_started(flow, flow_id="f", kind=FlowKind.REGISTRATION,
+                   state=registration.AWAITING_CREDENTIALS, channel=Channel.BROWSER, now=T0,
+                   lifetime=timedelta(minutes=30), binding="b1")
     assert registration.public_data(flow, POLICY) == {}
 
 

@@ -18,6 +18,7 @@ from keepgate.flows.base import (
     RecordEvent,
     open_methods,
 )
+from tests.unit.flows.started import assert_started
 
 T0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -31,19 +32,13 @@ def test_start() -> None:
     flow = step_up.start("up-1", Channel.BROWSER, T0, timedelta(minutes=10),
                          account_id="acct-1", session_id="sess-1",
                          factors=("webauthn", "totp"), binding="b1")
-    assert flow.id == "up-1"
-    assert flow.kind is FlowKind.STEP_UP
-    assert flow.channel is Channel.BROWSER
-    assert flow.state == step_up.AWAITING_SECOND_FACTOR
-    assert flow.created_at == T0
-    assert flow.expires_at == T0 + timedelta(minutes=10)
-    assert flow.binding == "b1"
-    assert flow.account_id == "acct-1"
-    assert flow.session_id == "sess-1"
+    assert_started(flow, flow_id="up-1", kind=FlowKind.STEP_UP,
+                   state=step_up.AWAITING_SECOND_FACTOR, channel=Channel.BROWSER, now=T0,
+                   lifetime=timedelta(minutes=10), binding="b1", account_id="acct-1",
+                   session_id="sess-1")
     assert dict(flow.context) == {"account_id": "acct-1", "session_id": "sess-1",
                                   "factors": ["webauthn", "totp"]}
     assert [m.code for m in flow.messages] == ["step_up.required"]
-    assert not flow.finished
 
 
 def test_start_copies_factors_into_a_list() -> None:

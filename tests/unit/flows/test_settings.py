@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from keepgate.domain.factors import FACTOR_PREFERENCE, FactorKind
 from keepgate.flows import settings
 from keepgate.flows.base import Channel, FlowKind, open_methods
+from tests.unit.flows.started import assert_started
 
 T0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -15,20 +16,13 @@ def test_start() -> None:
     flow = settings.start("set-1", Channel.BROWSER, T0, timedelta(minutes=30),
                           account_id="acct-1", session_id="sess-1",
                           account_name="jane.doe@example.com", binding="b1")
-    assert flow.id == "set-1"
-    assert flow.kind is FlowKind.SETTINGS
-    assert flow.channel is Channel.BROWSER
-    assert flow.state == settings.READY
-    assert flow.created_at == T0
-    assert flow.expires_at == T0 + timedelta(minutes=30)
-    assert flow.binding == "b1"
-    assert flow.account_id == "acct-1"
-    assert flow.session_id == "sess-1"
+    assert_started(flow, flow_id="set-1", kind=FlowKind.SETTINGS, state=settings.READY,
+                   channel=Channel.BROWSER, now=T0, lifetime=timedelta(minutes=30),
+                   binding="b1", account_id="acct-1", session_id="sess-1")
     assert dict(flow.context) == {"account_id": "acct-1", "session_id": "sess-1",
                                   "account_name": "jane.doe@example.com"}
     assert flow.messages == ()
     assert flow.version == 0
-    assert not flow.finished
     assert not flow.is_expired(T0 + timedelta(minutes=29))
     assert flow.is_expired(T0 + timedelta(minutes=30))
 
