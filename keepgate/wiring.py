@@ -20,9 +20,9 @@ from keepgate.security.codes import CodeDigester
 from keepgate.security.csrf import CsrfTokens
 from keepgate.security.keyring import KeyRing
 from keepgate.security.keys import derive_key
+from keepgate.security.link_tokens import LinkSigner
 from keepgate.security.passwords import PasswordHasher
 from keepgate.security.recovery_codes import RecoveryCodeHasher
-from keepgate.security.signing import Signer
 from keepgate.security.webauthn import relying_party_from_public_url
 from keepgate.services.captcha import CaptchaGate
 from keepgate.services.clock import Clock, SystemClock
@@ -129,7 +129,7 @@ def build(settings: Settings, *, clock: Clock | None = None,
     user_handles = derive_key(master, "webauthn-user-handle")
     signin = SignInKit(store=store, hasher=hasher, digester=digester, defences=defences,
                        keyring=keyring, recovery=recovery,
-                       signer=Signer(derive_key(master, "signed-links")), captcha=captcha,
+                       signer=LinkSigner(derive_key(master, "signed-links")), captcha=captcha,
                        policies=policies, public_url=settings.public_url,
                        relying_party=relying_party, user_handle_key=user_handles,
                        budget=budget)

@@ -17,6 +17,7 @@ from typing import Protocol
 import anyio
 
 from keepgate.domain.accounts import Account
+from keepgate.domain.anti_phishing import parse_anti_phishing_code
 from keepgate.domain.audit import AuditEvent, EventKind, Outcome
 from keepgate.domain.errors import (
     CurrentPasswordIncorrect,
@@ -27,13 +28,9 @@ from keepgate.domain.errors import (
     SecurityConflict,
 )
 from keepgate.domain.factors import DefencePolicy, FactorKind, TrustedDevice, clean_label
+from keepgate.domain.holds import HoldReason, SecurityHold
+from keepgate.domain.notices import MUTABLE_NOTICES
 from keepgate.domain.policy import Policies
-from keepgate.domain.security_centre import (
-    MUTABLE_NOTICES,
-    HoldReason,
-    SecurityHold,
-    parse_anti_phishing_code,
-)
 from keepgate.security.password_screen import screen_password
 from keepgate.security.tokens import hash_token
 from keepgate.services.clock import Clock

@@ -27,7 +27,7 @@ from keepgate.flows.base import Channel, Flow, FlowKind
 from keepgate.flows.login import AWAITING_SECOND_FACTOR
 from keepgate.security.csrf import CsrfTokens
 from keepgate.security.errors import InvalidCsrfToken
-from keepgate.security.signing import InvalidSignedToken
+from keepgate.security.link_tokens import InvalidLinkToken
 from keepgate.services.context import RequestContext
 from keepgate.services.devices import describe_device
 from keepgate.services.flows import SubmitOutcome, methods_of
@@ -380,7 +380,7 @@ async def not_me(request: Request) -> Response:
     token = request.query_params.get("token", "")
     try:
         page.kg.signin.signer.verify("not-me", token, now=page.kg.clock.now())
-    except InvalidSignedToken:
+    except InvalidLinkToken:
         return page.render("not_me.html", status=400, valid=False, done=False, token="")
     return page.render("not_me.html", valid=True, done=False, token=token)
 
@@ -392,7 +392,7 @@ async def not_me_confirm(request: Request) -> Response:
     try:
         payload = page.kg.signin.signer.verify("not-me", fields.get("token", ""),
                                                now=page.kg.clock.now())
-    except InvalidSignedToken:
+    except InvalidLinkToken:
         return page.render("not_me.html", status=400, valid=False, done=False, token="")
     await page.kg.factors.not_me(str(payload["a"]), request_context(request))
     response = page.render("not_me.html", valid=True, done=True, token="")
@@ -408,7 +408,7 @@ async def undo_contact(request: Request) -> Response:
     token = request.query_params.get("token", "")
     try:
         page.kg.signin.signer.verify("undo-contact", token, now=page.kg.clock.now())
-    except InvalidSignedToken:
+    except InvalidLinkToken:
         return page.render("undo_contact.html", status=400, valid=False, done=False, token="")
     return page.render("undo_contact.html", valid=True, done=False, token=token)
 
@@ -420,7 +420,7 @@ async def undo_contact_confirm(request: Request) -> Response:
     try:
         payload = page.kg.signin.signer.verify("undo-contact", fields.get("token", ""),
                                                now=page.kg.clock.now())
-    except InvalidSignedToken:
+    except InvalidLinkToken:
         return page.render("undo_contact.html", status=400, valid=False, done=False, token="")
     undone = await page.kg.security.undo_contact_change(payload, request_context(request))
     return page.render("undo_contact.html", status=200 if undone else 409, valid=undone,

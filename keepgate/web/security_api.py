@@ -8,7 +8,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from keepgate.domain.security_centre import HOLD_TEXT, MUTABLE_NOTICES, SecurityHold
+from keepgate.domain.holds import HOLD_TEXT, SecurityHold
+from keepgate.domain.notices import MUTABLE_NOTICES
 from keepgate.web.api import ERRORS, Current, context, services
 from keepgate.web.schemas import ErrorOut
 

@@ -15,7 +15,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from keepgate.domain.errors import FlowError, KeepgateError, StepUpRequired
 from keepgate.domain.factors import FACTOR_LABELS, FactorKind
-from keepgate.domain.security_centre import HOLD_TEXT, MUTABLE_NOTICES
+from keepgate.domain.holds import HOLD_TEXT
+from keepgate.domain.notices import MUTABLE_NOTICES
 from keepgate.flows.base import Channel, Flow, FlowKind
 from keepgate.services.flows import SubmitOutcome
 from keepgate.services.methods import FactorSubmission

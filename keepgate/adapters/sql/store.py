@@ -18,8 +18,8 @@ from keepgate.adapters.sql.engine import WRITE_OPTION
 from keepgate.domain.accounts import Account, AccountStatus
 from keepgate.domain.audit import AuditEvent, EventKind, Outcome
 from keepgate.domain.factors import Factor, FactorKind, TrustedDevice
+from keepgate.domain.holds import HoldReason, SecurityHold
 from keepgate.domain.identifiers import Identifier, IdentifierKind
-from keepgate.domain.security_centre import HoldReason, SecurityHold
 from keepgate.domain.sessions import AAL, Session
 from keepgate.flows.base import Channel, Flow, FlowKind, Message
 from keepgate.security.audit_chain import entry_hash
