@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.datastructures import QueryParams
 
 from keepgate.domain.errors import FlowError, KeepgateError, StepUpRequired
 from keepgate.domain.factors import FACTOR_LABELS, FactorKind
@@ -80,7 +81,7 @@ class OwnerVisit:
         return page_context(self.page)
 
     @property
-    def query(self) -> Any:
+    def query(self) -> QueryParams:
         return self.page.request.query_params
 
     def field(self, name: str, max_chars: int) -> str:
