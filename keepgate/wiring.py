@@ -21,10 +21,18 @@ from keepgate.security.codes import CodeDigester
 from keepgate.security.csrf import CsrfTokens
 from keepgate.security.keyring import KeyRing
 from keepgate.security.keys import derive_key
+from keepgate.security.link_tokens import LinkSigner
 from keepgate.security.passwords import PasswordHasher
 from keepgate.security.recovery_codes import RecoveryCodeHasher
-from keepgate.security.signing import Signer
 from keepgate.security.webauthn import relying_party_from_public_url
+from keepgate.services.account import AccountServices
+from keepgate.services.account.devices import DeviceService
+from keepgate.services.account.factors import FactorService
+from keepgate.services.account.history import Geolocator, LoginHistory
+from keepgate.services.account.notices import NoticeSettings
+from keepgate.services.account.overview import SecurityOverview
+from keepgate.services.account.password import PasswordService
+from keepgate.services.account.takeover import TakeoverReports
 from keepgate.services.captcha import CaptchaGate
 from keepgate.services.clock import Clock, SystemClock
 from keepgate.services.defences import SignInDefences
@@ -37,7 +45,6 @@ from keepgate.services.enrolment import (
     EnrolWebAuthn,
     RegenerateRecoveryCodes,
 )
-from keepgate.services.factors import FactorService
 from keepgate.services.flows import FlowService
 from keepgate.services.hashing import AsyncPasswordHasher
 from keepgate.services.maintenance import Maintenance
@@ -46,7 +53,6 @@ from keepgate.services.methods import Method, Toolkit, default_methods
 from keepgate.services.notices import Notifier
 from keepgate.services.outbox import OutboxPolicy, OutboxWorker
 from keepgate.services.ports import MessageSender, ReplayGuard
-from keepgate.services.security_centre import SecurityCentre
 from keepgate.services.send_budget import SendBudget
 from keepgate.services.sessions import SessionService
 from keepgate.services.signin import SignInKit, sign_in_methods
@@ -67,14 +73,13 @@ class Keepgate:
     clock: Clock
     flows: FlowService
     sessions: SessionService
-    factors: FactorService
     outbox: OutboxWorker
     csrf: CsrfTokens
     defences: SignInDefences
     captcha: CaptchaGate
     enrolment: EnrolmentKit
     signin: SignInKit
-    security: SecurityCentre
+    account: AccountServices
     maintenance: Maintenance
     _closers: tuple[Any, ...] = ()
 
@@ -128,9 +133,10 @@ def build(settings: Settings, *, clock: Clock | None = None,
     recovery = RecoveryCodeHasher(derive_key(master, "recovery-codes"))
     relying_party = relying_party_from_public_url(settings.public_url)
     user_handles = derive_key(master, "webauthn-user-handle")
+    links = LinkSigner(derive_key(master, "signed-links"))
     signin = SignInKit(store=store, hasher=hasher, digester=digester, defences=defences,
                        keyring=keyring, recovery=recovery,
-                       signer=Signer(derive_key(master, "signed-links")), captcha=captcha,
+                       signer=links, captcha=captcha,
                        policies=policies, public_url=settings.public_url,
                        relying_party=relying_party, user_handle_key=user_handles,
                        budget=budget)
@@ -146,7 +152,7 @@ def build(settings: Settings, *, clock: Clock | None = None,
         EnrolWebAuthn(enrolment), RegenerateRecoveryCodes(enrolment),
         ChangeContactMethod(enrolment),
     ]
-    geolocator = None
+    geolocator: Geolocator | None = None
     if settings.geoip_db:
         from keepgate.adapters.geoip import MaxMindGeolocator
 
@@ -171,14 +177,22 @@ def build(settings: Settings, *, clock: Clock | None = None,
                           policies=policies, defences=defence, recovery=recovery,
                           signer=signin.signer, public_url=settings.public_url),
         sessions=sessions,
-        factors=FactorService(store=store, clock=clock, policy=defence, notifier=notifier),
         outbox=OutboxWorker(store=store, clock=clock, senders=senders,
                             policy=OutboxPolicy(keep_bodies=settings.dev_outbox)),
         csrf=CsrfTokens(derive_key(master, "csrf")),
         defences=defences, captcha=captcha, enrolment=enrolment, signin=signin,
-        security=SecurityCentre(store=store, clock=clock, hasher=hasher, defences=defences,
-                                notifier=notifier, policies=policies, defence_policy=defence,
-                                geolocator=geolocator),
+        account=AccountServices(
+            overview=SecurityOverview(store=store, clock=clock),
+            password=PasswordService(store=store, clock=clock, hasher=hasher, defences=defences,
+                                     notifier=notifier, password_policy=policies.password,
+                                     defence_policy=defence),
+            factors=FactorService(store=store, clock=clock, policy=defence, notifier=notifier),
+            devices=DeviceService(store=store, clock=clock),
+            notices=NoticeSettings(store=store, clock=clock, notifier=notifier,
+                                   defence_policy=defence),
+            history=LoginHistory(store=store, geolocator=geolocator),
+            takeover=TakeoverReports(store=store, clock=clock, notifier=notifier,
+                                     links=links)),
         maintenance=Maintenance(store=store, clock=clock),
         _closers=tuple(closers),
     )

@@ -32,9 +32,9 @@ from keepgate.domain.factors import (
     DefencePolicy,
     TrustedDevice,
 )
+from keepgate.domain.holds import HOLD_DURATION, HoldReason
 from keepgate.domain.identifiers import Identifier, IdentifierKind
 from keepgate.domain.policy import Policies
-from keepgate.domain.security_centre import HOLD_DURATION, HoldReason
 from keepgate.domain.sessions import Session, assurance_level
 from keepgate.flows import login, registration, settings, step_up
 from keepgate.flows.base import (
@@ -56,8 +56,8 @@ from keepgate.flows.base import (
     open_methods,
 )
 from keepgate.security import recovery_codes
+from keepgate.security.link_tokens import LinkSigner
 from keepgate.security.recovery_codes import RecoveryCodeHasher
-from keepgate.security.signing import Signer
 from keepgate.security.tokens import hash_token, new_id, new_token
 from keepgate.services.clock import Clock
 from keepgate.services.context import RequestContext
@@ -116,7 +116,7 @@ class _Applied:
 class FlowService:
     def __init__(self, *, store: Store, clock: Clock, methods: Sequence[Method],
                  notifier: Notifier, policies: Policies, defences: DefencePolicy,
-                 recovery: RecoveryCodeHasher, signer: Signer | None = None,
+                 recovery: RecoveryCodeHasher, signer: LinkSigner | None = None,
                  public_url: str = "") -> None:
         self._signer = signer
         self._public_url = public_url.rstrip("/")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from keepgate.domain.audit import AuditEvent, EventKind, Outcome
-from keepgate.domain.security_centre import HOLD_DURATION, HoldReason, SecurityHold
+from keepgate.domain.holds import HOLD_DURATION, HoldReason, SecurityHold
 from keepgate.security.tokens import new_id
 from keepgate.services.context import RequestContext
 from keepgate.services.ports import UnitOfWork

@@ -13,7 +13,7 @@ from typing import Any
 
 from keepgate.domain.accounts import Account
 from keepgate.domain.identifiers import Identifier, IdentifierKind
-from keepgate.domain.security_centre import MUTABLE_NOTICES
+from keepgate.domain.notices import MUTABLE_NOTICES
 from keepgate.services.messages import MessageRenderer
 from keepgate.services.ports import UnitOfWork
 

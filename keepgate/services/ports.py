@@ -12,8 +12,8 @@ from typing import Any, Protocol
 from keepgate.domain.accounts import Account
 from keepgate.domain.audit import AuditEvent
 from keepgate.domain.factors import Factor, TrustedDevice
+from keepgate.domain.holds import SecurityHold
 from keepgate.domain.identifiers import Identifier
-from keepgate.domain.security_centre import SecurityHold
 from keepgate.domain.sessions import Session
 from keepgate.flows.base import Flow
 

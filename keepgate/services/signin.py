@@ -42,8 +42,8 @@ from keepgate.security.errors import (
     VerificationFailed,
 )
 from keepgate.security.keyring import KeyRing
+from keepgate.security.link_tokens import LinkSigner
 from keepgate.security.recovery_codes import RecoveryCodeHasher
-from keepgate.security.signing import Signer
 from keepgate.services.captcha import CaptchaGate
 from keepgate.services.context import RequestContext
 from keepgate.services.defences import Attempt, SignInDefences
@@ -72,7 +72,7 @@ class SignInKit:
     defences: SignInDefences
     keyring: KeyRing
     recovery: RecoveryCodeHasher
-    signer: Signer
+    signer: LinkSigner
     captcha: CaptchaGate
     policies: Policies
     public_url: str

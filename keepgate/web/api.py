@@ -168,7 +168,7 @@ async def revoke_other_sessions(request: Request, current: Current) -> RevokedOu
 @router.get("/security/factors", response_model=FactorsOut, tags=["security"],
             summary="My second factors and how many recovery codes are left")
 async def list_factors(request: Request, current: Current) -> FactorsOut:
-    overview = await services(request).factors.overview(current.account.id)
+    overview = await services(request).account.factors.overview(current.account.id)
     return FactorsOut(factors=[factor_out(f) for f in overview.factors],
                       recovery_codes_left=overview.recovery_codes_left)
 
@@ -177,7 +177,7 @@ async def list_factors(request: Request, current: Current) -> FactorsOut:
                summary="Remove a second factor (needs step-up; never the last one)",
                responses={403: {"model": ErrorOut}})
 async def remove_factor(factor_id: str, request: Request, current: Current) -> Response:
-    await services(request).factors.remove(current, factor_id, context(request))
+    await services(request).account.factors.remove(current, factor_id, context(request))
     return Response(status_code=204)
 
 

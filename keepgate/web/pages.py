@@ -27,7 +27,6 @@ from keepgate.flows.base import Channel, Flow, FlowKind
 from keepgate.flows.login import AWAITING_SECOND_FACTOR
 from keepgate.security.csrf import CsrfTokens
 from keepgate.security.errors import InvalidCsrfToken
-from keepgate.security.signing import InvalidSignedToken
 from keepgate.services.context import RequestContext
 from keepgate.services.devices import describe_device
 from keepgate.services.flows import SubmitOutcome, methods_of
@@ -371,57 +370,3 @@ async def dev_messages(request: Request) -> Response:
     async with page.kg.store.unit_of_work(write=False) as uow:
         messages = await uow.outbox.recent(50)
     return page.render("dev_messages.html", messages=messages)
-
-
-@router.get("/not-me", response_class=HTMLResponse)
-async def not_me(request: Request) -> Response:
-    """The link in a new-device message. GET only asks: mail scanners follow links."""
-    page = PageState(request)
-    token = request.query_params.get("token", "")
-    try:
-        page.kg.signin.signer.verify("not-me", token, now=page.kg.clock.now())
-    except InvalidSignedToken:
-        return page.render("not_me.html", status=400, valid=False, done=False, token="")
-    return page.render("not_me.html", valid=True, done=False, token=token)
-
-
-@router.post("/not-me", response_class=HTMLResponse)
-async def not_me_confirm(request: Request) -> Response:
-    page = PageState(request)
-    fields = await page.check_csrf()
-    try:
-        payload = page.kg.signin.signer.verify("not-me", fields.get("token", ""),
-                                               now=page.kg.clock.now())
-    except InvalidSignedToken:
-        return page.render("not_me.html", status=400, valid=False, done=False, token="")
-    await page.kg.factors.not_me(str(payload["a"]), request_context(request))
-    response = page.render("not_me.html", valid=True, done=True, token="")
-    response.delete_cookie(page.session_cookie, path="/", secure=page.kg.settings.secure_cookies,
-                           httponly=True, samesite="lax")
-    return response
-
-
-@router.get("/undo-contact", response_class=HTMLResponse)
-async def undo_contact(request: Request) -> Response:
-    """The link sent to the old address after a contact change; GET only asks."""
-    page = PageState(request)
-    token = request.query_params.get("token", "")
-    try:
-        page.kg.signin.signer.verify("undo-contact", token, now=page.kg.clock.now())
-    except InvalidSignedToken:
-        return page.render("undo_contact.html", status=400, valid=False, done=False, token="")
-    return page.render("undo_contact.html", valid=True, done=False, token=token)
-
-
-@router.post("/undo-contact", response_class=HTMLResponse)
-async def undo_contact_confirm(request: Request) -> Response:
-    page = PageState(request)
-    fields = await page.check_csrf()
-    try:
-        payload = page.kg.signin.signer.verify("undo-contact", fields.get("token", ""),
-                                               now=page.kg.clock.now())
-    except InvalidSignedToken:
-        return page.render("undo_contact.html", status=400, valid=False, done=False, token="")
-    undone = await page.kg.security.undo_contact_change(payload, request_context(request))
-    return page.render("undo_contact.html", status=200 if undone else 409, valid=undone,
-                       done=undone, token="")

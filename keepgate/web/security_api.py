@@ -1,19 +1,37 @@
-"""The security centre's JSON API (``/api/v1/security``)."""
+"""The security centre's JSON API (``/api/v1/security``), over ``services.account``.
+
+Each route receives the account services (``Account``), the time (``Now``) and the signed-in
+principal (``Current``) as typed dependencies.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from keepgate.domain.security_centre import HOLD_TEXT, MUTABLE_NOTICES, SecurityHold
+from keepgate.domain.holds import HOLD_TEXT, SecurityHold
+from keepgate.domain.notices import MUTABLE_NOTICES
+from keepgate.services.account import AccountServices
 from keepgate.web.api import ERRORS, Current, context, services
 from keepgate.web.schemas import ErrorOut
 
 router = APIRouter(prefix="/api/v1/security", tags=["security"],
                    responses={**ERRORS, 403: {"model": ErrorOut}})
+
+
+def account_services(request: Request) -> AccountServices:
+    return services(request).account
+
+
+def now(request: Request) -> datetime:
+    return services(request).clock.now()
+
+
+Account = Annotated[AccountServices, Depends(account_services)]
+Now = Annotated[datetime, Depends(now)]
 
 
 class Strict(BaseModel):
@@ -117,10 +135,8 @@ def hold_out(hold: SecurityHold, now: datetime) -> HoldOut:
 
 
 @router.get("", response_model=OverviewOut, summary="Security overview and checklist")
-async def overview(request: Request, current: Current) -> OverviewOut:
-    kg = services(request)
-    view = await kg.security.overview(current)
-    now = kg.clock.now()
+async def overview(account: Account, at: Now, current: Current) -> OverviewOut:
+    view = await account.overview.overview(current)
     return OverviewOut(
         score=view.score, checklist=[ChecklistOut(key=i.key, done=i.done, title=i.title,
                                                   action=i.action) for i in view.checklist],
@@ -128,40 +144,39 @@ async def overview(request: Request, current: Current) -> OverviewOut:
         recovery_codes_left=view.recovery_codes_left, trusted_devices=view.trusted_devices,
         anti_phishing_code=view.account.anti_phishing_code,
         muted_notices=list(view.account.muted_notices), mutable_notices=sorted(MUTABLE_NOTICES),
-        holds=[hold_out(h, now) for h in view.holds], version=view.account.security_version)
+        holds=[hold_out(h, at) for h in view.holds], version=view.account.security_version)
 
 
 @router.put("/anti-phishing-code", status_code=204, summary="Set the anti-phishing code "
             "(needs step-up)")
-async def set_anti_phishing_code(body: AntiPhishingIn, request: Request,
+async def set_anti_phishing_code(body: AntiPhishingIn, request: Request, account: Account,
                                  current: Current) -> Response:
-    await services(request).security.set_anti_phishing_code(current, body.code, context(request),
-                                                            body.expected_version)
+    await account.notices.set_anti_phishing_code(current, body.code, context(request),
+                                                 body.expected_version)
     return Response(status_code=204)
 
 
 @router.post("/password", response_model=PasswordChangedOut,
              summary="Change the password (current password and step-up); other sessions end")
-async def change_password(body: PasswordChangeIn, request: Request,
+async def change_password(body: PasswordChangeIn, request: Request, account: Account,
                           current: Current) -> PasswordChangedOut:
-    kg = services(request)
-    revoked = await kg.security.change_password(current, body.current_password,
-                                                body.new_password, context(request))
-    holds = await kg.security.holds(current.account.id)
+    revoked = await account.password.change(current, body.current_password, body.new_password,
+                                            context(request))
+    holds = await account.overview.holds(current.account.id)
     return PasswordChangedOut(sessions_revoked=revoked,
-                              hold=hold_out(holds[0], kg.clock.now()) if holds else None)
+                              hold=hold_out(holds[0], now(request)) if holds else None)
 
 
 @router.get("/login-history", response_model=LoginHistoryOut,
             summary="Sign-in attempts on my account, newest first")
 async def login_history(
-    request: Request, current: Current,
+    account: Account, current: Current,
     before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
     outcome: Annotated[Literal["success", "failure"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> LoginHistoryOut:
-    entries, cursor = await services(request).security.login_history(
-        current.account.id, before=before, outcome=outcome, limit=limit)
+    entries, cursor = await account.history.page(current.account.id, before=before,
+                                                 outcome=outcome, limit=limit)
     return LoginHistoryOut(entries=[LoginEntryOut(
         id=e.id, at=e.at, outcome=e.outcome,  # type: ignore[arg-type]
         ip=e.ip, device=e.device, method=e.method, reason=e.reason, location=e.location)
@@ -170,37 +185,36 @@ async def login_history(
 
 @router.post("/not-me", status_code=204, summary="'This wasn't me': end every other session, "
              "forget trusted devices, hold withdrawals; change your password next")
-async def not_me(request: Request, current: Current) -> Response:
-    await services(request).security.not_me(current, context(request))
+async def not_me(request: Request, account: Account, current: Current) -> Response:
+    await account.takeover.not_me(current, context(request))
     return Response(status_code=204)
 
 
 @router.get("/devices", response_model=list[DeviceOut], summary="Trusted devices")
-async def devices(request: Request, current: Current) -> list[DeviceOut]:
-    views = await services(request).security.devices(current, context(request).device_token)
+async def devices(request: Request, account: Account, current: Current) -> list[DeviceOut]:
+    views = await account.devices.trusted(current, context(request).device_token)
     return [DeviceOut(id=v.device.id, name=v.name, ip=v.device.ip,
                       created_at=v.device.created_at, last_used_at=v.device.last_used_at,
                       expires_at=v.device.expires_at, current=v.current) for v in views]
 
 
 @router.delete("/devices/{device_id}", status_code=204, summary="Forget a trusted device")
-async def forget_device(device_id: str, request: Request, current: Current) -> Response:
-    await services(request).security.forget_device(current, device_id, context(request))
+async def forget_device(device_id: str, request: Request, account: Account,
+                        current: Current) -> Response:
+    await account.devices.forget(current, device_id, context(request))
     return Response(status_code=204)
 
 
 @router.post("/sign-out-everywhere", status_code=204,
              summary="End every session, this one included")
-async def sign_out_everywhere(request: Request, current: Current) -> Response:
-    await services(request).security.sign_out_everywhere(current, context(request))
+async def sign_out_everywhere(request: Request, account: Account, current: Current) -> Response:
+    await account.devices.sign_out_everywhere(current, context(request))
     return Response(status_code=204)
 
 
 @router.get("/holds", response_model=list[HoldOut], summary="Active security holds")
-async def holds(request: Request, current: Current) -> list[HoldOut]:
-    kg = services(request)
-    now = kg.clock.now()
-    return [hold_out(h, now) for h in await kg.security.holds(current.account.id)]
+async def holds(account: Account, at: Now, current: Current) -> list[HoldOut]:
+    return [hold_out(h, at) for h in await account.overview.holds(current.account.id)]
 
 
 @router.get("/notifications", response_model=NoticesOut, summary="Muted notices")
@@ -210,16 +224,15 @@ async def get_notices(current: Current) -> NoticesOut:
 
 @router.put("/notifications", response_model=NoticesOut,
             summary="Mute non-critical notices (critical ones cannot be muted)")
-async def set_notices(body: NoticesIn, request: Request, current: Current) -> NoticesOut:
-    muted = await services(request).security.set_muted_notices(
-        current, body.muted, context(request), body.expected_version)
+async def set_notices(body: NoticesIn, request: Request, account: Account,
+                      current: Current) -> NoticesOut:
+    muted = await account.notices.set_muted(current, body.muted, context(request),
+                                            body.expected_version)
     return NoticesOut(muted=list(muted), mutable=sorted(MUTABLE_NOTICES))
 
 
 @router.patch("/factors/{factor_id}", status_code=204, summary="Rename a passkey or key")
-async def rename_factor(factor_id: str, body: RenameIn, request: Request,
+async def rename_factor(factor_id: str, body: RenameIn, request: Request, account: Account,
                         current: Current) -> Response:
-    await services(request).security.rename_factor(current, factor_id, body.label,
-                                                   context(request))
+    await account.factors.rename(current, factor_id, body.label, context(request))
     return Response(status_code=204)
-

@@ -1,29 +1,41 @@
-"""The security centre's pages: overview, sign-in methods, step-up, history and devices.
+"""The security centre's pages: overview, sign-in methods, step-up, history and devices, and the
+pages behind the signed links we send ("this wasn't me", undo a contact change).
 
-Every form posts with a CSRF token. An action that needs step-up sends the browser through the
-step-up page and back (``next``), and a settings change that loses a race says so.
+Every form posts with a CSRF token. A page for the signed-in owner sends anyone else to sign in.
+An action that needs step-up sends the browser through the step-up page and back (``next``),
+and a settings change that loses a race says so.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.datastructures import QueryParams
 
 from keepgate.domain.errors import FlowError, KeepgateError, StepUpRequired
 from keepgate.domain.factors import FACTOR_LABELS, FactorKind
-from keepgate.domain.security_centre import HOLD_TEXT, MUTABLE_NOTICES
+from keepgate.domain.holds import HOLD_TEXT
+from keepgate.domain.notices import MUTABLE_NOTICES
 from keepgate.flows.base import Channel, Flow, FlowKind
-from keepgate.services.flows import SubmitOutcome
+from keepgate.security.link_tokens import InvalidLinkToken
+from keepgate.services.account import AccountServices
+from keepgate.services.account.takeover import SignedLink, TakeoverReports
+from keepgate.services.context import RequestContext
+from keepgate.services.flows import SubmitOutcome, methods_of
 from keepgate.services.methods import FactorSubmission
 from keepgate.services.sessions import Principal
 from keepgate.web.errors import status_for
-from keepgate.web.pages import PageState, _set_cookie, page_context
+from keepgate.web.pages import PageState, _set_cookie, _signed_out, page_context
 from keepgate.web.pages import factor_submission as _factor_submission
 from keepgate.web.present import public_data
+from keepgate.web.requests import request_context
 
 router = APIRouter(include_in_schema=False)
 NOTICE_LABELS = {
@@ -31,6 +43,7 @@ NOTICE_LABELS = {
     "anti_phishing_changed": "Your anti-phishing code was changed",
     "recovery_codes_regenerated": "New recovery codes were made",
 }
+SECURITY = "/account/security"
 SETUP = "/account/security/setup"
 
 
@@ -41,14 +54,84 @@ def small_int(text: str) -> int | None:
     return None
 
 
-def _safe_next(value: str | None, default: str = "/account/security") -> str:
+def _safe_next(value: str | None, default: str = SECURITY) -> str:
     if value and value.startswith("/") and not value.startswith("//"):
         return value
     return default
 
 
-async def _principal(page: PageState) -> Principal | None:
-    return await page.principal()
+# The signed-in owner's pages ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerVisit:
+    """A request from the signed-in owner: the page, who they are and, for a POST, the fields
+    of the form (its CSRF token already checked)."""
+
+    page: PageState
+    principal: Principal
+    fields: dict[str, str]
+
+    @property
+    def account(self) -> AccountServices:
+        return self.page.kg.account
+
+    @property
+    def ctx(self) -> RequestContext:
+        return page_context(self.page)
+
+    @property
+    def query(self) -> QueryParams:
+        return self.page.request.query_params
+
+    def field(self, name: str, max_chars: int) -> str:
+        return self.fields.get(name, "")[:max_chars]
+
+    def path(self, name: str) -> str:
+        return str(self.page.request.path_params[name])
+
+
+OwnerView = Callable[[OwnerVisit], Awaitable[Response]]
+OwnerAction = Callable[[OwnerVisit], Awaitable[object]]
+
+
+def owner_page(method: str, path: str) -> Callable[[OwnerView], OwnerView]:
+    """Registers ``view`` for the signed-in owner: a POST's CSRF token is checked first, and
+    a visitor who is not signed in is sent to sign in."""
+
+    def register(view: OwnerView) -> OwnerView:
+        async def endpoint(request: Request) -> Response:
+            page = PageState(request)
+            fields = await page.check_csrf() if method == "POST" else {}
+            principal = await page.principal()
+            if principal is None:
+                return page.redirect("/login")
+            return await view(OwnerVisit(page, principal, fields))
+
+        router.add_api_route(path, endpoint, methods=[method], name=view.__name__,
+                             response_class=HTMLResponse)
+        return view
+
+    return register
+
+
+def settings_change(path: str, done: str) -> Callable[[OwnerAction], OwnerAction]:
+    """Registers a change posted from the overview: back to it with ``?notice=done``, or with
+    the refusal shown there (through step-up first when that is what it takes)."""
+
+    def register(action: OwnerAction) -> OwnerAction:
+        async def view(visit: OwnerVisit) -> Response:
+            try:
+                await action(visit)
+            except KeepgateError as error:
+                return await _refused(visit, error)
+            return visit.page.redirect(f"{SECURITY}?notice={done}")
+
+        view.__name__ = action.__name__
+        owner_page("POST", path)(view)
+        return action
+
+    return register
 
 
 def _to_step_up(page: PageState, error: KeepgateError, back: str) -> Response | None:
@@ -59,110 +142,69 @@ def _to_step_up(page: PageState, error: KeepgateError, back: str) -> Response | 
     return None
 
 
-async def _overview(page: PageState, principal: Principal, status: int = 200,
-                    **extra: Any) -> Response:
-    kg = page.kg
-    view = await kg.security.overview(principal)
-    factors = await kg.factors.overview(principal.account.id)
+async def _refused(visit: OwnerVisit, error: KeepgateError) -> Response:
+    detour = _to_step_up(visit.page, error, SECURITY)
+    if detour is not None:
+        return detour
+    return await _overview(visit, status=status_for(error), error=error)
+
+
+# Overview and settings ----------------------------------------------------------------------
+
+
+async def _overview(visit: OwnerVisit, status: int = 200, **extra: Any) -> Response:
+    kg = visit.page.kg
+    view = await visit.account.overview.overview(visit.principal)
+    factors = await visit.account.factors.overview(visit.principal.account.id)
     now = kg.clock.now()
     holds = [{"text": HOLD_TEXT[h.reason], "until": h.expires_at,
               "left": _duration(h.expires_at - now)} for h in view.holds]
-    return page.render("security.html", status=status, view=view, factors=factors.factors,
-                       labels=FACTOR_LABELS, holds=holds, notice_labels=NOTICE_LABELS,
-                       mutable=sorted(MUTABLE_NOTICES), account=principal.account,
-                       notice=page.request.query_params.get("notice"), **extra)
+    return visit.page.render("security.html", status=status, view=view, factors=factors.factors,
+                             labels=FACTOR_LABELS, holds=holds, notice_labels=NOTICE_LABELS,
+                             mutable=sorted(MUTABLE_NOTICES), account=visit.principal.account,
+                             notice=visit.query.get("notice"), **extra)
 
 
-def _duration(delta: Any) -> str:
+def _duration(delta: timedelta) -> str:
     minutes = max(0, int(delta.total_seconds() // 60))
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
 
 
-@router.get("/account/security", response_class=HTMLResponse)
-async def security(request: Request) -> Response:
-    page = PageState(request)
-    principal = await _principal(page)
-    if principal is None:
-        return page.redirect("/login")
-    return await _overview(page, principal)
+@owner_page("GET", SECURITY)
+async def security(visit: OwnerVisit) -> Response:
+    return await _overview(visit)
 
 
-async def _guarded(page: PageState, action: Any, done: str) -> Response:
-    principal = await _principal(page)
-    if principal is None:
-        return page.redirect("/login")
-    try:
-        await action(principal)
-    except KeepgateError as error:
-        detour = _to_step_up(page, error, "/account/security")
-        if detour is not None:
-            return detour
-        return await _overview(page, principal, status=status_for(error), error=error)
-    return page.redirect(f"/account/security?notice={done}")
+@settings_change(f"{SECURITY}/anti-phishing", "anti-phishing-saved")
+async def anti_phishing(visit: OwnerVisit) -> None:
+    await visit.account.notices.set_anti_phishing_code(
+        visit.principal, visit.field("code", 64), visit.ctx,
+        small_int(visit.fields.get("version", "")))
 
 
-@router.post("/account/security/anti-phishing")
-async def anti_phishing(request: Request) -> Response:
-    page = PageState(request)
-    fields = await page.check_csrf()
-    version = fields.get("version", "")
-
-    async def act(principal: Principal) -> None:
-        await page.kg.security.set_anti_phishing_code(
-            principal, fields.get("code", "")[:64], page_context(page),
-            small_int(version))
-
-    return await _guarded(page, act, "anti-phishing-saved")
+@settings_change(f"{SECURITY}/password", "password-changed")
+async def password(visit: OwnerVisit) -> None:
+    await visit.account.password.change(visit.principal, visit.field("current_password", 1024),
+                                        visit.field("new_password", 1024), visit.ctx)
 
 
-@router.post("/account/security/password")
-async def password(request: Request) -> Response:
-    page = PageState(request)
-    fields = await page.check_csrf()
-
-    async def act(principal: Principal) -> None:
-        await page.kg.security.change_password(principal, fields.get("current_password", "")[:1024],
-                                               fields.get("new_password", "")[:1024],
-                                               page_context(page))
-
-    return await _guarded(page, act, "password-changed")
-
-
-@router.post("/account/security/notifications")
-async def notifications(request: Request) -> Response:
-    page = PageState(request)
-    form = await request.form()
-    await page.check_csrf()
+@settings_change(f"{SECURITY}/notifications", "notifications-saved")
+async def notifications(visit: OwnerVisit) -> None:
+    form = await visit.page.request.form()
     muted = [str(v) for v in form.getlist("muted")][:10]
-
-    async def act(principal: Principal) -> None:
-        await page.kg.security.set_muted_notices(principal, muted, page_context(page))
-
-    return await _guarded(page, act, "notifications-saved")
+    await visit.account.notices.set_muted(visit.principal, muted, visit.ctx)
 
 
-@router.post("/account/security/factors/{factor_id}/remove")
-async def remove_factor(factor_id: str, request: Request) -> Response:
-    page = PageState(request)
-    await page.check_csrf()
-
-    async def act(principal: Principal) -> None:
-        await page.kg.factors.remove(principal, factor_id, page_context(page))
-
-    return await _guarded(page, act, "factor-removed")
+@settings_change(f"{SECURITY}/factors/{{factor_id}}/remove", "factor-removed")
+async def remove_factor(visit: OwnerVisit) -> None:
+    await visit.account.factors.remove(visit.principal, visit.path("factor_id"), visit.ctx)
 
 
-@router.post("/account/security/factors/{factor_id}/rename")
-async def rename_factor(factor_id: str, request: Request) -> Response:
-    page = PageState(request)
-    fields = await page.check_csrf()
-
-    async def act(principal: Principal) -> None:
-        await page.kg.security.rename_factor(principal, factor_id, fields.get("label", "")[:64],
-                                             page_context(page))
-
-    return await _guarded(page, act, "factor-renamed")
+@settings_change(f"{SECURITY}/factors/{{factor_id}}/rename", "factor-renamed")
+async def rename_factor(visit: OwnerVisit) -> None:
+    await visit.account.factors.rename(visit.principal, visit.path("factor_id"),
+                                       visit.field("label", 64), visit.ctx)
 
 
 # Settings flow: enrol factors and change contacts -----------------------------------------
@@ -176,39 +218,32 @@ def _settings_view(page: PageState, flow: Flow, status: int = 200, **extra: Any)
                        labels=FACTOR_LABELS, kinds=FactorKind, **extra)
 
 
-@router.get(SETUP, response_class=HTMLResponse)
-async def setup(request: Request) -> Response:
-    page = PageState(request)
-    principal = await _principal(page)
-    if principal is None:
-        return page.redirect("/login")
-    ctx = page_context(page)
-    flow_id = request.query_params.get("flow")
+@owner_page("GET", SETUP)
+async def setup(visit: OwnerVisit) -> Response:
+    page, flows = visit.page, visit.page.kg.flows
+    flow_id = visit.query.get("flow")
     if not flow_id:
-        flow = await page.kg.flows.start(FlowKind.SETTINGS.value, Channel.BROWSER, ctx, principal)
-        method = request.query_params.get("method", "")
+        flow = await flows.start(FlowKind.SETTINGS.value, Channel.BROWSER, visit.ctx,
+                                 visit.principal)
+        method = visit.query.get("method", "")
         suffix = f"&method={quote(method)}" if method else ""
         return page.redirect(f"{SETUP}?flow={flow.id}{suffix}")
     try:
-        flow = await page.kg.flows.get(flow_id, Channel.BROWSER, ctx, principal)
+        flow = await flows.get(flow_id, Channel.BROWSER, visit.ctx, visit.principal)
     except FlowError:
         return page.redirect(SETUP)
-    return _settings_view(page, flow, method=request.query_params.get("method", ""))
+    return _settings_view(page, flow, method=visit.query.get("method", ""))
 
 
-@router.post(SETUP, response_class=HTMLResponse)
-async def setup_submit(request: Request) -> Response:
-    page = PageState(request)
-    fields = await page.check_csrf()
-    principal = await _principal(page)
-    if principal is None:
-        return page.redirect("/login")
-    flow_id = request.query_params.get("flow", "")
-    method = fields.get("method", "")
+@owner_page("POST", SETUP)
+async def setup_submit(visit: OwnerVisit) -> Response:
+    page = visit.page
+    flow_id = visit.query.get("flow", "")
+    method = visit.fields.get("method", "")
     try:
         outcome: SubmitOutcome = await page.kg.flows.submit(
-            flow_id, Channel.BROWSER, method, _factor_submission(fields), page_context(page),
-            principal)
+            flow_id, Channel.BROWSER, method, _factor_submission(visit.fields), visit.ctx,
+            visit.principal)
     except KeepgateError as error:
         detour = _to_step_up(page, error, f"{SETUP}?flow={flow_id}&method={quote(method)}")
         if detour is not None:
@@ -219,56 +254,46 @@ async def setup_submit(request: Request) -> Response:
                               method=method)
     codes = outcome.revealed.get("recovery_codes")
     if codes:  # shown once, on this very page: never stored, never redirected to
-        return page.render("recovery_codes.html", codes=codes,
-                           download="\n".join(["Keepgate recovery codes", *codes, ""]))
+        return _recovery_codes(page, codes)
     return page.redirect(f"{SETUP}?flow={outcome.flow.id}&method={quote(method)}")
 
 
-@router.post("/account/security/recovery-codes")
-async def regenerate(request: Request) -> Response:
-    """Regenerating needs a fresh second factor: through the settings flow and its guard."""
-    page = PageState(request)
-    await page.check_csrf()
-    principal = await _principal(page)
-    if principal is None:
-        return page.redirect("/login")
-    ctx = page_context(page)
-    try:
-        flow = await page.kg.flows.start(FlowKind.SETTINGS.value, Channel.BROWSER, ctx, principal)
-        outcome = await page.kg.flows.submit(flow.id, Channel.BROWSER, "recovery_code",
-                                             FactorSubmission(action="regenerate"), ctx,
-                                             principal)
-    except KeepgateError as error:
-        detour = _to_step_up(page, error, "/account/security")
-        if detour is not None:
-            return detour
-        return await _overview(page, principal, status=status_for(error), error=error)
-    codes = outcome.revealed["recovery_codes"]
+def _recovery_codes(page: PageState, codes: list[str]) -> Response:
     return page.render("recovery_codes.html", codes=codes,
                        download="\n".join(["Keepgate recovery codes", *codes, ""]))
+
+
+@owner_page("POST", f"{SECURITY}/recovery-codes")
+async def regenerate(visit: OwnerVisit) -> Response:
+    """Regenerating needs a fresh second factor: through the settings flow and its guard."""
+    flows, ctx = visit.page.kg.flows, visit.ctx
+    try:
+        flow = await flows.start(FlowKind.SETTINGS.value, Channel.BROWSER, ctx, visit.principal)
+        outcome = await flows.submit(flow.id, Channel.BROWSER, "recovery_code",
+                                     FactorSubmission(action="regenerate"), ctx,
+                                     visit.principal)
+    except KeepgateError as error:
+        return await _refused(visit, error)
+    return _recovery_codes(visit.page, outcome.revealed["recovery_codes"])
 
 
 # Step-up ----------------------------------------------------------------------------------
 
 
-@router.get("/account/step-up", response_class=HTMLResponse)
-async def step_up(request: Request) -> Response:
-    page = PageState(request)
-    principal = await _principal(page)
-    if principal is None:
-        return page.redirect("/login")
-    ctx = page_context(page)
-    nxt = _safe_next(request.query_params.get("next"))
-    flow_id = request.query_params.get("flow")
+@owner_page("GET", "/account/step-up")
+async def step_up(visit: OwnerVisit) -> Response:
+    page, flows = visit.page, visit.page.kg.flows
+    nxt = _safe_next(visit.query.get("next"))
+    flow_id = visit.query.get("flow")
     if not flow_id:
         try:
-            flow = await page.kg.flows.start(FlowKind.STEP_UP.value, Channel.BROWSER, ctx,
-                                             principal)
+            flow = await flows.start(FlowKind.STEP_UP.value, Channel.BROWSER, visit.ctx,
+                                     visit.principal)
         except KeepgateError as error:  # no factor to step up with
-            return await _overview(page, principal, status=status_for(error), error=error)
+            return await _overview(visit, status=status_for(error), error=error)
         return page.redirect(f"/account/step-up?flow={flow.id}&next={quote(nxt)}")
     try:
-        flow = await page.kg.flows.get(flow_id, Channel.BROWSER, ctx, principal)
+        flow = await flows.get(flow_id, Channel.BROWSER, visit.ctx, visit.principal)
     except FlowError:
         return page.redirect(f"/account/step-up?next={quote(nxt)}")
     # errors belong to the answer that caused them, not to a later visit
@@ -278,8 +303,6 @@ async def step_up(request: Request) -> Response:
 
 def _step_up_view(page: PageState, flow: Flow, nxt: str, status: int = 200,
                   **extra: Any) -> Response:
-    from keepgate.services.flows import methods_of
-
     webauthn = flow.context.get("webauthn_options")
     chosen = page.request.query_params.get("method") or (methods_of(flow) or ("",))[0]
     return page.render("step_up.html", status=status, flow=flow, methods=methods_of(flow),
@@ -287,19 +310,16 @@ def _step_up_view(page: PageState, flow: Flow, nxt: str, status: int = 200,
                        webauthn_json=json.dumps(webauthn) if webauthn else None, **extra)
 
 
-@router.post("/account/step-up", response_class=HTMLResponse)
-async def step_up_submit(request: Request) -> Response:
-    page = PageState(request)
-    fields = await page.check_csrf()
-    principal = await _principal(page)
-    if principal is None:
-        return page.redirect("/login")
-    nxt = _safe_next(request.query_params.get("next"))
-    flow_id = request.query_params.get("flow", "")
+@owner_page("POST", "/account/step-up")
+async def step_up_submit(visit: OwnerVisit) -> Response:
+    page = visit.page
+    nxt = _safe_next(visit.query.get("next"))
+    flow_id = visit.query.get("flow", "")
     try:
-        outcome = await page.kg.flows.submit(flow_id, Channel.BROWSER, fields.get("method", ""),
-                                             _factor_submission(fields), page_context(page),
-                                             principal)
+        outcome = await page.kg.flows.submit(flow_id, Channel.BROWSER,
+                                             visit.fields.get("method", ""),
+                                             _factor_submission(visit.fields), visit.ctx,
+                                             visit.principal)
     except KeepgateError as error:
         if error.flow is None:
             return page.redirect(f"/account/step-up?next={quote(nxt)}")
@@ -310,69 +330,105 @@ async def step_up_submit(request: Request) -> Response:
         _set_cookie(response, page.kg, page.session_cookie, outcome.issued.token, max_age)
         return response
     return page.redirect(f"/account/step-up?flow={outcome.flow.id}&next={quote(nxt)}"
-                         f"&method={quote(fields.get('method', ''))}")
+                         f"&method={quote(visit.fields.get('method', ''))}")
 
 
 # History and devices ----------------------------------------------------------------------
 
 
-@router.get("/account/security/history", response_class=HTMLResponse)
-async def history(request: Request) -> Response:
-    page = PageState(request)
-    principal = await _principal(page)
-    if principal is None:
-        return page.redirect("/login")
-    params = request.query_params
-    before = params.get("before", "")
-    outcome = params.get("outcome") if params.get("outcome") in ("success", "failure") else None
-    entries, cursor = await page.kg.security.login_history(
-        principal.account.id, before=small_int(before),
+@owner_page("GET", f"{SECURITY}/history")
+async def history(visit: OwnerVisit) -> Response:
+    outcome = visit.query.get("outcome")
+    outcome = outcome if outcome in ("success", "failure") else None
+    entries, cursor = await visit.account.history.page(
+        visit.principal.account.id, before=small_int(visit.query.get("before", "")),
         outcome=outcome, limit=20)
-    return page.render("security_history.html", entries=entries, cursor=cursor,
-                       outcome=outcome or "", notice=params.get("notice"))
+    return visit.page.render("security_history.html", entries=entries, cursor=cursor,
+                             outcome=outcome or "", notice=visit.query.get("notice"))
 
 
-@router.post("/account/security/not-me")
-async def not_me(request: Request) -> Response:
-    page = PageState(request)
-    await page.check_csrf()
-    principal = await _principal(page)
-    if principal is None:
-        return page.redirect("/login")
-    await page.kg.security.not_me(principal, page_context(page))
-    return page.redirect("/account/security?notice=secured")
+@owner_page("POST", f"{SECURITY}/not-me")
+async def not_me(visit: OwnerVisit) -> Response:
+    await visit.account.takeover.not_me(visit.principal, visit.ctx)
+    return visit.page.redirect(f"{SECURITY}?notice=secured")
 
 
-@router.get("/account/security/devices", response_class=HTMLResponse)
-async def devices(request: Request) -> Response:
-    page = PageState(request)
-    principal = await _principal(page)
-    if principal is None:
-        return page.redirect("/login")
-    views = await page.kg.security.devices(principal, page_context(page).device_token)
-    return page.render("security_devices.html", devices=views,
-                       notice=request.query_params.get("notice"))
+@owner_page("GET", f"{SECURITY}/devices")
+async def devices(visit: OwnerVisit) -> Response:
+    views = await visit.account.devices.trusted(visit.principal, visit.ctx.device_token)
+    return visit.page.render("security_devices.html", devices=views,
+                             notice=visit.query.get("notice"))
 
 
-@router.post("/account/security/devices/{device_id}/forget")
-async def forget_device(device_id: str, request: Request) -> Response:
-    page = PageState(request)
-    await page.check_csrf()
-    principal = await _principal(page)
-    if principal is None:
-        return page.redirect("/login")
-    await page.kg.security.forget_device(principal, device_id, page_context(page))
-    return page.redirect("/account/security/devices?notice=forgotten")
+@owner_page("POST", f"{SECURITY}/devices/{{device_id}}/forget")
+async def forget_device(visit: OwnerVisit) -> Response:
+    await visit.account.devices.forget(visit.principal, visit.path("device_id"), visit.ctx)
+    return visit.page.redirect(f"{SECURITY}/devices?notice=forgotten")
 
 
 @router.post("/account/sign-out-everywhere")
 async def sign_out_everywhere(request: Request) -> Response:
     page = PageState(request)
     await page.check_csrf()
-    principal = await _principal(page)
+    principal = await page.principal()
     if principal is not None:
-        await page.kg.security.sign_out_everywhere(principal, page_context(page))
-    response = page.redirect("/login?notice=signed-out")
-    response.delete_cookie(page.session_cookie, path="/", secure=page.kg.settings.secure_cookies,
-                           httponly=True, samesite="lax")
+        await page.kg.account.devices.sign_out_everywhere(principal, page_context(page))
+    return _signed_out(page)
+
+
+# Signed links: "this wasn't me" and undoing a contact change --------------------------------
+
+FollowLink = Callable[[TakeoverReports, str, RequestContext], Awaitable[bool]]
+
+
+async def _link_page(request: Request, template: str, link: SignedLink) -> Response:
+    """GET only asks: mail scanners follow links."""
+    page = PageState(request)
+    token = request.query_params.get("token", "")
+    try:
+        page.kg.account.takeover.check_link(link, token)
+    except InvalidLinkToken:
+        return page.render(template, status=400, valid=False, done=False, token="")
+    return page.render(template, valid=True, done=False, token=token)
+
+
+async def _link_followed(request: Request, template: str, follow: FollowLink, *,
+                         ends_session: bool) -> Response:
+    """The POST acts; ``ends_session``: the browser's session cookie goes too."""
+    page = PageState(request)
+    fields = await page.check_csrf()
+    try:
+        done = await follow(page.kg.account.takeover, fields.get("token", ""),
+                            request_context(request))
+    except InvalidLinkToken:
+        return page.render(template, status=400, valid=False, done=False, token="")
+    response = page.render(template, status=200 if done else 409, valid=done, done=done,
+                           token="")
+    if done and ends_session:
+        response.delete_cookie(page.session_cookie, path="/", httponly=True, samesite="lax",
+                               secure=page.kg.settings.secure_cookies)
     return response
+
+
+@router.get("/not-me", response_class=HTMLResponse)
+async def not_me_link(request: Request) -> Response:
+    """The link in a new-device message."""
+    return await _link_page(request, "not_me.html", SignedLink.NOT_ME)
+
+
+@router.post("/not-me", response_class=HTMLResponse)
+async def not_me_link_followed(request: Request) -> Response:
+    return await _link_followed(request, "not_me.html", TakeoverReports.not_me_by_link,
+                                ends_session=True)
+
+
+@router.get("/undo-contact", response_class=HTMLResponse)
+async def undo_contact_link(request: Request) -> Response:
+    """The link sent to the old address after a contact change."""
+    return await _link_page(request, "undo_contact.html", SignedLink.UNDO_CONTACT)
+
+
+@router.post("/undo-contact", response_class=HTMLResponse)
+async def undo_contact_link_followed(request: Request) -> Response:
+    return await _link_followed(request, "undo_contact.html",
+                                TakeoverReports.undo_contact_change, ends_session=False)

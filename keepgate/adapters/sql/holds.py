@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from keepgate.adapters.sql import tables as t
-from keepgate.domain.security_centre import HoldReason, SecurityHold
+from keepgate.domain.holds import HoldReason, SecurityHold
 
 
 class SqlHolds:

@@ -1,16 +1,12 @@
-"""Security-centre records and rules: holds, the anti-phishing code, notification kinds."""
+"""Security holds: withdrawals held for a while after a change an intruder would make."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from keepgate.domain.errors import InputRejected
-
 HOLD_DURATION = timedelta(hours=24)
-ANTI_PHISHING_RE = re.compile(r"[A-Za-z0-9]{4,20}")
 
 
 class HoldReason(StrEnum):
@@ -48,23 +44,3 @@ class SecurityHold:
 
     def active(self, now: datetime) -> bool:
         return now < self.expires_at
-
-
-class InvalidAntiPhishingCode(InputRejected):
-    code = "anti_phishing.invalid"
-    message = "Use 4 to 20 letters and digits (A-Z, a-z, 0-9), with no spaces."
-
-
-def parse_anti_phishing_code(raw: object) -> str:
-    if not isinstance(raw, str) or not ANTI_PHISHING_RE.fullmatch(raw):
-        raise InvalidAntiPhishingCode()
-    return raw
-
-
-# Security notifications. Critical ones can never be muted.
-CRITICAL_NOTICES = frozenset({
-    "device_code", "signin_banned", "password_changed", "factor_added", "factor_removed",
-    "contact_changed", "account_locked", "registration_attempt_existing",
-})
-# Only what an intruder gains nothing by hiding may be muted.
-MUTABLE_NOTICES = frozenset({"anti_phishing_changed", "recovery_codes_regenerated"})

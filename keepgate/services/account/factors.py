@@ -1,9 +1,8 @@
-"""The account's second factors and trusted devices outside of flows: list, remove, react.
+"""The account's second factors outside of flows: list, rename, remove.
 
-Removing a factor needs step-up. An account never drops below one second factor once it has
-one: the last factor's removal is refused with an explanation. "This wasn't me" (the link in
-every new-device message) signs the account out everywhere, forgets every trusted device and
-locks sign-in until the owner recovers the account.
+Adding one goes through the settings flow. Removing one needs step-up, and an account never
+drops below one second factor once it has one: the last factor's removal is refused with an
+explanation.
 """
 
 from __future__ import annotations
@@ -12,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from keepgate.domain.audit import AuditEvent, EventKind, Outcome
-from keepgate.domain.errors import FactorNotFound, LastFactor
-from keepgate.domain.factors import FACTOR_LABELS, DefencePolicy, Factor, TrustedDevice
+from keepgate.domain.errors import FactorNotFound, InputRejected, LastFactor
+from keepgate.domain.factors import FACTOR_LABELS, DefencePolicy, Factor, clean_label
 from keepgate.services.clock import Clock
 from keepgate.services.context import RequestContext
 from keepgate.services.guards import require_privileged
@@ -61,24 +60,17 @@ class FactorService:
             await self._notifier.notify_account(uow, account, "factor_removed", {
                 "factor": target.label or FACTOR_LABELS[target.kind], "ip": ctx.ip}, now)
 
-    async def devices(self, account_id: str) -> Sequence[TrustedDevice]:
-        now = self._clock.now()
-        async with self._store.unit_of_work(write=False) as uow:
-            devices = await uow.devices.for_account(account_id)
-        return [d for d in devices if d.usable(now)]
-
-    async def not_me(self, account_id: str, ctx: RequestContext) -> None:
-        """Sign out everywhere, forget every trusted device, lock sign-in until recovery."""
+    async def rename(self, principal: Principal, factor_id: str, label: str,
+                     ctx: RequestContext) -> None:
+        name = clean_label(label)
+        if not name:
+            raise InputRejected("Give the key a name.", code="factor.name_required")
         now = self._clock.now()
         async with self._store.unit_of_work(write=True) as uow:
-            account = await uow.accounts.get(account_id)
-            if account is None:
-                return
-            sessions = await uow.sessions.revoke_all(account_id, now, keep=None)
-            devices = await uow.devices.revoke_all(account_id, now)
-            await uow.accounts.lock(account_id, now)
-            await uow.audit.append(AuditEvent(EventKind.DEVICE_NOT_ME, Outcome.SUCCESS,
-                                              account_id, ctx.ip, ctx.user_agent,
-                                              {"sessions_revoked": sessions,
-                                               "devices_forgotten": devices}), now)
-            await self._notifier.notify_account(uow, account, "account_locked", {}, now)
+            factor = await uow.factors.get(factor_id)
+            if factor is None or factor.account_id != principal.account.id or not factor.active:
+                raise FactorNotFound()
+            await uow.factors.rename(factor_id, name)
+            await uow.audit.append(AuditEvent(EventKind.FACTOR_RENAMED, Outcome.SUCCESS,
+                                              principal.account.id, ctx.ip, ctx.user_agent,
+                                              {"factor_id": factor_id}), now)

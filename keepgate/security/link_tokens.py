@@ -1,4 +1,5 @@
-"""Short signed tokens for links in messages ("this wasn't me"): HMAC-SHA-256, with expiry.
+"""Signed link tokens: the short tokens in links we send ("this wasn't me", undo a contact
+change). HMAC-SHA-256, bound to a purpose, with an expiry.
 
 Stateless on purpose: the link must work from any instance, and carries no secret of its own.
 """
@@ -15,7 +16,7 @@ from typing import Any
 from keepgate.security.errors import VerificationFailed
 
 
-class InvalidSignedToken(VerificationFailed):
+class InvalidLinkToken(VerificationFailed):
     pass
 
 
@@ -27,7 +28,7 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-class Signer:
+class LinkSigner:
     def __init__(self, key: bytes) -> None:
         self._key = key
 
@@ -41,13 +42,13 @@ class Signer:
             body, signature = token.split(".", 1)
             expected = hmac.new(self._key, body.encode(), hashlib.sha256).digest()
             if not hmac.compare_digest(expected, _unb64(signature)):
-                raise InvalidSignedToken()
+                raise InvalidLinkToken()
             payload = json.loads(_unb64(body))
         except (ValueError, TypeError):
-            raise InvalidSignedToken() from None
+            raise InvalidLinkToken() from None
         if not isinstance(payload, dict) or payload.get("p") != purpose:
-            raise InvalidSignedToken()
+            raise InvalidLinkToken()
         expires = payload.get("exp")
         if not isinstance(expires, int) or expires <= now.timestamp():
-            raise InvalidSignedToken()
+            raise InvalidLinkToken()
         return payload

@@ -1,0 +1,57 @@
+"""The owner's trusted devices and sessions: list and forget devices, sign out everywhere."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from keepgate.domain.audit import AuditEvent, EventKind, Outcome
+from keepgate.domain.errors import DeviceNotFound
+from keepgate.domain.factors import TrustedDevice
+from keepgate.security.tokens import hash_token
+from keepgate.services.clock import Clock
+from keepgate.services.context import RequestContext
+from keepgate.services.devices import describe_device
+from keepgate.services.ports import Store
+from keepgate.services.sessions import Principal
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceView:
+    device: TrustedDevice
+    name: str
+    current: bool
+
+
+class DeviceService:
+    def __init__(self, *, store: Store, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def trusted(self, principal: Principal, device_token: str | None) -> list[DeviceView]:
+        """The devices still trusted, marking the one ``device_token`` belongs to."""
+        now = self._clock.now()
+        current_hash = hash_token(device_token) if device_token else None
+        async with self._store.unit_of_work(write=False) as uow:
+            devices = await uow.devices.for_account(principal.account.id)
+        return [DeviceView(d, describe_device(d.user_agent), d.token_hash == current_hash)
+                for d in devices if d.usable(now)]
+
+    async def forget(self, principal: Principal, device_id: str, ctx: RequestContext) -> None:
+        now = self._clock.now()
+        async with self._store.unit_of_work(write=True) as uow:
+            mine = {d.id for d in await uow.devices.for_account(principal.account.id)}
+            if device_id not in mine or not await uow.devices.revoke(device_id, now):
+                raise DeviceNotFound()
+            await uow.audit.append(AuditEvent(EventKind.DEVICE_FORGOTTEN, Outcome.SUCCESS,
+                                              principal.account.id, ctx.ip, ctx.user_agent,
+                                              {"device_id": device_id}), now)
+
+    async def sign_out_everywhere(self, principal: Principal, ctx: RequestContext) -> int:
+        """Ends every session, this one included; returns how many."""
+        now = self._clock.now()
+        async with self._store.unit_of_work(write=True) as uow:
+            count = await uow.sessions.revoke_all(principal.account.id, now, keep=None)
+            await uow.audit.append(AuditEvent(EventKind.SIGNED_OUT_EVERYWHERE, Outcome.SUCCESS,
+                                              principal.account.id, ctx.ip, ctx.user_agent,
+                                              {"count": count}), now)
+        return count

@@ -1,0 +1,67 @@
+"""What the owner chooses about the notices we send: which ones are muted, and the
+anti-phishing code every genuine email and SMS shows.
+
+Setting the anti-phishing code needs step-up: an intruder who could set it could make their
+own phishing look genuine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from keepgate.domain.anti_phishing import parse_anti_phishing_code
+from keepgate.domain.audit import AuditEvent, EventKind, Outcome
+from keepgate.domain.errors import InputRejected
+from keepgate.domain.factors import DefencePolicy
+from keepgate.domain.notices import MUTABLE_NOTICES
+from keepgate.services.account.security_version import save_if_current
+from keepgate.services.clock import Clock
+from keepgate.services.context import RequestContext
+from keepgate.services.guards import require_privileged
+from keepgate.services.notices import Notifier
+from keepgate.services.ports import Store
+from keepgate.services.sessions import Principal
+
+
+class NoticeSettings:
+    def __init__(self, *, store: Store, clock: Clock, notifier: Notifier,
+                 defence_policy: DefencePolicy) -> None:
+        self._store = store
+        self._clock = clock
+        self._notifier = notifier
+        self._defence_policy = defence_policy
+
+    async def set_muted(self, principal: Principal, muted: Sequence[str], ctx: RequestContext,
+                        expected_version: int | None = None) -> tuple[str, ...]:
+        """Mutes exactly ``muted`` (critical notices cannot be); returns them sorted."""
+        unknown = set(muted) - MUTABLE_NOTICES
+        if unknown:
+            raise InputRejected(
+                f"These notices cannot be muted: {', '.join(sorted(unknown))}. Only "
+                f"{', '.join(sorted(MUTABLE_NOTICES))} can.", code="notices.not_mutable")
+        chosen = tuple(sorted(set(muted)))
+        now = self._clock.now()
+        async with self._store.unit_of_work(write=True) as uow:
+            account = await uow.accounts.get(principal.account.id)
+            assert account is not None
+            await save_if_current(uow, account, expected_version, muted_notices=list(chosen))
+            await uow.audit.append(AuditEvent(EventKind.NOTICES_CHANGED, Outcome.SUCCESS,
+                                              account.id, ctx.ip, ctx.user_agent,
+                                              {"muted": list(chosen)}), now)
+        return chosen
+
+    async def set_anti_phishing_code(self, principal: Principal, raw: object,
+                                     ctx: RequestContext,
+                                     expected_version: int | None = None) -> None:
+        code = parse_anti_phishing_code(raw)
+        now = self._clock.now()
+        await require_privileged(self._store, principal, self._defence_policy, now)
+        async with self._store.unit_of_work(write=True) as uow:
+            account = await uow.accounts.get(principal.account.id)
+            assert account is not None
+            await save_if_current(uow, account, expected_version, anti_phishing_code=code)
+            await uow.audit.append(AuditEvent(EventKind.ANTI_PHISHING_CHANGED, Outcome.SUCCESS,
+                                              account.id, ctx.ip, ctx.user_agent, {}), now)
+            changed = dataclasses.replace(account, anti_phishing_code=code)
+            await self._notifier.notify_account(uow, changed, "anti_phishing_changed", {}, now)

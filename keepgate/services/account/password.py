@@ -1,0 +1,88 @@
+"""Changing the password while signed in.
+
+It needs the current password and step-up. The current password is checked under the same
+sign-in defences as a login (throttling, lock-out), and the new one is screened like any other.
+A change ends every other session and holds withdrawals.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import anyio
+
+from keepgate.domain.audit import AuditEvent, EventKind, Outcome
+from keepgate.domain.errors import CurrentPasswordIncorrect, PasswordRejected
+from keepgate.domain.factors import DefencePolicy
+from keepgate.domain.holds import HoldReason
+from keepgate.domain.policy import PasswordPolicy
+from keepgate.security.password_screen import screen_password
+from keepgate.services.account.security_version import save_if_current
+from keepgate.services.clock import Clock
+from keepgate.services.context import RequestContext
+from keepgate.services.defences import SignInDefences
+from keepgate.services.devices import describe_device
+from keepgate.services.guards import require_privileged
+from keepgate.services.hashing import AsyncPasswordHasher
+from keepgate.services.holds import place_hold
+from keepgate.services.notices import Notifier
+from keepgate.services.ports import Store
+from keepgate.services.sessions import Principal
+
+
+class PasswordService:
+    def __init__(self, *, store: Store, clock: Clock, hasher: AsyncPasswordHasher,
+                 defences: SignInDefences, notifier: Notifier, password_policy: PasswordPolicy,
+                 defence_policy: DefencePolicy) -> None:
+        self._store = store
+        self._clock = clock
+        self._hasher = hasher
+        self._defences = defences
+        self._notifier = notifier
+        self._password_policy = password_policy
+        self._defence_policy = defence_policy
+
+    async def change(self, principal: Principal, current: str, new: str,
+                     ctx: RequestContext) -> int:
+        """Returns how many other sessions were signed out."""
+        now = self._clock.now()
+        await require_privileged(self._store, principal, self._defence_policy, now)
+        await self._check_current(principal, current, ctx, now)
+        if new == current:
+            raise PasswordRejected("Choose a password different from the current one.",
+                                   code="password.unchanged")
+        account = principal.account
+        inputs = [v for v in (account.email, account.phone) if v]
+        await anyio.to_thread.run_sync(
+            lambda: screen_password(new, user_inputs=inputs, policy=self._password_policy))
+        new_hash = await self._hasher.hash(new)
+        async with self._store.unit_of_work(write=True) as uow:
+            fresh = await uow.accounts.get(account.id)
+            assert fresh is not None
+            await save_if_current(uow, fresh, None, password_hash=new_hash)
+            revoked = await uow.sessions.revoke_all(account.id, now, keep=principal.session.id)
+            await place_hold(uow, account.id, HoldReason.PASSWORD_CHANGE, ctx, now)
+            await uow.audit.append(AuditEvent(EventKind.PASSWORD_CHANGED, Outcome.SUCCESS,
+                                              account.id, ctx.ip, ctx.user_agent,
+                                              {"sessions_revoked": revoked}), now)
+            await self._notifier.notify_account(uow, fresh, "password_changed", {
+                "ip": ctx.ip or "unknown", "device": describe_device(ctx.user_agent)}, now)
+        return revoked
+
+    async def _check_current(self, principal: Principal, current: str, ctx: RequestContext,
+                             now: datetime) -> None:
+        account = principal.account
+        identifier = account.email or account.phone or ""
+        attempt = await self._defences.reserve(ctx, account)
+        verified = await self._hasher.verify(
+            None if attempt.refused else account.password_hash, current)
+        if verified:
+            await self._defences.succeeded(attempt, ctx, identifier)
+            return
+        await self._defences.failed(attempt, ctx, identifier)
+        async with self._store.unit_of_work(write=True) as uow:
+            await uow.audit.append(AuditEvent(EventKind.PASSWORD_CHANGED, Outcome.FAILURE,
+                                              account.id, ctx.ip, ctx.user_agent,
+                                              {"reason": "current_password_incorrect"}),
+                                   now)
+        raise CurrentPasswordIncorrect()
