@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from keepgate.domain import errors as e
-from keepgate.web.middleware import CSP, STATIC_HEADERS
+from keepgate.web.middleware import CSP, STATIC_HEADERS, AnswerInternalErrors
 
 log = logging.getLogger("keepgate.web")
 
@@ -161,4 +161,7 @@ def install(app: FastAPI, *, render_page_error: PageErrorRenderer) -> None:
     app.add_exception_handler(e.KeepgateError, keepgate_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    # Errors inside the routes become ordinary responses (the connection stays open); the
+    # handler below still answers for errors raised in the outer middleware.
+    app.add_middleware(AnswerInternalErrors, respond=unexpected)
     app.add_exception_handler(Exception, unexpected)

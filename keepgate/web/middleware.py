@@ -1,10 +1,14 @@
-"""Pure ASGI middleware: security headers on every response, and a request body limit."""
+"""Pure ASGI middleware: security headers, a request body limit, and internal errors answered
+without dropping the connection."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 
 from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 STATIC_HEADERS = {
@@ -127,3 +131,42 @@ class BodyLimit:
                                 (b"content-length", str(len(body)).encode()),
                                 (b"connection", b"close")]})
         await send({"type": "http.response.body", "body": body})
+
+
+ErrorResponder = Callable[[Request, Exception], Awaitable[Response]]
+
+
+class AnswerInternalErrors:
+    """Answer an exception no handler took with ``respond``'s 500, and swallow it.
+
+    Starlette's outermost error middleware sends its 500 and then re-raises, so uvicorn closes
+    the keep-alive connection and the client's next request on it fails. Installed innermost,
+    this one turns the error into an ordinary response first. An error after the response has
+    started cannot be answered any more and still propagates; a body over the limit belongs to
+    ``BodyLimit``.
+    """
+
+    def __init__(self, app: ASGIApp, *, respond: ErrorResponder) -> None:
+        self.app = app
+        self.respond = respond
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except BodyTooLarge:
+            raise
+        except Exception as error:
+            if started:
+                raise
+            response = await self.respond(Request(scope, receive), error)
+            await response(scope, receive, send)
