@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install migrate lint typecheck bench clean
+.PHONY: run test install migrate lint audit typecheck bench clean
 
 install:
 	@$(PYTHON) scripts/bootstrap.py
@@ -21,6 +21,9 @@ test: install
 lint: install
 	@$(BIN)/ruff check keepgate tests bench scripts
 	@$(BIN)/mypy
+
+audit: install
+	@$(BIN)/python scripts/audit.py
 
 bench: install
 	@$(BIN)/python bench/run_all.py

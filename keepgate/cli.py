@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from keepgate.config import ConfigError, Settings
+from keepgate.web.middleware import MAX_HEADER_BYTES
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -63,6 +64,13 @@ LOG_CONFIG: dict[str, object] = {
 }
 
 
+# Request heads are capped as a proxy would (nginx: four 8 KiB header buffers): uvicorn's
+# httptools parser buffers a head of any size, h11 stops at this many bytes while the head is
+# still incomplete (400 and the connection closed); keepgate.web.middleware.HeaderLimit answers
+# 431 to a head that arrived whole but is over 8 KiB a line or 32 KiB in all.
+HTTP_PARSER = "h11"
+
+
 def serve(settings: Settings, workers: int | None) -> None:
     import uvicorn
 
@@ -72,7 +80,8 @@ def serve(settings: Settings, workers: int | None) -> None:
           f"({settings.env}, database {settings.database_url.split('://')[0]})", flush=True)
     uvicorn.run("keepgate.web.app:app_from_env", factory=True, host=settings.host,
                 port=settings.port, workers=workers or settings.workers, proxy_headers=False,
-                server_header=False, log_level="info", log_config=LOG_CONFIG)
+                server_header=False, log_level="info", log_config=LOG_CONFIG,
+                http=HTTP_PARSER, h11_max_incomplete_event_size=MAX_HEADER_BYTES)
 
 
 def main(argv: list[str] | None = None) -> int:

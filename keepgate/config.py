@@ -87,6 +87,8 @@ class Settings:
     captcha_max_number: int = 10_000
     geoip_db: str | None = None  # a MaxMind DB (.mmdb), e.g. GeoLite2-City, for locations
     allow_removing_last_factor: bool = False
+    # The Have I Been Pwned range API, e.g. https://api.pwnedpasswords.com; off when unset.
+    pwned_range_url: str | None = None
 
     @property
     def production(self) -> bool:
@@ -103,7 +105,8 @@ class Settings:
 
     def policies(self) -> Policies:
         return Policies(
-            password=PasswordPolicy(), codes=CodePolicy(), flows=FlowPolicy(),
+            password=PasswordPolicy(pwned_range_url=self.pwned_range_url), codes=CodePolicy(),
+            flows=FlowPolicy(),
             sessions=SessionPolicy(idle_timeout=timedelta(minutes=self.session_idle_minutes),
                                    absolute_timeout=timedelta(hours=self.session_absolute_hours)),
         )
@@ -154,6 +157,7 @@ class Settings:
             geoip_db=text("GEOIP_DB"),
             allow_removing_last_factor=(text("ALLOW_REMOVING_LAST_FACTOR", "false") or "false"
                                         ).lower() in ("1", "true", "yes"),
+            pwned_range_url=text("PWNED_RANGE_URL"),
         )
         settings.check()
         return settings
@@ -162,7 +166,8 @@ class Settings:
         """Refuse unsafe production settings; warn loudly about anything below the baseline."""
         for name, url, schemes in (("SMTP_URL", self.smtp_url, ("smtp", "smtps")),
                                    ("SMS_WEBHOOK_URL", self.sms_webhook_url, ("http", "https")),
-                                   ("PUBLIC_URL", self.public_url, ("http", "https"))):
+                                   ("PUBLIC_URL", self.public_url, ("http", "https")),
+                                   ("PWNED_RANGE_URL", self.pwned_range_url, ("https", "http"))):
             if url and (urlsplit(url).scheme not in schemes or not urlsplit(url).hostname):
                 raise ConfigError(f"KEEPGATE_{name} must look like {schemes[0]}://host:port")
         if self.production:

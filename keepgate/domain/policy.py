@@ -10,10 +10,12 @@ from keepgate.domain.sessions import SessionPolicy
 
 @dataclass(frozen=True, slots=True)
 class PasswordPolicy:
-    min_length: int = 12
+    min_length: int = 15
     max_length: int = 128
     min_score: int = 3  # zxcvbn score, 0..4
     product_words: tuple[str, ...] = ("keepgate",)
+    pwned_range_url: str | None = None  # the HIBP range API, asked after the shipped corpus
+    pwned_range_timeout: float = 2.0  # seconds
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""Password screening: length, common and guessable passwords, and the account's own words.
+"""Password screening: length, the account's own words, breached, common and guessable passwords.
 
 zxcvbn keeps module-global state and is not thread-safe, so calls are serialised by a lock.
 It also raises on inputs above 72 characters: longer passphrases are scored on their first 72
@@ -17,6 +17,7 @@ from zxcvbn import zxcvbn
 
 from keepgate.domain.errors import PasswordRejected
 from keepgate.domain.policy import PasswordPolicy
+from keepgate.security.breached_passwords import is_breached
 
 ZXCVBN_MAX = 72
 _lock = threading.Lock()
@@ -61,6 +62,13 @@ def screen_password(password: str, *, user_inputs: Sequence[str], policy: Passwo
                 " of this service.",
                 code="password.contains_identifier",
             )
+    if is_breached(normalized, range_url=policy.pwned_range_url,
+                   range_timeout=policy.pwned_range_timeout):
+        raise PasswordRejected(
+            "This password appears in published data breaches, so attackers try it early."
+            " Choose one you have never used anywhere else; a few unrelated words work well.",
+            code="password.breached",
+        )
     with _lock:
         result = zxcvbn(normalized[:ZXCVBN_MAX], user_inputs=[*user_inputs, *policy.product_words])
     if result["score"] >= policy.min_score:

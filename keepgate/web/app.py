@@ -18,7 +18,14 @@ from keepgate import __version__
 from keepgate.config import Settings
 from keepgate.services.clock import Clock
 from keepgate.web import api, errors, pages, security_api, security_pages
-from keepgate.web.middleware import BodyLimit, RejectNul, SecurityHeaders
+from keepgate.web.middleware import (
+    MAX_HEADER_BYTES,
+    MAX_HEADER_LINE_BYTES,
+    BodyLimit,
+    HeaderLimit,
+    RejectNul,
+    SecurityHeaders,
+)
 from keepgate.wiring import Keepgate, build
 
 log = logging.getLogger("keepgate")
@@ -79,6 +86,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
 
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(RejectNul)
+    app.add_middleware(HeaderLimit, line_limit=MAX_HEADER_LINE_BYTES,
+                       total_limit=MAX_HEADER_BYTES)
     app.add_middleware(SecurityHeaders, hsts=settings.public_url.startswith("https://"))
     return app
 

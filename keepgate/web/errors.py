@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -12,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from keepgate.domain import errors as e
-from keepgate.web.middleware import CSP, STATIC_HEADERS
+from keepgate.web.middleware import CSP, STATIC_HEADERS, AnswerInternalErrors
 
 log = logging.getLogger("keepgate.web")
 
@@ -73,6 +74,16 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
+class ErrorResponse(JSONResponse):
+    """A JSON error body that always encodes: a message may quote input, and input may hold a
+    lone surrogate (``"\\udfff"`` in JSON), which UTF-8 cannot carry. It becomes ``?``."""
+
+    def render(self, content: Any) -> bytes:
+        text = json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None,
+                          separators=(",", ":"))
+        return text.encode("utf-8", errors="replace")
+
+
 def headers_for(error: e.KeepgateError) -> dict[str, str]:
     headers: dict[str, str] = {}
     if error.retry_after is not None:
@@ -116,7 +127,7 @@ def install(app: FastAPI, *, render_page_error: PageErrorRenderer) -> None:
 
             kg = request.app.state.keepgate
             body["flow"] = flow_out(flow, public_data(kg, flow)).model_dump(mode="json")
-        return JSONResponse(body, status_code=status, headers=headers_for(exc))
+        return ErrorResponse(body, status_code=status, headers=headers_for(exc))
 
     async def validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
@@ -124,7 +135,7 @@ def install(app: FastAPI, *, render_page_error: PageErrorRenderer) -> None:
         status = STATUS_BY_CODE[code]
         if wants_page(request):
             return render_page_error(request, status, code, message)
-        return JSONResponse(error_body(code, message, details), status_code=status)
+        return ErrorResponse(error_body(code, message, details), status_code=status)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
@@ -132,7 +143,7 @@ def install(app: FastAPI, *, render_page_error: PageErrorRenderer) -> None:
         message = exc.detail if isinstance(exc.detail, str) else "Request failed."
         if wants_page(request):
             return render_page_error(request, exc.status_code, code, message)
-        return JSONResponse(error_body(code, message), status_code=exc.status_code,
+        return ErrorResponse(error_body(code, message), status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
 
     async def unexpected(request: Request, exc: Exception) -> Response:
@@ -141,7 +152,7 @@ def install(app: FastAPI, *, render_page_error: PageErrorRenderer) -> None:
         if wants_page(request):
             response = render_page_error(request, 500, "internal", message)
         else:
-            response = JSONResponse(error_body("internal", message), status_code=500)
+            response = ErrorResponse(error_body("internal", message), status_code=500)
         # Starlette answers unhandled errors outside every middleware: add the headers here.
         response.headers.update({"Content-Security-Policy": CSP, "Cache-Control": "no-store",
                                  **STATIC_HEADERS})
@@ -150,4 +161,7 @@ def install(app: FastAPI, *, render_page_error: PageErrorRenderer) -> None:
     app.add_exception_handler(e.KeepgateError, keepgate_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    # Errors inside the routes become ordinary responses (the connection stays open); the
+    # handler below still answers for errors raised in the outer middleware.
+    app.add_middleware(AnswerInternalErrors, respond=unexpected)
     app.add_exception_handler(Exception, unexpected)

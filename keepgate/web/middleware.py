@@ -1,10 +1,14 @@
-"""Pure ASGI middleware: security headers on every response, and a request body limit."""
+"""Pure ASGI middleware: security headers, a request body limit, and internal errors answered
+without dropping the connection."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 
 from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 STATIC_HEADERS = {
@@ -14,6 +18,8 @@ STATIC_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
+MAX_HEADER_LINE_BYTES = 8 * 1024  # one header, name and value
+MAX_HEADER_BYTES = 32 * 1024  # all of them, and the most the server buffers of a request head
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
 
@@ -65,6 +71,32 @@ class RejectNul:
                 await send({"type": "http.response.start", "status": 400,
                             "headers": [(b"content-type", b"application/json"),
                                         (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
+class HeaderLimit:
+    """Refuse a request whose headers are over ``line_limit`` bytes each or ``total_limit``
+    together with 431 ``request.headers_too_large``, as a proxy would. The server (see
+    ``keepgate.cli.SERVER_LIMITS``) already stops buffering a head that is still incomplete
+    past the total; this catches one that arrived whole."""
+
+    def __init__(self, app: ASGIApp, *, line_limit: int, total_limit: int) -> None:
+        self.app = app
+        self.line_limit = line_limit
+        self.total_limit = total_limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            lines = [len(name) + len(value) + 4 for name, value in scope.get("headers", [])]
+            if any(n > self.line_limit for n in lines) or sum(lines) > self.total_limit:
+                body = json.dumps({"error": {"code": "request.headers_too_large", "message":
+                                   "The request headers are too large.", "details": {}}}).encode()
+                await send({"type": "http.response.start", "status": 431,
+                            "headers": [(b"content-type", b"application/json"),
+                                        (b"content-length", str(len(body)).encode()),
+                                        (b"connection", b"close")]})
                 await send({"type": "http.response.body", "body": body})
                 return
         await self.app(scope, receive, send)
@@ -127,3 +159,42 @@ class BodyLimit:
                                 (b"content-length", str(len(body)).encode()),
                                 (b"connection", b"close")]})
         await send({"type": "http.response.body", "body": body})
+
+
+ErrorResponder = Callable[[Request, Exception], Awaitable[Response]]
+
+
+class AnswerInternalErrors:
+    """Answer an exception no handler took with ``respond``'s 500, and swallow it.
+
+    Starlette's outermost error middleware sends its 500 and then re-raises, so uvicorn closes
+    the keep-alive connection and the client's next request on it fails. Installed innermost,
+    this one turns the error into an ordinary response first. An error after the response has
+    started cannot be answered any more and still propagates; a body over the limit belongs to
+    ``BodyLimit``.
+    """
+
+    def __init__(self, app: ASGIApp, *, respond: ErrorResponder) -> None:
+        self.app = app
+        self.respond = respond
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except BodyTooLarge:
+            raise
+        except Exception as error:
+            if started:
+                raise
+            response = await self.respond(Request(scope, receive), error)
+            await response(scope, receive, send)

@@ -78,7 +78,7 @@ async def test_signup_errors_are_announced_and_marked_on_the_field(page: Page) -
     await expect(password).to_have_attribute("aria-invalid", "true")
     # A screen reader on the field hears its hint and the error, not just "invalid".
     await expect(password).to_have_accessible_description(
-        re.compile(r"^At least 12 characters\..*Use at least 12 characters.*password\.too_short"))
+        re.compile(r"^At least 15 characters\..*Use at least 15 characters.*password\.too_short"))
     await expect(password).to_have_value("")  # a password is never sent back into the page
     identifier = page.get_by_label("Email or mobile number")
     await expect(identifier).not_to_have_attribute("aria-invalid", "true")

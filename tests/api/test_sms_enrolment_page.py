@@ -1,0 +1,54 @@
+"""The SMS enrolment page explains SIM-swap risk and points to the stronger factors."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from keepgate.wiring import Keepgate
+from tests.conftest import PASSWORD, last_code
+
+pytestmark = pytest.mark.anyio
+PHONE = "+447911123456"
+CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
+
+
+def csrf(html: str) -> str:
+    match = CSRF.search(html)
+    assert match
+    return match.group(1)
+
+
+async def follow(client: httpx.AsyncClient, response: httpx.Response) -> httpx.Response:
+    while response.status_code in (302, 303):
+        response = await client.get(response.headers["location"])
+    return response
+
+
+async def signed_up_by_phone(client: httpx.AsyncClient, kg: Keepgate) -> None:
+    page = await follow(client, await client.get("/signup"))
+    url = str(page.url)
+    await client.post(url, data={"csrf_token": csrf(page.text), "method": "password",
+                                 "identifier": PHONE, "password": PASSWORD,
+                                 "accept_terms": "yes"})
+    await client.post(url, data={"csrf_token": csrf(page.text), "method": "code",
+                                 "code": await last_code(kg, PHONE)})
+    page = await follow(client, await client.get("/login"))
+    done = await client.post(str(page.url), data={"csrf_token": csrf(page.text),
+                                                  "method": "password", "identifier": PHONE,
+                                                  "password": PASSWORD})
+    assert done.headers["location"] == "/account", done.text
+
+
+async def test_sms_setup_warns_of_sim_swaps_and_recommends_app_or_passkey(
+        client: httpx.AsyncClient, kg: Keepgate) -> None:
+    await signed_up_by_phone(client, kg)
+    page = await follow(client, await client.get("/account/security/setup?method=sms_code"))
+    assert page.status_code == 200
+    assert "SIM swap" in page.text
+    assert 'href="/account/security/setup?method=totp"' in page.text
+    assert 'href="/account/security/setup?method=webauthn"' in page.text
+    email = await follow(client, await client.get("/account/security/setup?method=email_code"))
+    assert "SIM swap" not in email.text
