@@ -105,7 +105,7 @@ class Settings:
 
     def policies(self) -> Policies:
         return Policies(
-            password=PasswordPolicy(pwned_range_url=self.pwned_range_url), codes=CodePolicy(),
+            password=PasswordPolicy(), codes=CodePolicy(),
             flows=FlowPolicy(),
             sessions=SessionPolicy(idle_timeout=timedelta(minutes=self.session_idle_minutes),
                                    absolute_timeout=timedelta(hours=self.session_absolute_hours)),

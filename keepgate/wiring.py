@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from keepgate.adapters.pwned_range import PwnedRange
 from keepgate.adapters.ratelimit import LimitsWindowCounters
 from keepgate.adapters.replay import MemoryReplayGuard, RedisReplayGuard
 from keepgate.adapters.sms import DevelopmentSink, WebhookSmsSender
@@ -95,6 +96,7 @@ def build(settings: Settings, *, clock: Clock | None = None,
     master = settings.secret_key.reveal().encode()
     store = SqlStore(make_engine(settings.database_url))
     policies = settings.policies()
+    range_check = PwnedRange(settings.pwned_range_url).seen if settings.pwned_range_url else None
     defence = defence_policy or DefencePolicy(
         allow_removing_last_factor=settings.allow_removing_last_factor)
     # Each worker process hashes on its share of the CPUs: two workers each running
@@ -146,7 +148,7 @@ def build(settings: Settings, *, clock: Clock | None = None,
     methods: list[Method] = [
         *default_methods(Toolkit(store=store, hasher=hasher, digester=digester,
                                  policies=policies, throttle=throttle, captcha=captcha,
-                                 budget=budget)),
+                                 budget=budget, range_check=range_check)),
         *sign_in_methods(signin),
         EnrolTotp(enrolment), EnrolSmsCode(enrolment), EnrolEmailCode(enrolment),
         EnrolWebAuthn(enrolment), RegenerateRecoveryCodes(enrolment),
@@ -185,7 +187,7 @@ def build(settings: Settings, *, clock: Clock | None = None,
             overview=SecurityOverview(store=store, clock=clock),
             password=PasswordService(store=store, clock=clock, hasher=hasher, defences=defences,
                                      notifier=notifier, password_policy=policies.password,
-                                     defence_policy=defence),
+                                     defence_policy=defence, range_check=range_check),
             factors=FactorService(store=store, clock=clock, policy=defence, notifier=notifier),
             devices=DeviceService(store=store, clock=clock),
             notices=NoticeSettings(store=store, clock=clock, notifier=notifier,

@@ -14,8 +14,6 @@ class PasswordPolicy:
     max_length: int = 128
     min_score: int = 3  # zxcvbn score, 0..4
     product_words: tuple[str, ...] = ("keepgate",)
-    pwned_range_url: str | None = None  # the HIBP range API, asked after the shipped corpus
-    pwned_range_timeout: float = 2.0  # seconds
 
 
 @dataclass(frozen=True, slots=True)

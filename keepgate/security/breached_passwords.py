@@ -10,9 +10,9 @@ in a short run of digits and symbols, also without that run: "Liverpool2012!!" a
 cracking dictionary applies. Only runs of up to six characters are stripped, so a long random
 tail still counts as the entropy it is.
 
-The range API (k-anonymity: only the first five hex digits of the SHA-1 leave the service) is
-asked after the corpus, and only when an operator configures it. Any failure falls back to the
-corpus alone.
+A range API (``keepgate.adapters.pwned_range``: k-anonymity, only the first five hex digits of
+the SHA-1 leave the service) is asked after the corpus, and only when an operator configures it.
+Any failure falls back to the corpus alone.
 """
 
 from __future__ import annotations
@@ -20,14 +20,10 @@ from __future__ import annotations
 import bisect
 import functools
 import hashlib
-import logging
 import re
 import unicodedata
+from collections.abc import Callable
 from importlib import resources
-
-import httpx
-
-log = logging.getLogger("keepgate.security.breached_passwords")
 
 CORPUS_FILE = "breached-sha1-48.bin"
 KEY_BYTES = 6
@@ -87,35 +83,9 @@ def shipped_corpus() -> BreachCorpus:
     return BreachCorpus(data.read_bytes())
 
 
-class PwnedRange:
-    """The Have I Been Pwned range API: ``GET {base}/range/{5 hex digits}`` lists suffixes."""
-
-    def __init__(self, base_url: str, timeout: float) -> None:
-        self._base_url = base_url.rstrip("/")
-        self._timeout = timeout
-
-    def seen(self, password: str) -> bool:
-        digest = hashlib.sha1(password.encode(), usedforsecurity=False).hexdigest().upper()
-        prefix, suffix = digest[:5], digest[5:]
-        response = httpx.get(f"{self._base_url}/range/{prefix}", timeout=self._timeout,
-                             headers={"Add-Padding": "true", "User-Agent": "keepgate"})
-        response.raise_for_status()
-        for line in response.text.splitlines():
-            listed, _, count = line.partition(":")
-            if listed.strip().upper() == suffix and int(count or "0") > 0:
-                return True
-        return False
-
-
-def is_breached(password: str, *, range_url: str | None, range_timeout: float) -> bool:
-    """The shipped corpus first; then the range API when configured, the corpus if it fails."""
+def is_breached(password: str, *, range_check: Callable[[str], bool] | None = None) -> bool:
+    """The shipped corpus first; then, when configured, a range API (which answers False when it
+    cannot be asked, so the corpus alone decides)."""
     if shipped_corpus().seen(password):
         return True
-    if range_url is None:
-        return False
-    try:
-        return PwnedRange(range_url, range_timeout).seen(unicodedata.normalize("NFKC", password))
-    except (httpx.HTTPError, ValueError) as error:
-        log.warning("breached-password range API unavailable (%s); the local corpus decided",
-                    type(error).__name__)
-        return False
+    return range_check is not None and range_check(unicodedata.normalize("NFKC", password))

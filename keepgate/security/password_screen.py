@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import phonenumbers
 from zxcvbn import zxcvbn
@@ -40,8 +40,12 @@ def _words_of(user_inputs: Sequence[str]) -> list[str]:
     return sorted(words, key=len, reverse=True)
 
 
-def screen_password(password: str, *, user_inputs: Sequence[str], policy: PasswordPolicy) -> None:
-    """Raise ``PasswordRejected`` with a stable code and a reason a person can act on."""
+def screen_password(password: str, *, user_inputs: Sequence[str], policy: PasswordPolicy,
+                    range_check: Callable[[str], bool] | None = None) -> None:
+    """Raise ``PasswordRejected`` with a stable code and a reason a person can act on.
+
+    ``range_check`` asks a breached-password range API after the shipped corpus (optional).
+    """
     normalized = unicodedata.normalize("NFKC", password)
     length = len(normalized)
     if length < policy.min_length:
@@ -62,8 +66,7 @@ def screen_password(password: str, *, user_inputs: Sequence[str], policy: Passwo
                 " of this service.",
                 code="password.contains_identifier",
             )
-    if is_breached(normalized, range_url=policy.pwned_range_url,
-                   range_timeout=policy.pwned_range_timeout):
+    if is_breached(normalized, range_check=range_check):
         raise PasswordRejected(
             "This password appears in published data breaches, so attackers try it early."
             " Choose one you have never used anywhere else; a few unrelated words work well.",

@@ -8,6 +8,7 @@ transition table decides in which states it is open. Second factors (``totp``, `
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -73,6 +74,7 @@ class Toolkit:
     throttle: Throttle
     captcha: CaptchaGate
     budget: SendBudget
+    range_check: Callable[[str], bool] | None = None  # a breached-password range API
 
 
 class Method(Protocol):
@@ -100,7 +102,7 @@ class RegistrationPassword:
         policy = self.tools.policies
         await anyio.to_thread.run_sync(
             lambda: screen_password(submission.password, user_inputs=[identifier.value],
-                                    policy=policy.password)
+                                    policy=policy.password, range_check=self.tools.range_check)
         )
         if submission.accept_terms is not True:
             raise TermsNotAccepted()

@@ -7,6 +7,7 @@ A change ends every other session and holds withdrawals.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 import anyio
@@ -33,7 +34,8 @@ from keepgate.services.sessions import Principal
 class PasswordService:
     def __init__(self, *, store: Store, clock: Clock, hasher: AsyncPasswordHasher,
                  defences: SignInDefences, notifier: Notifier, password_policy: PasswordPolicy,
-                 defence_policy: DefencePolicy) -> None:
+                 defence_policy: DefencePolicy,
+                 range_check: Callable[[str], bool] | None = None) -> None:
         self._store = store
         self._clock = clock
         self._hasher = hasher
@@ -41,6 +43,7 @@ class PasswordService:
         self._notifier = notifier
         self._password_policy = password_policy
         self._defence_policy = defence_policy
+        self._range_check = range_check
 
     async def change(self, principal: Principal, current: str, new: str,
                      ctx: RequestContext) -> int:
@@ -54,7 +57,8 @@ class PasswordService:
         account = principal.account
         inputs = [v for v in (account.email, account.phone) if v]
         await anyio.to_thread.run_sync(
-            lambda: screen_password(new, user_inputs=inputs, policy=self._password_policy))
+            lambda: screen_password(new, user_inputs=inputs, policy=self._password_policy,
+                                    range_check=self._range_check))
         new_hash = await self._hasher.hash(new)
         async with self._store.unit_of_work(write=True) as uow:
             fresh = await uow.accounts.get(account.id)

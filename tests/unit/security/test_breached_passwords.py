@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import http.server
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
 
+from keepgate.adapters.pwned_range import PwnedRange
 from keepgate.domain.errors import PasswordRejected
 from keepgate.domain.policy import PasswordPolicy
 from keepgate.security.breached_passwords import shipped_corpus
@@ -21,9 +22,11 @@ FLOOR_POLICY = PasswordPolicy(min_length=12)
 STRONG = "correct horse battery staple orbit"
 
 
-def refusal(password: str, policy: PasswordPolicy = FLOOR_POLICY) -> PasswordRejected:
+def refusal(password: str, policy: PasswordPolicy = FLOOR_POLICY,
+            range_check: Callable[[str], bool] | None = None) -> PasswordRejected:
     with pytest.raises(PasswordRejected) as info:
-        screen_password(password, user_inputs=["jane.doe@example.com"], policy=policy)
+        screen_password(password, user_inputs=["jane.doe@example.com"], policy=policy,
+                        range_check=range_check)
     return info.value
 
 
@@ -107,8 +110,7 @@ def range_server() -> Iterator[RangeServer]:
 
 
 def test_range_api_refuses_what_it_knows(range_server: RangeServer) -> None:
-    policy = PasswordPolicy(pwned_range_url=range_server.url)
-    error = refusal("purple walrus juggles the moon", policy)
+    error = refusal("purple walrus juggles the moon", range_check=PwnedRange(range_server.url).seen)
     assert error.code == "password.breached"
     # k-anonymity: only the first five hex digits of the SHA-1 left the service.
     digest = hashlib.sha1(b"purple walrus juggles the moon", usedforsecurity=False).hexdigest()
@@ -117,8 +119,8 @@ def test_range_api_refuses_what_it_knows(range_server: RangeServer) -> None:
 
 
 def test_range_api_accepts_what_it_does_not_know(range_server: RangeServer) -> None:
-    policy = PasswordPolicy(pwned_range_url=range_server.url)
-    screen_password(STRONG, user_inputs=[], policy=policy)
+    screen_password(STRONG, user_inputs=[], policy=PasswordPolicy(),
+                    range_check=PwnedRange(range_server.url).seen)
     assert len(range_server.prefixes) == 1
 
 
@@ -129,21 +131,22 @@ def test_range_api_is_off_by_default(range_server: RangeServer) -> None:
 
 def test_range_api_failure_falls_back_to_the_local_corpus(range_server: RangeServer) -> None:
     range_server.fail = True
-    policy = PasswordPolicy(pwned_range_url=range_server.url)
-    screen_password("purple walrus juggles the moon", user_inputs=[], policy=policy)
-    assert refusal("Liverpool2012!!", policy).code == "password.breached"
+    check = PwnedRange(range_server.url).seen
+    screen_password("purple walrus juggles the moon", user_inputs=[], policy=PasswordPolicy(),
+                    range_check=check)
+    assert refusal("Liverpool2012!!", range_check=check).code == "password.breached"
     assert range_server.prefixes  # it was asked, failed, and the local corpus decided
 
 
 def test_range_api_unreachable_falls_back_to_the_local_corpus() -> None:
-    policy = PasswordPolicy(pwned_range_url="http://127.0.0.1:9", pwned_range_timeout=0.5)
-    screen_password(STRONG, user_inputs=[], policy=policy)
-    assert refusal("correcthorsebatterystaple", policy).code == "password.breached"
+    check = PwnedRange("http://127.0.0.1:9", timeout=0.5).seen
+    screen_password(STRONG, user_inputs=[], policy=PasswordPolicy(), range_check=check)
+    assert refusal("correcthorsebatterystaple", range_check=check).code == "password.breached"
 
 
 def test_the_range_api_is_configured_from_the_environment() -> None:
     from keepgate.config import Settings
 
-    assert Settings.from_env({}).policies().password.pwned_range_url is None
+    assert Settings.from_env({}).pwned_range_url is None
     settings = Settings.from_env({"KEEPGATE_PWNED_RANGE_URL": "https://api.pwnedpasswords.com"})
-    assert settings.policies().password.pwned_range_url == "https://api.pwnedpasswords.com"
+    assert settings.pwned_range_url == "https://api.pwnedpasswords.com"
