@@ -17,6 +17,7 @@ from keepgate.domain.errors import FlowError, KeepgateError, StepUpRequired
 from keepgate.domain.factors import FACTOR_LABELS, FactorKind
 from keepgate.domain.security_centre import HOLD_TEXT, MUTABLE_NOTICES
 from keepgate.flows.base import Channel, Flow, FlowKind
+from keepgate.flows.context import webauthn_options
 from keepgate.services.flows import SubmitOutcome
 from keepgate.services.methods import FactorSubmission
 from keepgate.services.sessions import Principal
@@ -170,7 +171,7 @@ async def rename_factor(factor_id: str, request: Request) -> Response:
 
 def _settings_view(page: PageState, flow: Flow, status: int = 200, **extra: Any) -> Response:
     data = public_data(page.kg, flow)
-    webauthn = flow.context.get("webauthn_options")
+    webauthn = webauthn_options(flow)
     return page.render("security_setup.html", status=status, flow=flow, data=data,
                        webauthn_json=json.dumps(webauthn) if webauthn else None,
                        labels=FACTOR_LABELS, kinds=FactorKind, **extra)
@@ -280,7 +281,7 @@ def _step_up_view(page: PageState, flow: Flow, nxt: str, status: int = 200,
                   **extra: Any) -> Response:
     from keepgate.services.flows import methods_of
 
-    webauthn = flow.context.get("webauthn_options")
+    webauthn = webauthn_options(flow)
     chosen = page.request.query_params.get("method") or (methods_of(flow) or ("",))[0]
     return page.render("step_up.html", status=status, flow=flow, methods=methods_of(flow),
                        chosen=chosen, next=nxt, labels=FACTOR_LABELS,
