@@ -45,11 +45,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from keepgate.domain.audit import EventKind, Outcome
 from keepgate.domain.errors import InvalidCredentials, KeepgateError
 from keepgate.domain.factors import FACTOR_PREFERENCE
 from keepgate.domain.identifiers import Identifier
+from keepgate.domain.policy import Policies
 from keepgate.flows.base import (
     COMPLETED,
     Channel,
@@ -62,14 +64,24 @@ from keepgate.flows.base import (
     SendMessage,
     StepResult,
     Transitions,
-    iso,
 )
+from keepgate.flows.base import open_methods as table_methods
+from keepgate.flows.context import (
+    account_id_of,
+    captcha_required,
+    enrolled_factors,
+    recovery_codes_left,
+    with_code_sent,
+    with_code_spent,
+)
+from keepgate.flows.spec import FlowSpec, Opening
 
 AWAITING_CREDENTIALS = "awaiting_credentials"
 AWAITING_SECOND_FACTOR = "awaiting_second_factor"
 AWAITING_DEVICE_CODE = "awaiting_device_code"
 STATES = frozenset({AWAITING_CREDENTIALS, AWAITING_SECOND_FACTOR, AWAITING_DEVICE_CODE,
                     COMPLETED})
+DEVICE_CODE = "device_code"  # the method, and its code's slot in the context
 SECOND_FACTORS = ("totp", "sms_code", "email_code", "recovery_code", "webauthn")
 _AFTER_FIRST = frozenset({AWAITING_SECOND_FACTOR, AWAITING_DEVICE_CODE, COMPLETED})
 _AFTER_SECOND = frozenset({AWAITING_SECOND_FACTOR, AWAITING_DEVICE_CODE, COMPLETED})
@@ -80,7 +92,7 @@ TRANSITIONS: Transitions = {
         "webauthn": frozenset({AWAITING_CREDENTIALS, AWAITING_DEVICE_CODE, COMPLETED}),
     },
     AWAITING_SECOND_FACTOR: {method: _AFTER_SECOND for method in SECOND_FACTORS},
-    AWAITING_DEVICE_CODE: {"device_code": frozenset({AWAITING_DEVICE_CODE, COMPLETED})},
+    AWAITING_DEVICE_CODE: {DEVICE_CODE: frozenset({AWAITING_DEVICE_CODE, COMPLETED})},
     COMPLETED: {},
 }
 
@@ -91,24 +103,56 @@ def start(flow_id: str, channel: Channel, now: datetime, lifetime: timedelta,
                 created_at=now, expires_at=now + lifetime, binding=binding)
 
 
+def _start(opening: Opening) -> Flow:
+    return start(opening.flow_id, opening.channel, opening.now,
+                 opening.policies.flows.login_lifetime, opening.binding)
+
+
 def open_methods(flow: Flow) -> tuple[str, ...]:
     """The methods a client may submit now: in ``awaiting_second_factor``, the account's."""
     if flow.state == AWAITING_SECOND_FACTOR:
-        enrolled = set(flow.context.get("factors", ()))
+        enrolled = set(enrolled_factors(flow) or ())
         methods: tuple[str, ...] = tuple(m for m in FACTOR_PREFERENCE if m in enrolled)
     else:
-        methods = tuple(TRANSITIONS.get(flow.state, {}))
-    if flow.context.get("captcha_required") and flow.state == AWAITING_CREDENTIALS:
+        methods = table_methods(TRANSITIONS, flow.state)
+    if captcha_required(flow) and flow.state == AWAITING_CREDENTIALS:
         methods += ("captcha",)
     return methods
 
 
+def factor_data(flow: Flow, methods: tuple[str, ...], policies: Policies) -> dict[str, Any]:
+    """Once the account's factors are known: which are offered, and recovery codes left.
+
+    Shared with step-up, whose flow keeps its factors the same way.
+    """
+    if enrolled_factors(flow) is None:
+        return {}
+    data: dict[str, Any] = {"factors": list(methods)}
+    left = recovery_codes_left(flow)
+    if left is not None:
+        data["recovery_codes_left"] = left
+    return data
+
+
+def failures(flow: Flow) -> int:
+    """Refused attempts in this flow (what the defences count is kept elsewhere)."""
+    return int(flow.context.get("failures", 0))
+
+
+def methods_used(flow: Flow) -> tuple[str, ...]:
+    return tuple(flow.context.get("methods_used", ()))
+
+
 def fail(flow: Flow, *, account_id: str | None, masked_identifier: str, reason: str,
-         error: KeepgateError | None = None, **context: object) -> StepResult:
-    """A refused attempt: the same public answer whatever the reason (recorded privately)."""
+         error: KeepgateError | None = None) -> StepResult:
+    """A refused attempt: the same public answer whatever the reason (recorded privately).
+
+    What the failed check changed in the flow (a spent challenge, a counted wrong code) is
+    already in ``flow``; this counts the failure and records it.
+    """
     error = error or InvalidCredentials()
     failed = flow.evolve(messages=(Message(error.code, error.message, "error"),)).with_context(
-        failures=int(flow.context.get("failures", 0)) + 1, **context)
+        failures=failures(flow) + 1)
     return StepResult(failed, (
         RecordEvent(EventKind.LOGIN, Outcome.FAILURE, account_id,
                     {"identifier": masked_identifier, "reason": reason,
@@ -121,7 +165,7 @@ def first_factor_passed(flow: Flow, *, account_id: str, method: str, masked_iden
                         device_code: SendMessage | None, code_digest: str | None,
                         now: datetime, code_lifetime: timedelta) -> StepResult:
     """Password (or passkey) accepted: on to the second factor, the device code, or done."""
-    flow = flow.with_context(account_id=account_id, identifier=masked_identifier,
+    flow = flow.with_context(account_id=account_id, masked_identifier=masked_identifier,
                              methods_used=[method], captcha_required=False)
     if factors and method == "password":
         return StepResult(flow.evolve(
@@ -137,8 +181,8 @@ def first_factor_passed(flow: Flow, *, account_id: str, method: str, masked_iden
 def second_factor_passed(flow: Flow, *, method: str, device_trusted: bool,
                          device_code: SendMessage | None, code_digest: str | None,
                          now: datetime, code_lifetime: timedelta) -> StepResult:
-    account_id = str(flow.context["account_id"])
-    used = [*flow.context.get("methods_used", []), method]
+    account_id = account_id_of(flow)
+    used = [*methods_used(flow), method]
     flow = flow.with_context(methods_used=used)
     result = _after_factors(flow, account_id=account_id, device_trusted=device_trusted,
                             device_code=device_code, code_digest=code_digest, now=now,
@@ -163,8 +207,9 @@ def _after_factors(flow: Flow, *, account_id: str, device_trusted: bool,
         messages=(Message("login.new_device",
                           "This device is new to us. Enter the code we just sent you to "
                           "confirm it is you."),),
-    ).with_context(device_code_digest=code_digest, device_code_sent_at=iso(now),
-                   device_code_expires_at=iso(now + code_lifetime), device_code_failures=0)
+    )
+    waiting = with_code_sent(waiting, DEVICE_CODE, digest=code_digest, sent_at=now,
+                             expires_at=now + code_lifetime, failures=0)
     return StepResult(waiting, (
         device_code,
         RecordEvent(EventKind.NEW_DEVICE, Outcome.SUCCESS, account_id, {}),
@@ -172,11 +217,11 @@ def _after_factors(flow: Flow, *, account_id: str, device_trusted: bool,
 
 
 def _complete(flow: Flow, *, trust_device: bool) -> StepResult:
-    account_id = str(flow.context["account_id"])
-    methods = tuple(flow.context.get("methods_used", ["password"]))
-    done = flow.evolve(state=COMPLETED, account_id=account_id,
-                       messages=(Message("login.completed", "You are signed in."),)
-                       ).with_context(device_code_digest=None)
+    account_id = account_id_of(flow)
+    methods = methods_used(flow) or ("password",)
+    done = with_code_spent(flow.evolve(
+        state=COMPLETED, account_id=account_id,
+        messages=(Message("login.completed", "You are signed in."),)), DEVICE_CODE)
     effects: list[Effect] = [IssueSession(account_id, methods, trust_device=trust_device),
                RecordEvent(EventKind.LOGIN, Outcome.SUCCESS, account_id,
                            {"methods": list(methods)})]
@@ -188,3 +233,7 @@ def _complete(flow: Flow, *, trust_device: bool) -> StepResult:
 
 def masked_identifier(identifier: Identifier) -> str:
     return identifier.masked()
+
+
+SPEC = FlowSpec(kind=FlowKind.LOGIN, states=STATES, transitions=TRANSITIONS, start=_start,
+                open_methods=open_methods, public_data=factor_data)

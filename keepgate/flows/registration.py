@@ -24,6 +24,7 @@ send limit bounds how many codes an attacker can try in an hour.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from keepgate.domain.audit import EventKind, Outcome
 from keepgate.domain.errors import (
@@ -33,7 +34,7 @@ from keepgate.domain.errors import (
     ResendTooSoon,
 )
 from keepgate.domain.identifiers import Identifier, IdentifierKind
-from keepgate.domain.policy import CodePolicy
+from keepgate.domain.policy import CodePolicy, Policies
 from keepgate.flows.base import (
     COMPLETED,
     FAILED,
@@ -49,6 +50,9 @@ from keepgate.flows.base import (
     from_iso,
     iso,
 )
+from keepgate.flows.base import open_methods as table_methods
+from keepgate.flows.context import captcha_required
+from keepgate.flows.spec import FlowSpec, Opening
 from keepgate.security.codes import CodeDigester
 from keepgate.security.errors import InvalidCodeDigest
 
@@ -70,6 +74,17 @@ def start(flow_id: str, channel: Channel, now: datetime, lifetime: timedelta,
     return Flow(id=flow_id, kind=FlowKind.REGISTRATION, channel=channel,
                 state=AWAITING_CREDENTIALS, created_at=now, expires_at=now + lifetime,
                 binding=binding)
+
+
+def _start(opening: Opening) -> Flow:
+    return start(opening.flow_id, opening.channel, opening.now,
+                 opening.policies.flows.registration_lifetime, opening.binding)
+
+
+def open_methods(flow: Flow) -> tuple[str, ...]:
+    """The table's methods, and ``captcha`` once proof of work was demanded."""
+    methods = table_methods(TRANSITIONS, flow.state)
+    return (*methods, "captcha") if captcha_required(flow) else methods
 
 
 def _sent_message(identifier: Identifier) -> Message:
@@ -204,3 +219,11 @@ def public_data(flow: Flow, policy: CodePolicy) -> dict[str, object]:
         "resend_available_at": ready_at,
         "attempts_left": policy.max_failures - int(flow.context.get("failures", 0)),
     }
+
+
+def _public_data(flow: Flow, methods: tuple[str, ...], policies: Policies) -> dict[str, Any]:
+    return dict(public_data(flow, policies.codes))
+
+
+SPEC = FlowSpec(kind=FlowKind.REGISTRATION, states=STATES, transitions=TRANSITIONS,
+                start=_start, open_methods=open_methods, public_data=_public_data)

@@ -26,6 +26,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from keepgate.domain.audit import EventKind, Outcome
+from keepgate.domain.errors import MethodNotAllowed
+from keepgate.domain.factors import FACTOR_PREFERENCE
 from keepgate.flows.base import (
     COMPLETED,
     Channel,
@@ -37,6 +39,9 @@ from keepgate.flows.base import (
     StepResult,
     Transitions,
 )
+from keepgate.flows.context import account_id_of, enrolled_factors
+from keepgate.flows.login import factor_data
+from keepgate.flows.spec import Access, FlowSpec, Opening
 
 AWAITING_SECOND_FACTOR = "awaiting_second_factor"
 STATES = frozenset({AWAITING_SECOND_FACTOR, COMPLETED})
@@ -60,11 +65,35 @@ def start(flow_id: str, channel: Channel, now: datetime, lifetime: timedelta, *,
                                   "Confirm it is you with your second factor."),))
 
 
+def _start(opening: Opening) -> Flow:
+    owner = opening.signed_in
+    if not owner.factors:
+        raise MethodNotAllowed("Set up a second factor first: there is nothing to step up "
+                               "with.", code="step_up.no_factor")
+    return start(opening.flow_id, opening.channel, opening.now,
+                 opening.policies.flows.login_lifetime, account_id=owner.account_id,
+                 session_id=owner.session_id, factors=owner.factors, binding=opening.binding)
+
+
+def open_methods(flow: Flow) -> tuple[str, ...]:
+    """The account's factors, strongest first."""
+    enrolled = set(enrolled_factors(flow) or ())
+    return tuple(m for m in FACTOR_PREFERENCE if m in enrolled)
+
+
+def session_id_of(flow: Flow) -> str:
+    return str(flow.context["session_id"])
+
+
 def passed(flow: Flow, *, method: str) -> StepResult:
-    account_id = str(flow.context["account_id"])
+    account_id = account_id_of(flow)
     done = flow.evolve(state=COMPLETED, messages=(Message("step_up.completed",
                                                           "Confirmed. You can continue."),))
     return StepResult(done, (
-        ElevateSession(str(flow.context["session_id"]), method),
+        ElevateSession(session_id_of(flow), method),
         RecordEvent(EventKind.STEP_UP, Outcome.SUCCESS, account_id, {"method": method}),
     ))
+
+
+SPEC = FlowSpec(kind=FlowKind.STEP_UP, states=STATES, transitions=TRANSITIONS, start=_start,
+                open_methods=open_methods, public_data=factor_data, access=Access.SESSION)

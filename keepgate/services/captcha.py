@@ -13,6 +13,7 @@ from typing import Any
 from keepgate.domain.audit import EventKind, Outcome
 from keepgate.domain.errors import CaptchaRequired
 from keepgate.flows.base import Flow, Message, RecordEvent, StepResult
+from keepgate.flows.context import captcha_required, with_captcha_required
 from keepgate.security.captcha import CaptchaIssuer
 from keepgate.security.errors import InvalidCaptcha
 from keepgate.services.clock import Clock
@@ -47,14 +48,14 @@ class CaptchaGate:
     async def demanded(self, flow: Flow, identifier: str | None, ip: str,
                        payload: str | None = None) -> StepResult | None:
         """None when no proof is needed or a valid one came; else the demand, to persist."""
-        required = (bool(flow.context.get("captcha_required")) and identifier is not None) or \
+        required = (captcha_required(flow) and identifier is not None) or \
             await self._throttle.captcha_needed(identifier, ip)
         if not required or await self.solved(flow, payload):
             return None
         error = CaptchaRequired()
-        demanding = flow.evolve(messages=(Message(error.code, error.message, "error"),)
-                                ).with_context(captcha_required=True)
-        event = () if flow.context.get("captcha_required") else (
+        demanding = with_captcha_required(
+            flow.evolve(messages=(Message(error.code, error.message, "error"),)), True)
+        event = () if captcha_required(flow) else (
             RecordEvent(EventKind.CAPTCHA_DEMANDED, Outcome.SUCCESS, None,
                         {"flow": flow.kind.value}),)
         return StepResult(demanding, event, error)

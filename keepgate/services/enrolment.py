@@ -39,8 +39,21 @@ from keepgate.flows.base import (
     RecordEvent,
     SendMessage,
     StepResult,
-    from_iso,
-    iso,
+)
+from keepgate.flows.context import (
+    account_id_of,
+    webauthn_request,
+    with_webauthn_request,
+    without_webauthn_challenge,
+)
+from keepgate.flows.settings import (
+    ContactChange,
+    account_name,
+    contact_changed,
+    pending_contact,
+    pending_totp,
+    with_pending_contact,
+    with_pending_totp,
 )
 from keepgate.security import totp, webauthn
 from keepgate.security.codes import CodeDigester
@@ -74,8 +87,8 @@ class EnrolmentKit:
 
 async def _account_and_factors(kit: EnrolmentKit, flow: Flow) -> tuple[Account, list[Factor]]:
     async with kit.store.unit_of_work(write=False) as uow:
-        account = await uow.accounts.get(str(flow.context["account_id"]))
-        factors = list(await uow.factors.for_account(str(flow.context["account_id"])))
+        account = await uow.accounts.get(account_id_of(flow))
+        factors = list(await uow.factors.for_account(account_id_of(flow)))
     assert account is not None
     return account, [f for f in factors if f.active]
 
@@ -120,18 +133,18 @@ class EnrolTotp(EnrolMethod):
         if any(f.kind is FactorKind.TOTP for f in factors):
             raise FactorUnavailable("An authenticator app is already set up. Remove it first "
                                     "to move to a new phone.", code="factor.already_enrolled")
-        pending = flow.context.get("totp_pending")
+        pending = pending_totp(flow)
         if submission.code is None:
             secret = totp.new_secret()
             sealed = self.kit.keyring.encrypt(secret.encode(), context=f"pending-totp:{flow.id}")
-            return StepResult(flow.evolve(messages=(Message(
+            return StepResult(with_pending_totp(flow.evolve(messages=(Message(
                 "totp.scan", "Scan the QR code with your authenticator app, or type the key "
                 "in by hand and keep a copy somewhere safe. Then enter the 6-digit code."),)
-            ).with_context(totp_pending=sealed))
+            ), sealed))
         if not pending:
             raise RequestRejected("Ask for a new authenticator secret first.",
                                   code="totp.not_started")
-        secret = self.kit.keyring.decrypt(str(pending), context=f"pending-totp:{flow.id}").decode()
+        secret = self.kit.keyring.decrypt(pending, context=f"pending-totp:{flow.id}").decode()
         code = "".join(submission.code.split())
         try:
             step = totp.verify(secret, code, now=now, last_step=None)
@@ -144,7 +157,7 @@ class EnrolTotp(EnrolMethod):
                         secret=self.kit.keyring.encrypt(secret.encode(),
                                                         context=f"totp:{factor_id}"),
                         last_step=step)
-        return _added(flow.with_context(totp_pending=None), factor, first=not factors)
+        return _added(with_pending_totp(flow, None), factor, first=not factors)
 
 
 class EnrolSentCode(EnrolMethod):
@@ -179,7 +192,7 @@ class EnrolSentCode(EnrolMethod):
             flow = slot.verify(self.kit.digester, codes, flow,
                                "".join((submission.code or "").split()), now)
         except KeepgateError as error:
-            return _refused(flow.with_context(**slot.failed(flow, codes)), error)
+            return _refused(slot.failed(flow, codes), error)
         factor = Factor(id=new_id(), account_id=account.id, kind=self.kind,
                         label=FACTOR_LABELS[self.kind], created_at=now, confirmed_at=now,
                         destination=to.value)
@@ -210,22 +223,21 @@ class EnrolWebAuthn(EnrolMethod):
                 user_name=account.email or account.phone or account.id,
                 display_name=account.email or account.phone or "Keepgate account",
                 challenge=challenge, exclude=[_stored(f) for f in keys], passkey=passkey)
-            return StepResult(flow.evolve(messages=(Message(
+            return StepResult(with_webauthn_request(flow.evolve(messages=(Message(
                 "webauthn.ready", "Follow your browser's prompt to create a passkey or "
-                "touch your security key."),)).with_context(
-                webauthn_challenge=webauthn.encode_b64url(challenge),
-                webauthn_expires_at=iso(now + self.kit.challenge_lifetime),
-                webauthn_passkey=passkey, webauthn_options=options))
-        encoded = flow.context.get("webauthn_challenge")
-        if not encoded or now >= from_iso(str(flow.context["webauthn_expires_at"])):
+                "touch your security key."),)),
+                challenge=webauthn.encode_b64url(challenge),
+                expires_at=now + self.kit.challenge_lifetime, options=options, passkey=passkey))
+        pending = webauthn_request(flow)
+        if not pending.challenge or pending.expires_at is None or now >= pending.expires_at:
             raise RequestRejected("Start again: the security key request expired.",
                                   code="webauthn.challenge_expired")
-        passkey = bool(flow.context.get("webauthn_passkey"))
-        cleared = flow.with_context(webauthn_challenge=None, webauthn_options=None)
+        passkey = pending.passkey
+        cleared = without_webauthn_challenge(flow, options=True)
         try:
             stored = webauthn.verify_registration(
                 self.kit.relying_party, credential=submission.credential,
-                challenge=webauthn.decode_b64url(str(encoded)),
+                challenge=webauthn.decode_b64url(pending.challenge),
                 require_user_verification=passkey)
         except InvalidWebAuthnResponse:
             error: KeepgateError = InvalidFactorResponse()
@@ -277,12 +289,13 @@ def _stored(factor: Factor) -> webauthn.StoredCredential:
         sign_count=factor.sign_count, transports=factor.transports)
 
 
-def pending_totp_data(kit: EnrolmentKit, flow: Flow, account_name: str) -> dict[str, Any]:
-    pending = flow.context.get("totp_pending")
+def pending_totp_data(kit: EnrolmentKit, flow: Flow) -> dict[str, Any]:
+    """The secret waiting for its first code, to scan or type: shown only to its session."""
+    pending = pending_totp(flow)
     if not pending:
         return {}
-    secret = kit.keyring.decrypt(str(pending), context=f"pending-totp:{flow.id}").decode()
-    uri = totp.provisioning_uri(secret, account_name=account_name, issuer=ISSUER)
+    secret = kit.keyring.decrypt(pending, context=f"pending-totp:{flow.id}").decode()
+    uri = totp.provisioning_uri(secret, account_name=account_name(flow), issuer=ISSUER)
     qr = segno.make(uri, error="m").svg_inline(scale=4, light="#fff", omitsize=False)
     return {"secret": secret, "otpauth_uri": uri, "qr_svg": qr}
 
@@ -312,21 +325,19 @@ class ChangeContactMethod(EnrolMethod):
                 taken = await uow.accounts.find(new) is not None
             code, digest = slot.new(self.kit.digester, flow, codes)
             return await slot.send(
-                self.kit.budget, codes, flow, new, now,
-                digest=None if taken else digest,
+                self.kit.budget, codes,
+                with_pending_contact(flow, ContactChange(new, account.security_version)), new,
+                now, digest=None if taken else digest,
                 message=None if taken else SendMessage("contact_code", new, {
-                    "code": code, "minutes": int(codes.lifetime.total_seconds() // 60)}),
-                contact_kind=new.kind.value, contact_value=new.value,
-                contact_version=account.security_version)
+                    "code": code, "minutes": int(codes.lifetime.total_seconds() // 60)}))
         try:
             flow = slot.verify(self.kit.digester, codes, flow,
                                   "".join(submission.code.split()), now)
         except KeepgateError as error:
-            return _refused(flow.with_context(**slot.failed(flow, codes)), error)
-        new = Identifier(IdentifierKind(str(flow.context["contact_kind"])),
-                         str(flow.context["contact_value"]))
-        done = flow.evolve(messages=(Message("contact.changed", "Your contact details are "
-                                             "updated. Withdrawals are held for 24 hours."),)
-                           ).with_context(contact_value=None)
-        return StepResult(done, (ChangeContact(account.id, new,
-                                               int(flow.context["contact_version"])),))
+            return _refused(slot.failed(flow, codes), error)
+        change = pending_contact(flow)
+        done = contact_changed(flow.evolve(messages=(Message(
+            "contact.changed", "Your contact details are updated. Withdrawals are held for "
+            "24 hours."),)))
+        return StepResult(done, (ChangeContact(account.id, change.new,
+                                               change.expected_version),))

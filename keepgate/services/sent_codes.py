@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from keepgate.domain.errors import (
     CodeAttemptsExhausted,
@@ -19,7 +18,13 @@ from keepgate.domain.errors import (
 )
 from keepgate.domain.identifiers import Identifier
 from keepgate.domain.policy import CodePolicy
-from keepgate.flows.base import Flow, Message, SendMessage, StepResult, from_iso, iso
+from keepgate.flows.base import Flow, Message, SendMessage, StepResult
+from keepgate.flows.context import (
+    sent_code,
+    with_code_failure,
+    with_code_sent,
+    with_code_spent,
+)
 from keepgate.security.codes import CodeDigester, generate_code
 from keepgate.security.errors import InvalidCodeDigest
 from keepgate.services.send_budget import SendBudget
@@ -27,7 +32,7 @@ from keepgate.services.send_budget import SendBudget
 
 @dataclass(frozen=True, slots=True)
 class CodeSlot:
-    key: str  # context prefix: "<key>_digest", "<key>_sent_at", ...
+    key: str  # the code's slot in the flow's context (``keepgate.flows.context.sent_code``)
     purpose: str  # what the digest is bound to, besides the flow
     lifetime: timedelta
     budget: str = "owner"  # whose send budget: "owner", or "foreign" for a new address
@@ -37,46 +42,43 @@ class CodeSlot:
         return code, digester.digest(code, purpose=self.purpose, binding=flow.id)
 
     async def send(self, budget: SendBudget, policy: CodePolicy, flow: Flow, to: Identifier,
-                   now: datetime, *, message: SendMessage | None, digest: str | None,
-                   **context: Any) -> StepResult:
+                   now: datetime, *, message: SendMessage | None,
+                   digest: str | None) -> StepResult:
         """Store the digest and hand back the message; ``message=None`` sends nothing but
         answers the same (an address we must not reveal), and no code can then match."""
-        last = flow.context.get(f"{self.key}_sent_at")
-        if last is not None and now < from_iso(str(last)) + policy.resend_cooldown:
-            wait = from_iso(str(last)) + policy.resend_cooldown - now
+        last = sent_code(flow, self.key).sent_at
+        if last is not None and now < last + policy.resend_cooldown:
+            wait = last + policy.resend_cooldown - now
             raise ResendTooSoon(retry_after=max(1, int(wait.total_seconds()) + 1))
         await budget.spend(self.budget, to.value)  # spent even when nothing goes out
         updated = flow.evolve(messages=(Message("code.sent",
                                                 f"We sent a code to {to.masked()}."),))
-        updated = updated.with_context(**{
-            f"{self.key}_digest": digest, f"{self.key}_sent_at": iso(now),
-            f"{self.key}_expires_at": iso(now + self.lifetime),
-            f"{self.key}_failures": int(flow.context.get(f"{self.key}_failures", 0))},
-            **context)
+        updated = with_code_sent(updated, self.key, digest=digest, sent_at=now,
+                                 expires_at=now + self.lifetime,
+                                 failures=sent_code(flow, self.key).failures)
         return StepResult(updated, (message,) if message is not None else ())
 
     def sent(self, flow: Flow) -> bool:
-        return f"{self.key}_expires_at" in flow.context
+        return sent_code(flow, self.key).sent
 
     def verify(self, digester: CodeDigester, policy: CodePolicy, flow: Flow, code: str,
                now: datetime) -> Flow:
         """Return the flow with the code spent, or raise (the caller records the failure)."""
-        if not self.sent(flow):
+        pending = sent_code(flow, self.key)
+        if pending.expires_at is None:
             raise InvalidCode("Ask for a code first.", code="code.not_sent")
-        if int(flow.context.get(f"{self.key}_failures", 0)) >= policy.max_failures:
+        if pending.failures >= policy.max_failures:
             raise CodeAttemptsExhausted("Too many wrong codes. Ask for a new code.")
-        if now >= from_iso(str(flow.context[f"{self.key}_expires_at"])):
+        if now >= pending.expires_at:
             raise CodeExpired()
         try:
-            digester.verify(flow.context.get(f"{self.key}_digest"), code, purpose=self.purpose,
-                            binding=flow.id)
+            digester.verify(pending.digest, code, purpose=self.purpose, binding=flow.id)
         except InvalidCodeDigest:
             raise InvalidCode() from None
-        return flow.with_context(**{f"{self.key}_digest": None})
+        return with_code_spent(flow, self.key)
 
-    def failed(self, flow: Flow, policy: CodePolicy) -> dict[str, Any]:
-        """Context changes after a wrong code: count it; the fifth kills the code."""
-        failures = int(flow.context.get(f"{self.key}_failures", 0)) + 1
-        killed = failures >= policy.max_failures
-        return {f"{self.key}_failures": failures,
-                **({f"{self.key}_digest": None} if killed else {})}
+    def failed(self, flow: Flow, policy: CodePolicy) -> Flow:
+        """The flow after a wrong code: counted; the fifth kills the code."""
+        failures = sent_code(flow, self.key).failures + 1
+        return with_code_failure(flow, self.key, failures=failures,
+                                 killed=failures >= policy.max_failures)

@@ -32,8 +32,16 @@ from keepgate.flows.base import (
     SendMessage,
     StepResult,
     UpdatePasswordHash,
-    from_iso,
-    iso,
+)
+from keepgate.flows.context import (
+    account_id_of,
+    claimed,
+    webauthn_request,
+    with_claimed_value,
+    with_recovery_codes_left,
+    with_webauthn_request,
+    with_webauthn_retry,
+    without_webauthn_challenge,
 )
 from keepgate.security import recovery_codes, totp, webauthn
 from keepgate.security.codes import CodeDigester, generate_code
@@ -48,7 +56,7 @@ from keepgate.services.captcha import CaptchaGate
 from keepgate.services.context import RequestContext
 from keepgate.services.defences import Attempt, SignInDefences
 from keepgate.services.devices import describe_device
-from keepgate.services.guards import factor_methods
+from keepgate.services.guards import enrolled_methods
 from keepgate.services.hashing import AsyncPasswordHasher
 from keepgate.services.methods import (
     CodeSubmission,
@@ -122,11 +130,11 @@ async def _settle(kit: SignInKit, result: StepResult, attempt: Attempt, ctx: Req
 
 async def _refuse(kit: SignInKit, flow: Flow, attempt: Attempt, ctx: RequestContext,
                   identifier: str, masked: str, reason: str,
-                  error: KeepgateError | None = None, **context: object) -> StepResult:
+                  error: KeepgateError | None = None) -> StepResult:
     await kit.defences.failed(attempt, ctx, identifier)
     account_id = attempt.account.id if attempt.account else None
     return login.fail(flow, account_id=account_id, masked_identifier=masked,
-                      reason=attempt.refusal or reason, error=error, **context)
+                      reason=attempt.refusal or reason, error=error)
 
 
 class LoginPassword:
@@ -158,16 +166,15 @@ class LoginPassword:
         # Unknown, banned and locked accounts verify a dummy hash: same time, same answer.
         verified = await kit.hasher.verify(candidate, submission.password)
         masked = identifier.masked()
+        flow = with_claimed_value(flow, identifier.value)
         if not verified or account is None:
             return await _refuse(kit, flow, attempt, ctx, identifier.value, masked,
-                                 "unknown_account" if account is None else "wrong_password",
-                                 identifier_value=identifier.value)
-        factors = await factor_methods(kit.store, account.id)
+                                 "unknown_account" if account is None else "wrong_password")
+        async with kit.store.unit_of_work(write=False) as uow:  # factors read once
+            enrolled, factors = await enrolled_methods(uow, account.id)
         message, digest = device_code_message(kit, flow, account, ctx, now)
-        flow = flow.with_context(identifier_value=identifier.value, webauthn_challenge=None,
-                                 webauthn_options=None)
-        keys = [f for f in await active_factors(kit, account.id)
-                if f.kind is FactorKind.WEBAUTHN]
+        flow = without_webauthn_challenge(flow, options=True)
+        keys = [f for f in enrolled if f.kind is FactorKind.WEBAUTHN]
         if keys:  # the second-factor step will offer these security keys
             flow = with_challenge(kit, flow, now, keys, passwordless=False)
         result = login.first_factor_passed(
@@ -182,38 +189,73 @@ class LoginPassword:
         return result
 
 
+class Finish(ABC):
+    """What a proven second factor leads to in the flow kind it serves."""
+
+    kind: FlowKind
+
+    @abstractmethod
+    def passed(self, kit: SignInKit, flow: Flow, method: str, account: Account,
+               ctx: RequestContext, now: datetime, attempt: Attempt) -> StepResult:
+        """The step's result once the factor passed and the attempt was reserved."""
+
+
+class SignInFinish(Finish):
+    """Sign-in goes on: to the new-device code, or done."""
+
+    kind = FlowKind.LOGIN
+
+    def passed(self, kit: SignInKit, flow: Flow, method: str, account: Account,
+               ctx: RequestContext, now: datetime, attempt: Attempt) -> StepResult:
+        message, digest = device_code_message(kit, flow, account, ctx, now)
+        return login.second_factor_passed(
+            flow, method=method, device_trusted=attempt.device is not None,
+            device_code=message, code_digest=digest, now=now,
+            code_lifetime=kit.defences.policy.sign_in_code_lifetime)
+
+
+class StepUpFinish(Finish):
+    """Step-up is done: the session is elevated."""
+
+    kind = FlowKind.STEP_UP
+
+    def passed(self, kit: SignInKit, flow: Flow, method: str, account: Account,
+               ctx: RequestContext, now: datetime, attempt: Attempt) -> StepResult:
+        return step_up.passed(flow, method=method)
+
+
 class SecondFactor(ABC):
     """Shared shape of every second factor: reserve, check, count, move on.
 
-    The same methods serve sign-in and step-up; only what happens on success differs.
+    The same checks serve sign-in and step-up, one instance for each: only what happens on
+    success (its ``Finish``) differs.
     """
 
     name = ""
-    kinds = frozenset({FlowKind.LOGIN, FlowKind.STEP_UP})
 
-    def __init__(self, kit: SignInKit) -> None:
+    def __init__(self, kit: SignInKit, finish: Finish) -> None:
         self.kit = kit
+        self.finish = finish
+        self.kinds = frozenset({finish.kind})
 
     async def step(self, flow: Flow, submission: Submission, ctx: RequestContext,
                    now: datetime) -> StepResult:
         kit = self.kit
         async with kit.store.unit_of_work(write=False) as uow:
-            account = await uow.accounts.get(str(flow.context["account_id"]))
+            account = await uow.accounts.get(account_id_of(flow))
         assert account is not None
         early = await self.before(flow, submission, account, ctx, now)
         if early is not None:
             return early
-        identifier = str(flow.context.get("identifier_value", ""))
-        masked = str(flow.context.get("identifier", ""))
+        identifier, masked = claimed(flow).value, claimed(flow).masked
         attempt = await kit.defences.reserve(ctx, account)
         if attempt.refused:
             return await _refuse(kit, flow, attempt, ctx, identifier, masked, "refused")
         try:
             flow = await self.check(flow, submission, account, now)
         except KeepgateError as error:
-            return await _refuse(kit, flow, attempt, ctx, identifier, masked,
-                                 f"{self.name}_failed", error=error,
-                                 **self.on_failure(flow))
+            return await _refuse(kit, self.on_failure(flow), attempt, ctx, identifier, masked,
+                                 f"{self.name}_failed", error=error)
         result = await self.passed(flow, account, ctx, now, attempt)
         return await _settle(kit, result, attempt, ctx, identifier, account)
 
@@ -226,18 +268,13 @@ class SecondFactor(ABC):
                     now: datetime) -> Flow:
         """Return the flow to continue with, or raise a ``KeepgateError`` (a failure)."""
 
-    def on_failure(self, flow: Flow) -> dict[str, object]:
-        return {}
+    def on_failure(self, flow: Flow) -> Flow:
+        """The flow as a failed check leaves it (before the failure itself is counted)."""
+        return flow
 
     async def passed(self, flow: Flow, account: Account, ctx: RequestContext, now: datetime,
                      attempt: Attempt) -> StepResult:
-        if flow.kind is FlowKind.STEP_UP:
-            return step_up.passed(flow, method=self.name)
-        message, digest = device_code_message(self.kit, flow, account, ctx, now)
-        return login.second_factor_passed(
-            flow, method=self.name, device_trusted=attempt.device is not None,
-            device_code=message, code_digest=digest, now=now,
-            code_lifetime=self.kit.defences.policy.sign_in_code_lifetime)
+        return self.finish.passed(self.kit, flow, self.name, account, ctx, now, attempt)
 
 
 def _code_of(submission: Submission, digits: int) -> str:
@@ -281,7 +318,7 @@ class LoginRecoveryCode(SecondFactor):
             left = await uow.recovery_codes.remaining(account.id)
         if not used:
             raise InvalidCode("That recovery code is not valid or was already used.")
-        return flow.with_context(recovery_codes_left=left)
+        return with_recovery_codes_left(flow, left)
 
 
 class LoginSentCode(SecondFactor):
@@ -321,7 +358,7 @@ class LoginSentCode(SecondFactor):
         code = _code_of(submission, self.kit.policies.codes.digits)
         return self.slot.verify(self.kit.digester, self.kit.policies.codes, flow, code, now)
 
-    def on_failure(self, flow: Flow) -> dict[str, object]:
+    def on_failure(self, flow: Flow) -> Flow:
         return self.slot.failed(flow, self.kit.policies.codes)
 
 
@@ -351,9 +388,11 @@ def _factor_destination(flow: Flow, account: Account, kind: IdentifierKind) -> I
 class LoginDeviceCode(LoginSentCode):
     """The new-device confirmation: sent when the factors pass, resent on request."""
 
-    name = "device_code"
+    name = login.DEVICE_CODE
     purpose = "device"
-    kinds = frozenset({FlowKind.LOGIN})
+
+    def __init__(self, kit: SignInKit) -> None:
+        super().__init__(kit, SignInFinish())
 
     def destination(self, flow: Flow, account: Account) -> Identifier:
         return account.contact
@@ -388,10 +427,9 @@ def with_challenge(kit: SignInKit, flow: Flow, now: datetime, allow: Sequence[Fa
     challenge = webauthn.new_challenge()
     options = _options(kit, challenge, allow,
                        verification="required" if passwordless else "preferred")
-    return flow.with_context(
-        webauthn_challenge=webauthn.encode_b64url(challenge),
-        webauthn_expires_at=iso(now + kit.defences.policy.webauthn_challenge_lifetime),
-        webauthn_options=options)
+    return with_webauthn_request(
+        flow, challenge=webauthn.encode_b64url(challenge),
+        expires_at=now + kit.defences.policy.webauthn_challenge_lifetime, options=options)
 
 
 class LoginWebAuthn(SecondFactor):
@@ -400,10 +438,11 @@ class LoginWebAuthn(SecondFactor):
     name = "webauthn"
 
     async def prepare(self, flow: Flow, now: datetime) -> Flow:
-        """Sign-in offers passkeys from the start; step-up offers the account's keys."""
-        if flow.kind is FlowKind.LOGIN:
+        """Awaiting credentials, passkeys are offered from the start (passwordless sign-in);
+        awaiting a second factor (step-up), the account's keys are."""
+        if flow.state == login.AWAITING_CREDENTIALS:
             return with_challenge(self.kit, flow, now, [], passwordless=True)
-        keys = [f for f in await active_factors(self.kit, str(flow.context["account_id"]))
+        keys = [f for f in await active_factors(self.kit, account_id_of(flow))
                 if f.kind is FactorKind.WEBAUTHN]
         return with_challenge(self.kit, flow, now, keys, passwordless=False) if keys else flow
 
@@ -414,12 +453,11 @@ class LoginWebAuthn(SecondFactor):
         return await super().step(flow, submission, ctx, now)
 
     def _challenge(self, flow: Flow, now: datetime) -> bytes:
-        encoded = flow.context.get("webauthn_challenge")
-        expires = flow.context.get("webauthn_expires_at")
-        if not encoded or not expires or now >= from_iso(str(expires)):
+        pending = webauthn_request(flow)
+        if not pending.challenge or not pending.expires_at or now >= pending.expires_at:
             raise InvalidFactorResponse("The security key request expired. Try again.",
                                         code="webauthn.challenge_expired")
-        return webauthn.decode_b64url(str(encoded))
+        return webauthn.decode_b64url(pending.challenge)
 
     async def _factor(self, submission: Submission) -> Factor | None:
         if not isinstance(submission, FactorSubmission) or submission.credential is None:
@@ -454,15 +492,13 @@ class LoginWebAuthn(SecondFactor):
         if factor is None or factor.account_id != account.id:
             raise InvalidFactorResponse()
         await self._verify(flow, submission, factor, now, passwordless=False)
-        return flow.with_context(webauthn_challenge=None)
+        return without_webauthn_challenge(flow)
 
-    def on_failure(self, flow: Flow) -> dict[str, object]:
+    def on_failure(self, flow: Flow) -> Flow:
         # The challenge was spent; the next try gets a new one with the same allow list.
-        challenge = webauthn.new_challenge()
-        options = dict(flow.context.get("webauthn_options") or {})
-        options["challenge"] = webauthn.encode_b64url(challenge)
-        return {"webauthn_challenge": webauthn.encode_b64url(challenge),
-                "webauthn_options": options}
+        challenge = webauthn.encode_b64url(webauthn.new_challenge())
+        options = {**(webauthn_request(flow).options or {}), "challenge": challenge}
+        return with_webauthn_retry(flow, challenge=challenge, options=options)
 
     async def passwordless(self, flow: Flow, submission: Submission, ctx: RequestContext,
                            now: datetime) -> StepResult:
@@ -492,7 +528,7 @@ class LoginWebAuthn(SecondFactor):
                                  error=error)
         message, digest = device_code_message(kit, flow, account, ctx, now)
         result = login.first_factor_passed(
-            flow.with_context(identifier_value=key, webauthn_challenge=None), account_id=account.id,
+            without_webauthn_challenge(with_claimed_value(flow, key)), account_id=account.id,
             method="passkey", masked_identifier=masked, factors=[],
             device_trusted=attempt.device is not None, device_code=message, code_digest=digest,
             now=now, code_lifetime=kit.defences.policy.sign_in_code_lifetime)
@@ -500,6 +536,10 @@ class LoginWebAuthn(SecondFactor):
 
 
 def sign_in_methods(kit: SignInKit) -> list[Method]:
-    return [LoginPassword(kit), LoginTotp(kit), LoginRecoveryCode(kit), LoginSmsCode(kit),
-            LoginEmailCode(kit), LoginDeviceCode(kit), LoginWebAuthn(kit)]
+    """The password and the new-device code for sign-in; each second factor twice: once as
+    sign-in's second step, once as step-up's."""
+    factors = (LoginTotp, LoginRecoveryCode, LoginSmsCode, LoginEmailCode, LoginWebAuthn)
+    return [LoginPassword(kit), LoginDeviceCode(kit),
+            *(factor(kit, finish) for finish in (SignInFinish(), StepUpFinish())
+              for factor in factors)]
 

@@ -14,7 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 from keepgate.domain.errors import AuthenticationRequired, RequestRejected
 from keepgate.flows.base import Channel, Flow, FlowKind
 from keepgate.services.context import RequestContext
-from keepgate.services.flows import IssuedSession
+from keepgate.services.effects import IssuedSession
 from keepgate.services.sessions import Principal
 from keepgate.web.present import public_data
 from keepgate.web.requests import request_context

@@ -6,7 +6,7 @@ Scripts are external modules only (passkeys, the CAPTCHA widget): the CSP forbid
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -23,7 +23,8 @@ from keepgate.domain.errors import (
 )
 from keepgate.domain.factors import FACTOR_LABELS
 from keepgate.domain.kyc import CAPABILITY_LABELS, TIERS, tier
-from keepgate.flows.base import Channel, Flow, FlowKind
+from keepgate.flows.base import COMPLETED, Channel, Flow, FlowKind
+from keepgate.flows.context import webauthn_options
 from keepgate.flows.login import AWAITING_SECOND_FACTOR
 from keepgate.security.csrf import CsrfTokens
 from keepgate.security.errors import InvalidCsrfToken
@@ -44,7 +45,20 @@ from keepgate.wiring import Keepgate
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 router = APIRouter(include_in_schema=False)
-FLOW_PAGES = {FlowKind.REGISTRATION: "/signup", FlowKind.LOGIN: "/login"}
+
+
+@dataclass(frozen=True, slots=True)
+class FlowPage:
+    """A public flow's page: where it lives, its template, and where a finished one goes."""
+
+    kind: FlowKind
+    path: str
+    template: str
+    done: str  # after completion (a signed-in session, or an account ready to sign in to)
+
+
+SIGNUP = FlowPage(FlowKind.REGISTRATION, "/signup", "signup.html", "/login?notice=registered")
+LOGIN = FlowPage(FlowKind.LOGIN, "/login", "login.html", "/account")
 NOTICES = frozenset({"registered", "signed-out"})
 
 
@@ -180,26 +194,27 @@ def _flow_view(page: PageState, template: str, flow: Flow, *, status: int = 200,
     methods = methods_of(flow)
     offered = [m for m in methods if m != "captcha"]
     chosen = method if method in offered else (offered[0] if offered else "")
-    options = flow.context.get("webauthn_options")
+    options = webauthn_options(flow)
     return page.render(template, status=status, flow=flow, data=_data(page.kg, flow),
                        methods=methods, chosen=chosen, labels=FACTOR_LABELS, next=None,
                        webauthn_json=json.dumps(options) if options else None, **extra)
 
 
-async def _flow_page(request: Request, kind: FlowKind, template: str) -> Response:
+async def _flow_page(request: Request, flow_page: FlowPage) -> Response:
     page = PageState(request)
+    template = flow_page.template
     if await page.principal() is not None:
         return page.redirect("/account")
     flow_id = request.query_params.get("flow")
     kg = page.kg
     if not flow_id:
-        flow = await kg.flows.start(kind.value, Channel.BROWSER,
+        flow = await kg.flows.start(flow_page.kind.value, Channel.BROWSER,
                                     request_context(request, page.binding))
         query = {"flow": flow.id}
         notice = request.query_params.get("notice")
         if notice in NOTICES:  # "account is ready", "signed out": shown on the flow's page
             query["notice"] = notice
-        return page.redirect(f"{FLOW_PAGES[kind]}?{urlencode(query)}")
+        return page.redirect(f"{flow_page.path}?{urlencode(query)}")
     try:
         flow = await kg.flows.get(flow_id, Channel.BROWSER, request_context(request, page.binding))
     except FlowError as error:
@@ -215,8 +230,9 @@ def _data(kg: Keepgate, flow: Flow) -> dict[str, Any]:
     return public_data(kg, flow)
 
 
-async def _flow_submit(request: Request, kind: FlowKind, template: str) -> Response:
+async def _flow_submit(request: Request, flow_page: FlowPage) -> Response:
     page = PageState(request)
+    template = flow_page.template
     fields = await page.check_csrf()
     flow_id = request.query_params.get("flow", "")
     kg = page.kg
@@ -234,30 +250,27 @@ async def _flow_submit(request: Request, kind: FlowKind, template: str) -> Respo
                                    restart=error.message)
         return _flow_view(page, template, flow, status=status_for(error), method=method,
                           error=error, form=fields)
-    response = await _after_submit(page, kind, outcome, ctx, method)
+    response = await _after_submit(page, flow_page, outcome, ctx, method)
     if outcome.device_token is not None:  # remembered for 30 days
         trust = int(kg.defences.policy.device_trust.total_seconds())
         _set_cookie(response, kg, device_cookie(kg), outcome.device_token, trust)
     return response
 
 
-async def _after_submit(page: PageState, kind: FlowKind, outcome: SubmitOutcome,
+async def _after_submit(page: PageState, flow_page: FlowPage, outcome: SubmitOutcome,
                         ctx: RequestContext, method: str) -> Response:
     kg = page.kg
     if outcome.issued is not None:
         previous = await page.principal()
         if previous is not None and previous.session.id != outcome.issued.session.id:
             await kg.sessions.logout(previous, ctx)  # a browser holds one session
-        target = "/account" if kind is FlowKind.LOGIN else page.request.query_params.get(
-            "next", "/account/security")
-        response = page.redirect(target if target.startswith("/") and
-                                 not target.startswith("//") else "/account")
+        response = page.redirect(flow_page.done)
         max_age = int(kg.flows.policies.sessions.absolute_timeout.total_seconds())
         _set_cookie(response, kg, page.session_cookie, outcome.issued.token, max_age)
         return response
-    if outcome.flow.kind is FlowKind.REGISTRATION and outcome.flow.state == "completed":
-        return page.redirect("/login?notice=registered")
-    url = f"{FLOW_PAGES[kind]}?flow={outcome.flow.id}"
+    if outcome.flow.state == COMPLETED:
+        return page.redirect(flow_page.done)
+    url = f"{flow_page.path}?flow={outcome.flow.id}"
     if outcome.flow.state == AWAITING_SECOND_FACTOR and method in methods_of(outcome.flow):
         url += f"&method={quote(method)}"  # a code was sent: stay on that factor's form
     return page.redirect(url)
@@ -271,22 +284,22 @@ async def home(request: Request) -> Response:
 
 @router.get("/signup", response_class=HTMLResponse)
 async def signup(request: Request) -> Response:
-    return await _flow_page(request, FlowKind.REGISTRATION, "signup.html")
+    return await _flow_page(request, SIGNUP)
 
 
 @router.post("/signup", response_class=HTMLResponse)
 async def signup_submit(request: Request) -> Response:
-    return await _flow_submit(request, FlowKind.REGISTRATION, "signup.html")
+    return await _flow_submit(request, SIGNUP)
 
 
 @router.get("/login", response_class=HTMLResponse)
 async def login(request: Request) -> Response:
-    return await _flow_page(request, FlowKind.LOGIN, "login.html")
+    return await _flow_page(request, LOGIN)
 
 
 @router.post("/login", response_class=HTMLResponse)
 async def login_submit(request: Request) -> Response:
-    return await _flow_submit(request, FlowKind.LOGIN, "login.html")
+    return await _flow_submit(request, LOGIN)
 
 
 @router.get("/terms", response_class=HTMLResponse)

@@ -12,7 +12,8 @@ from keepgate.domain.factors import Factor
 from keepgate.domain.sessions import Session
 from keepgate.flows.base import Flow, FlowKind
 from keepgate.services.devices import describe_device
-from keepgate.services.flows import IssuedSession, methods_of
+from keepgate.services.effects import IssuedSession
+from keepgate.services.flows import methods_of
 from keepgate.services.methods import (
     CodeSubmission,
     FactorSubmission,

@@ -24,6 +24,7 @@ from keepgate.domain.factors import FACTOR_LABELS, FactorKind
 from keepgate.domain.holds import HOLD_TEXT
 from keepgate.domain.notices import MUTABLE_NOTICES
 from keepgate.flows.base import Channel, Flow, FlowKind
+from keepgate.flows.context import webauthn_options
 from keepgate.security.link_tokens import InvalidLinkToken
 from keepgate.services.account import AccountServices
 from keepgate.services.account.takeover import SignedLink, TakeoverReports
@@ -212,7 +213,7 @@ async def rename_factor(visit: OwnerVisit) -> None:
 
 def _settings_view(page: PageState, flow: Flow, status: int = 200, **extra: Any) -> Response:
     data = public_data(page.kg, flow)
-    webauthn = flow.context.get("webauthn_options")
+    webauthn = webauthn_options(flow)
     return page.render("security_setup.html", status=status, flow=flow, data=data,
                        webauthn_json=json.dumps(webauthn) if webauthn else None,
                        labels=FACTOR_LABELS, kinds=FactorKind, **extra)
@@ -303,7 +304,7 @@ async def step_up(visit: OwnerVisit) -> Response:
 
 def _step_up_view(page: PageState, flow: Flow, nxt: str, status: int = 200,
                   **extra: Any) -> Response:
-    webauthn = flow.context.get("webauthn_options")
+    webauthn = webauthn_options(flow)
     chosen = page.request.query_params.get("method") or (methods_of(flow) or ("",))[0]
     return page.render("step_up.html", status=status, flow=flow, methods=methods_of(flow),
                        chosen=chosen, next=nxt, labels=FACTOR_LABELS,

@@ -94,7 +94,7 @@ async def test_anti_phishing_code_is_in_every_message(client: httpx.AsyncClient,
             params = {k: "x" for k in ("code", "minutes", "device", "ip", "time",
                                        "not_me_url", "factor", "what", "new", "undo_url",
                                        "scope")}
-            await kg.flows._notifier.notify_account(uow, phone_account, template, params,
+            await kg.account.factors._notifier.notify_account(uow, phone_account, template, params,
                                                     clock.now())
         messages = [m for m in await uow.outbox.recent(200)
                     if m.template in TEMPLATES and m.created_at == clock.now()]

@@ -1,43 +1,45 @@
-"""Each flow module's mermaid stateDiagram must draw exactly its TRANSITIONS table."""
+"""Each flow module's mermaid stateDiagram must draw exactly its spec's transition table."""
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from types import ModuleType
 
 import pytest
 
 import keepgate.flows
-from keepgate.flows import login, registration, settings, step_up
+from keepgate.domain.policy import Policies
+from keepgate.flows import login, settings, step_up
 from keepgate.flows.base import Channel, Flow
+from keepgate.flows.registry import SPECS
+from keepgate.flows.spec import FlowSpec, Opening, Owner
 
-FLOW_MODULES = [registration, login, settings, step_up]
+FLOW_MODULES = [importlib.import_module(spec.start.__module__) for spec in SPECS.values()]
 T0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 EDGE = re.compile(r"^\s*(?P<src>\S+)\s*-->\s*(?P<dst>\S+?)\s*(?::\s*(?P<label>.*?))?\s*$")
 
 
+def spec_of(module: ModuleType) -> FlowSpec:
+    spec: FlowSpec = module.SPEC
+    return spec
+
+
 def started(module: ModuleType) -> Flow:
-    """A fresh flow from the module's own ``start``: its state is where the diagram begins."""
-    lifetime = timedelta(minutes=15)
-    if module is settings:
-        return settings.start("f", Channel.API, T0, lifetime, account_id="a", session_id="s",
-                              account_name="jane@example.com")
-    if module is step_up:
-        return step_up.start("f", Channel.API, T0, lifetime, account_id="a", session_id="s",
-                             factors=["totp"])
-    flow: Flow = module.start("f", Channel.API, T0, lifetime)
-    return flow
+    """A fresh flow from the spec's own ``start``: its state is where the diagram begins."""
+    owner = Owner(account_id="a", session_id="s", account_name="jane@example.com",
+                  factors=("totp",))
+    return spec_of(module).start(Opening("f", Channel.API, T0, Policies(), owner=owner))
 
 
 def test_every_flow_module_is_checked() -> None:
-    """A new flow module with a TRANSITIONS table cannot slip past the diagram check."""
+    """A new flow module with a spec or a table cannot slip past the diagram check."""
     with_table = set()
     for info in pkgutil.iter_modules(keepgate.flows.__path__):
         module = importlib.import_module(f"keepgate.flows.{info.name}")
-        if hasattr(module, "TRANSITIONS"):
+        if hasattr(module, "TRANSITIONS") or hasattr(module, "SPEC"):
             with_table.add(module.__name__)
     assert with_table == {m.__name__ for m in FLOW_MODULES}
     assert {"keepgate.flows.registration", "keepgate.flows.login", "keepgate.flows.settings",
@@ -71,7 +73,7 @@ def diagram_edges(module: ModuleType) -> set[tuple[str, str, str]]:
 def table_edges(module: ModuleType) -> set[tuple[str, str, str]]:
     return {
         (src, method, dst)
-        for src, methods in module.TRANSITIONS.items()
+        for src, methods in spec_of(module).transitions.items()
         for method, targets in methods.items()
         for dst in targets
     }
@@ -99,14 +101,14 @@ def test_diagram_start_and_end_states(module: ModuleType) -> None:
             ends.add(match["src"])
     assert starts == {started(module).state}
     # Exactly the states with no way out end the diagram.
-    terminal = {s for s, methods in module.TRANSITIONS.items() if not methods}
+    terminal = {s for s, methods in spec_of(module).transitions.items() if not methods}
     assert ends == terminal
 
 
 @pytest.mark.parametrize("module", FLOW_MODULES, ids=lambda m: m.__name__)
 def test_every_state_is_drawn(module: ModuleType) -> None:
     drawn_states = {s for edge in diagram_edges(module) for s in (edge[0], edge[2])}
-    assert drawn_states == set(module.STATES)
+    assert drawn_states == set(spec_of(module).states)
 
 
 def test_parser_sees_a_missing_edge() -> None:
@@ -118,9 +120,10 @@ def test_parser_sees_a_missing_edge() -> None:
 
 @pytest.mark.parametrize("module", FLOW_MODULES, ids=lambda m: m.__name__)
 def test_table_targets_are_known_states(module: ModuleType) -> None:
-    assert set(module.TRANSITIONS) == set(module.STATES)
+    spec = spec_of(module)
+    assert set(spec.transitions) == set(spec.states)
     for _, _, dst in table_edges(module):
-        assert dst in module.STATES
+        assert dst in spec.states
 
 
 def test_parser_sees_a_missing_edge_in_every_new_flow() -> None:

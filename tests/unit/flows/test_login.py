@@ -25,6 +25,7 @@ from keepgate.flows.base import (
     StepResult,
     iso,
 )
+from keepgate.flows.context import claimed
 from keepgate.security.codes import CodeDigester
 from tests.unit.flows.started import assert_started
 
@@ -71,8 +72,8 @@ def second_ok(flow: Flow, method: str = "totp", *, trusted: bool = True) -> Step
 
 def refuse(flow: Flow | None = None, *, account_id: str | None = ACCOUNT,
            reason: str = "wrong_password", **context: object) -> StepResult:
-    return login.fail(flow or start(), account_id=account_id, masked_identifier=MASKED,
-                      reason=reason, error=None, **context)
+    return login.fail((flow or start()).with_context(**context), account_id=account_id,
+                      masked_identifier=MASKED, reason=reason, error=None)
 
 
 def issued(result: StepResult) -> list[IssueSession]:
@@ -170,7 +171,7 @@ def test_first_factor_context() -> None:
     flow = start().with_context(captcha_required=True)
     result = password_ok(flow, factors=("totp",))
     assert result.flow.context["account_id"] == ACCOUNT
-    assert result.flow.context["identifier"] == MASKED
+    assert claimed(result.flow).masked == MASKED
     assert result.flow.context["methods_used"] == ["password"]
     assert result.flow.context["captcha_required"] is False
     assert PASSWORD not in repr(result)
@@ -366,9 +367,9 @@ def test_a_specific_error_can_be_given() -> None:
 
 def test_wrong_device_code_stays_in_awaiting_device_code() -> None:
     waiting = password_ok(trusted=False).flow
-    result = login.fail(waiting, account_id=ACCOUNT, masked_identifier=MASKED,
-                        reason="device_code_wrong", error=InvalidCode(),
-                        device_code_failures=1)
+    result = login.fail(waiting.with_context(device_code_failures=1), account_id=ACCOUNT,
+                        masked_identifier=MASKED, reason="device_code_wrong",
+                        error=InvalidCode())
     assert result.flow.state == login.AWAITING_DEVICE_CODE
     assert result.flow.context["device_code_failures"] == 1
     assert result.flow.context["device_code_digest"] == digest()
