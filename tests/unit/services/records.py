@@ -1,5 +1,6 @@
 """Rows the service tests start from (accounts, sessions, trusted devices) and what they read
-back (audit events, outbox messages), written and read through the store's own repositories."""
+back (audit events, outbox messages), written and read through the store's own repositories;
+``column_values`` reads what no repository shows (the counters' tables)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+import sqlalchemy as sa
+
+from keepgate.adapters.sql.engine import make_engine
 from keepgate.adapters.sql.store import SqlStore
 from keepgate.domain.accounts import Account, AccountStatus
 from keepgate.domain.audit import AuditEvent
@@ -91,3 +95,13 @@ async def outbox(store: SqlStore) -> Sequence[OutboxMessage]:
     """Every message in the outbox, oldest first."""
     async with store.unit_of_work(write=False) as uow:
         return list(reversed(await uow.outbox.recent(1000)))
+
+
+async def column_values(database_url: str, column: sa.Column[Any]) -> list[Any]:
+    """Every value of ``column`` in the test's database."""
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            return list((await conn.execute(sa.select(column))).scalars())
+    finally:
+        await engine.dispose()

@@ -7,14 +7,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-import sqlalchemy as sa
 
 from keepgate.adapters.sql import tables
-from keepgate.adapters.sql.engine import make_engine
 from keepgate.adapters.sql.store import SqlStore
 from keepgate.domain.errors import SendLimitReached
 from keepgate.services.clock import FrozenClock
 from keepgate.services.send_budget import SendBudget
+from tests.unit.services.records import column_values
 
 pytestmark = pytest.mark.anyio
 
@@ -92,9 +91,6 @@ async def test_one_existing_account_notice_an_hour(budget: SendBudget,
 async def test_counters_never_hold_the_address(budget: SendBudget, database_url: str) -> None:
     await spend(budget, 1, destination=ANN)
     await spend(budget, 1, purpose="foreign", destination=ANN)
-    engine = make_engine(database_url)
-    async with engine.connect() as conn:
-        keys = (await conn.execute(sa.select(tables.send_budgets.c.key))).scalars().all()
-    await engine.dispose()
+    keys = await column_values(database_url, tables.send_budgets.c.key)
     assert len(keys) == 2  # one counter per purpose
     assert all(ANN not in key and "ann" not in key for key in keys)
