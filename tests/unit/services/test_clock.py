@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from keepgate.services.clock import Clock, FrozenClock, SystemClock
+from keepgate.services.clock import FrozenClock, SystemClock
 
 
 def test_system_clock_tells_the_current_time_in_utc() -> None:
@@ -36,7 +36,3 @@ def test_frozen_clock_stands_still_until_advanced() -> None:
     clock.advance(timedelta(seconds=1))
     assert clock.now() == first + timedelta(minutes=90, seconds=1)
 
-
-def test_both_clocks_serve_where_a_clock_is_asked_for() -> None:
-    clocks: list[Clock] = [SystemClock(), FrozenClock()]
-    assert all(isinstance(clock.now(), datetime) for clock in clocks)
