@@ -8,7 +8,7 @@ import pytest
 
 from keepgate.adapters.sql.store import SqlStore
 from keepgate.domain.identifiers import Identifier, IdentifierKind
-from keepgate.domain.security_centre import MUTABLE_NOTICES
+from keepgate.domain.notices import MUTABLE_NOTICES
 from keepgate.services.clock import FrozenClock
 from keepgate.services.messages import MessageRenderer
 from keepgate.services.notices import Notifier

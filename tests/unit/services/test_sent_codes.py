@@ -55,7 +55,7 @@ async def send(budget: SendBudget, clock: FrozenClock, flow: Flow) -> tuple[Flow
 
 
 def fail(flow: Flow) -> Flow:
-    return flow.with_context(**SLOT.failed(flow, POLICY))
+    return SLOT.failed(flow, POLICY)
 
 
 async def test_a_send_stores_the_digest_and_hands_back_the_message(
@@ -65,14 +65,13 @@ async def test_a_send_stores_the_digest_and_hands_back_the_message(
     assert len(code) == POLICY.digits and code.isdigit()
     message = SendMessage("sign_in_code", TO, {"code": code, "minutes": 5})
     result = await SLOT.send(budget, POLICY, flow, TO, clock.now(), message=message,
-                             digest=digest, next_step="verify")
+                             digest=digest)
     assert result.effects == (message,)
     context = result.flow.context
     assert context["sign_in_digest"] == digest != code
     assert context["sign_in_sent_at"] == iso(clock.now())
     assert context["sign_in_expires_at"] == iso(clock.now() + LIFETIME)
     assert context["sign_in_failures"] == 0
-    assert context["next_step"] == "verify"
     assert [m.code for m in result.flow.messages] == ["code.sent"]
     assert TO.masked() in result.flow.messages[0].text
     assert SLOT.sent(result.flow) and not SLOT.sent(flow)
