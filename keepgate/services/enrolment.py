@@ -27,7 +27,13 @@ from keepgate.domain.errors import (
     RequestRejected,
 )
 from keepgate.domain.factors import FACTOR_LABELS, Factor, FactorKind, clean_label
-from keepgate.domain.identifiers import Identifier, IdentifierKind, parse_email, parse_phone
+from keepgate.domain.identifiers import (
+    Identifier,
+    IdentifierKind,
+    check_new_contact,
+    parse_email,
+    parse_phone,
+)
 from keepgate.domain.policy import Policies
 from keepgate.flows.base import (
     ChangeContact,
@@ -63,7 +69,7 @@ from keepgate.security.tokens import new_id
 from keepgate.services.context import RequestContext
 from keepgate.services.methods import FactorSubmission, Submission
 from keepgate.services.ports import Store
-from keepgate.services.send_budget import SendBudget
+from keepgate.services.send_budget import SendBudget, Sender
 from keepgate.services.sent_codes import CodeSlot
 
 ISSUER = "Keepgate"
@@ -117,11 +123,11 @@ class EnrolMethod(ABC):
                    now: datetime) -> StepResult:
         assert isinstance(submission, FactorSubmission)
         account, factors = await _account_and_factors(self.kit, flow)
-        return await self.enrol(flow, submission, account, factors, now)
+        return await self.enrol(flow, submission, account, factors, ctx, now)
 
     @abstractmethod
     async def enrol(self, flow: Flow, submission: FactorSubmission, account: Account,
-                    factors: list[Factor], now: datetime) -> StepResult:
+                    factors: list[Factor], ctx: RequestContext, now: datetime) -> StepResult:
         """This method's own step."""
 
 
@@ -129,7 +135,7 @@ class EnrolTotp(EnrolMethod):
     name = "totp"
 
     async def enrol(self, flow: Flow, submission: FactorSubmission, account: Account,
-                    factors: list[Factor], now: datetime) -> StepResult:
+                    factors: list[Factor], ctx: RequestContext, now: datetime) -> StepResult:
         if any(f.kind is FactorKind.TOTP for f in factors):
             raise FactorUnavailable("An authenticator app is already set up. Remove it first "
                                     "to move to a new phone.", code="factor.already_enrolled")
@@ -172,10 +178,10 @@ class EnrolSentCode(EnrolMethod):
         if found is None:
             where = "mobile number" if wanted is IdentifierKind.PHONE else "email address"
             raise FactorUnavailable(f"Add and verify a {where} on your account first.")
-        return found
+        return check_new_contact(found)
 
     async def enrol(self, flow: Flow, submission: FactorSubmission, account: Account,
-                    factors: list[Factor], now: datetime) -> StepResult:
+                    factors: list[Factor], ctx: RequestContext, now: datetime) -> StepResult:
         to = self.destination(account)
         if any(f.kind is self.kind for f in factors):
             raise FactorUnavailable("This method is already set up.",
@@ -185,6 +191,7 @@ class EnrolSentCode(EnrolMethod):
         if submission.action in ("send", "resend"):
             code, digest = slot.new(self.kit.digester, flow, codes)
             return await slot.send(self.kit.budget, codes, flow, to, now, digest=digest,
+                                   sender=Sender(account.id, ctx.ip),
                                    message=SendMessage("factor_code", to, {
                                        "code": code,
                                        "minutes": int(codes.lifetime.total_seconds() // 60)}))
@@ -213,7 +220,7 @@ class EnrolWebAuthn(EnrolMethod):
     name = "webauthn"
 
     async def enrol(self, flow: Flow, submission: FactorSubmission, account: Account,
-                    factors: list[Factor], now: datetime) -> StepResult:
+                    factors: list[Factor], ctx: RequestContext, now: datetime) -> StepResult:
         keys = [f for f in factors if f.kind is FactorKind.WEBAUTHN]
         if submission.credential is None:
             challenge = webauthn.new_challenge()
@@ -259,7 +266,7 @@ class RegenerateRecoveryCodes(EnrolMethod):
     name = "recovery_code"
 
     async def enrol(self, flow: Flow, submission: FactorSubmission, account: Account,
-                    factors: list[Factor], now: datetime) -> StepResult:
+                    factors: list[Factor], ctx: RequestContext, now: datetime) -> StepResult:
         if not factors:
             raise FactorUnavailable("Recovery codes come with your first second factor.")
         if submission.action != "regenerate":
@@ -311,14 +318,15 @@ class ChangeContactMethod(EnrolMethod):
     name = "contact"
 
     async def enrol(self, flow: Flow, submission: FactorSubmission, account: Account,
-                    factors: list[Factor], now: datetime) -> StepResult:
+                    factors: list[Factor], ctx: RequestContext, now: datetime) -> StepResult:
         codes = self.kit.policies.codes
         slot = CodeSlot("contact", "contact", codes.lifetime, budget="foreign")
         if submission.code is None:
             if submission.kind not in ("email", "phone") or not submission.value:
                 raise RequestRejected('Send {"kind": "email" or "phone", "value": …}.',
                                       code="contact.invalid")
-            new = (parse_email if submission.kind == "email" else parse_phone)(submission.value)
+            parse = parse_email if submission.kind == "email" else parse_phone
+            new = parse(submission.value, new_contact=True)
             if new.value in (account.email, account.phone):
                 raise RequestRejected("That is already your address.", code="contact.unchanged")
             async with self.kit.store.unit_of_work(write=False) as uow:
@@ -327,7 +335,7 @@ class ChangeContactMethod(EnrolMethod):
             return await slot.send(
                 self.kit.budget, codes,
                 with_pending_contact(flow, ContactChange(new, account.security_version)), new,
-                now, digest=None if taken else digest,
+                now, digest=None if taken else digest, sender=Sender(account.id, ctx.ip),
                 message=None if taken else SendMessage("contact_code", new, {
                     "code": code, "minutes": int(codes.lifetime.total_seconds() // 60)}))
         try:

@@ -25,6 +25,7 @@ from keepgate.security.password_screen import screen_password
 from keepgate.services.context import RequestContext
 from keepgate.services.hashing import AsyncPasswordHasher
 from keepgate.services.ports import Store
+from keepgate.services.send_budget import Sender
 
 if TYPE_CHECKING:
     from keepgate.services.captcha import CaptchaGate
@@ -95,7 +96,7 @@ class RegistrationPassword:
     async def step(self, flow: Flow, submission: Submission, ctx: RequestContext,
                    now: datetime) -> StepResult:
         assert isinstance(submission, PasswordSubmission)
-        identifier = parse_identifier(submission.identifier)
+        identifier = parse_identifier(submission.identifier, new_contact=True)
         demanded = await self.tools.captcha.demanded(flow, None, ctx.ip, submission.captcha)
         if demanded is not None:
             return demanded
@@ -112,7 +113,7 @@ class RegistrationPassword:
         async with self.tools.store.unit_of_work(write=False) as uow:
             existing = await uow.accounts.find(identifier)
         # Spent alike whether or not the address has an account: the limit reveals nothing.
-        await self.tools.budget.spend("foreign", identifier.value)
+        await self.tools.budget.spend("foreign", identifier.value, sender=Sender(None, ctx.ip))
         notify = existing is not None and await self.tools.budget.notice_allowed(
             identifier.value)
         return registration.submit_credentials(
@@ -143,7 +144,8 @@ class RegistrationCode:
         codes = self.tools.policies.codes
         if submission.action == "resend":
             registration.check_resend(flow, now=now, policy=codes)
-            await self.tools.budget.spend("foreign", registration.identifier_of(flow).value)
+            await self.tools.budget.spend("foreign", registration.identifier_of(flow).value,
+                                          sender=Sender(None, ctx.ip))
             return registration.resend_code(flow, code=generate_code(codes.digits),
                                             digester=self.tools.digester, now=now, policy=codes)
         code = normalize_code(submission.code, codes.digits)

@@ -66,7 +66,7 @@ from keepgate.services.methods import (
     Submission,
 )
 from keepgate.services.ports import Store
-from keepgate.services.send_budget import SendBudget
+from keepgate.services.send_budget import SendBudget, Sender
 from keepgate.services.sent_codes import CodeSlot
 
 NOT_ME_LINK_LIFETIME = timedelta(days=7)
@@ -119,7 +119,8 @@ async def _settle(kit: SignInKit, result: StepResult, attempt: Attempt, ctx: Req
     """Count the passed step; a first new-device code spends the owner's send budget."""
     if result.flow.state == login.AWAITING_DEVICE_CODE:
         try:
-            await kit.budget.spend("owner", account.contact.value)
+            await kit.budget.spend("owner", account.contact.value,
+                                   sender=Sender(account.id, ctx.ip))
         except SendLimitReached:
             await kit.defences.settle(attempt, ctx, identifier, completed=False)
             raise
@@ -341,7 +342,7 @@ class LoginSentCode(SecondFactor):
             message, digest = self.message(flow, account, ctx, now)
             return await self.slot.send(self.kit.budget, self.kit.policies.codes, flow,
                                         self.destination(flow, account), now, message=message,
-                                        digest=digest)
+                                        digest=digest, sender=Sender(account.id, ctx.ip))
         if not self.slot.sent(flow):
             raise InvalidCode("Ask for a code first.", code="code.not_sent")
         return None
