@@ -7,6 +7,11 @@ also be one we can and will send codes to:
 * no premium-rate, shared-cost, UAN, personal (forwarding), pager or voicemail numbers: codes
   sent there cost us money that flows to whoever rents the number (toll fraud), or never
   reach a phone. Mobile, fixed-line, VoIP and toll-free numbers are fine.
+* no email address whose local part is not ASCII (``аlice@`` with a Cyrillic ``а``): an SMTP
+  server without SMTPUTF8 can never deliver to it, and such an address is the easiest way to
+  make an account that looks like someone else's. Refusing beats comparing confusable
+  skeletons, which would need a stored skeleton of every address. An internationalised
+  *domain* is fine: it travels as punycode.
 """
 
 from __future__ import annotations
@@ -82,6 +87,12 @@ def check_new_contact(identifier: Identifier) -> Identifier:
     """``identifier`` if we may send codes to it as a new contact; else ``InvalidIdentifier``
     (see the module docstring for what is refused, and why)."""
     if identifier.kind is IdentifierKind.EMAIL:
+        local, _, _ = identifier.value.rpartition("@")
+        if not local.isascii():
+            raise InvalidIdentifier(
+                "Use an email address written in plain Latin letters, digits and punctuation "
+                "before the @: ours cannot be delivered everywhere.",
+                code="identifier.email_not_ascii")
         return identifier
     if phonenumbers.number_type(phonenumbers.parse(identifier.value)) in REFUSED_PHONE_TYPES:
         raise InvalidIdentifier(

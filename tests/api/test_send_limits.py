@@ -73,3 +73,24 @@ async def test_a_contact_change_to_a_shared_cost_number_is_refused(
                           value="+33884012345")
     assert answer.status_code == 400
     assert answer.json()["error"]["code"] == "identifier.phone_type_refused"
+
+
+async def test_a_contact_change_to_a_non_ascii_address_is_refused(
+        client: httpx.AsyncClient, kg: Keepgate, clock: FrozenClock) -> None:
+    token, _ = await with_totp_and_step_up(client, kg, ID, clock)
+    flow_id = await settings_flow(client, token)
+    answer = await submit(client, flow_id, token, method="contact", kind="email",
+                          value="\u0430lice@example.com")
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "identifier.email_not_ascii"
+
+
+async def test_sign_up_with_a_look_alike_address_is_refused(client: httpx.AsyncClient,
+                                                            kg: Keepgate) -> None:
+    flow = (await client.post("/api/v1/flows/registration")).json()
+    answer = await client.post(f"/api/v1/flows/{flow['id']}", json={
+        "method": "password", "identifier": "\u0430lice@example.com", "password": PASSWORD,
+        "accept_terms": True})
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "identifier.email_not_ascii"
+    assert await recent_messages(kg) == []
