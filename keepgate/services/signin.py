@@ -313,7 +313,8 @@ class LoginRecoveryCode(SecondFactor):
                     now: datetime) -> Flow:
         raw = (submission.code if isinstance(submission, FactorSubmission) else None) or ""
         if not recovery_codes.looks_like_code(raw):
-            raise InvalidCode("Enter one of your recovery codes, like ABCD-EFGH-IJKL-MNOP.")
+            raise InvalidCode("Enter one of your recovery codes, like "
+                              "ABCD-EFGH-IJKL-MNOP-QRST-UVWX.")
         async with self.kit.store.unit_of_work(write=True) as uow:
             used = await uow.recovery_codes.use(account.id, self.kit.recovery.digest(raw), now)
             left = await uow.recovery_codes.remaining(account.id)
