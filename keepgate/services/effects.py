@@ -42,7 +42,7 @@ from keepgate.services.context import RequestContext
 from keepgate.services.holds import place_hold
 from keepgate.services.notices import Notifier
 from keepgate.services.ports import IdentifierTaken, UnitOfWork
-from keepgate.services.sessions import Principal
+from keepgate.services.sessions import Principal, end_sessions_over_cap
 
 E_contra = TypeVar("E_contra", contravariant=True)
 
@@ -145,6 +145,7 @@ class CreateAccountHandler:
 class IssueSessionHandler:
     sessions: SessionPolicy
     devices: DeviceTrust
+    notifier: Notifier
 
     async def __call__(self, effect: IssueSession, run: EffectRun) -> None:
         token = new_token()
@@ -158,6 +159,7 @@ class IssueSessionHandler:
             second_factor_at=run.now if aal.value == "aal2" else None,
         )
         await run.uow.sessions.create(session)
+        await end_sessions_over_cap(run.uow, self.notifier, session, self.sessions, run.now)
         run.issued = IssuedSession(session, token)
         run.flow = run.flow.evolve(session_id=session.id)
         if effect.trust_device:
@@ -268,7 +270,7 @@ def effect_handlers(*, notifier: Notifier, sessions: SessionPolicy, defences: De
     handlers: dict[type[Any], Handler[Any]] = {
         SendMessage: SendMessageHandler(notifier),
         CreateAccount: CreateAccountHandler(devices),
-        IssueSession: IssueSessionHandler(sessions, devices),
+        IssueSession: IssueSessionHandler(sessions, devices, notifier),
         ElevateSession: elevate_session,
         CreateFactor: CreateFactorHandler(notifier, codes),
         IssueRecoveryCodes: IssueRecoveryCodesHandler(codes),

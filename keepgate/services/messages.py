@@ -123,6 +123,15 @@ TEMPLATES: dict[str, MessageTemplate] = {
                "$public_url/login"),
         sms="Keepgate: $factor was removed from your sign-in methods. Not you? Sign in now.",
     ),
+    "session_ended": MessageTemplate(
+        subject="One of your sessions was signed out",
+        email=("Your account was signed in on more than $limit devices at once, so the oldest "
+               "session was signed out:\n\n    Device: $device\n    IP address: $ip\n"
+               "    Signed in: $signed_in\n\nIf you do not recognise every recent sign-in, "
+               "review your sessions and secure your account: $public_url/account/security"),
+        sms=("Keepgate: a session ($device) was signed out because your account was signed in "
+             "on more than $limit devices. Not you? Review your sessions."),
+    ),
     "account_locked": MessageTemplate(
         subject="Your account is locked",
         email=("As you asked, every device was signed out and sign-in to your account is "

@@ -93,7 +93,7 @@ async def test_anti_phishing_code_is_in_every_message(client: httpx.AsyncClient,
         for template in TEMPLATES:
             params = {k: "x" for k in ("code", "minutes", "device", "ip", "time",
                                        "not_me_url", "factor", "what", "new", "undo_url",
-                                       "scope")}
+                                       "scope", "limit", "signed_in")}
             await kg.account.factors._notifier.notify_account(uow, phone_account, template, params,
                                                     clock.now())
         messages = [m for m in await uow.outbox.recent(200)
