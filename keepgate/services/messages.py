@@ -101,6 +101,14 @@ TEMPLATES: dict[str, MessageTemplate] = {
                "It expires in $minutes minutes. If you did not ask for it, ignore this message."),
         sms="Keepgate code to make this your account's number: $code (valid $minutes min).",
     ),
+    "contact_confirmed": MessageTemplate(
+        subject="This is now your Keepgate contact",
+        email=("This address is now the email address of your Keepgate account (changed from "
+               "IP address $ip). Withdrawals are held for 24 hours.\n\nIf you did not make "
+               "this change, secure your account now: $public_url/login"),
+        sms=("Keepgate: this is now the phone number of your account. Withdrawals are held "
+             "for 24 h. Not you? Secure your account now."),
+    ),
     "contact_changed": MessageTemplate(
         subject="Your contact details were changed",
         email=("The $what on your Keepgate account was changed to $new (from IP address $ip). "
@@ -108,6 +116,14 @@ TEMPLATES: dict[str, MessageTemplate] = {
                "this signs out every device and locks sign-in until you recover the "
                "account:\n$undo_url"),
         sms=("Keepgate: your $what was changed to $new. Not you? Undo within 24 h: $undo_url"),
+    ),
+    "recovery_codes_regenerated": MessageTemplate(
+        subject="New recovery codes were made for your account",
+        email=("New recovery codes were made for your account (from IP address $ip); the old "
+               "ones no longer work.\n\nIf this was not you, sign in and secure your account "
+               "now: $public_url/login"),
+        sms="Keepgate: new recovery codes were made; the old ones no longer work. Not you? "
+            "Sign in now.",
     ),
     "factor_added": MessageTemplate(
         subject="A sign-in method was added to your account",
