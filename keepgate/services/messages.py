@@ -72,13 +72,19 @@ TEMPLATES: dict[str, MessageTemplate] = {
         sms=("Keepgate: new sign-in from $device ($ip). Code: $code (valid $minutes min). "
              "Not you? Lock your account: $not_me_url"),
     ),
+    # A ban means sign-in attempts *failed*: the owner is sent to secure the account (change
+    # the password, review sessions), not to the "this wasn't me" lock, which answers a
+    # sign-in that succeeded and would lock the owner out too.
     "signin_banned": MessageTemplate(
         subject="Sign-in to your account is paused",
         email=("There were 5 failed attempts in a row to sign in to your account, the last "
                "from IP address $ip. Sign-in is paused for $minutes minutes $scope.\n\n"
-               "If this was not you, consider changing your password."),
+               "If this was not you, someone may be guessing your password. Secure my "
+               "account (sign in from a device you confirmed, then change your password and "
+               "review your sessions):\n$public_url/account/security"),
         sms=("Keepgate: 5 failed sign-in attempts on your account; sign-in paused for "
-             "$minutes min. Your confirmed devices still work."),
+             "$minutes min. Your confirmed devices still work. Not you? Secure your account: "
+             "$public_url/account/security"),
     ),
     "password_changed": MessageTemplate(
         subject="Your password was changed",
