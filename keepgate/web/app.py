@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 
 from keepgate import __version__
 from keepgate.config import Settings
+from keepgate.services import request_ids
 from keepgate.services.clock import Clock
 from keepgate.web import api, errors, pages, security_api, security_pages
 from keepgate.web.middleware import (
@@ -24,6 +25,7 @@ from keepgate.web.middleware import (
     BodyLimit,
     HeaderLimit,
     RejectNul,
+    RequestId,
     SecurityHeaders,
 )
 from keepgate.wiring import Keepgate, build
@@ -89,6 +91,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
     app.add_middleware(HeaderLimit, line_limit=MAX_HEADER_LINE_BYTES,
                        total_limit=MAX_HEADER_BYTES)
     app.add_middleware(SecurityHeaders, hsts=settings.public_url.startswith("https://"))
+    app.add_middleware(RequestId)
+    request_ids.stamp_log_records()
     return app
 
 

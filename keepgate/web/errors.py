@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from keepgate.domain import errors as e
+from keepgate.services import request_ids
 from keepgate.web.middleware import CSP, STATIC_HEADERS, AnswerInternalErrors
 
 log = logging.getLogger("keepgate.web")
@@ -71,7 +72,8 @@ def status_for(error: e.KeepgateError) -> int:
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None
                ) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "details": details or {}}}
+    return {"error": {"code": code, "message": message, "details": details or {},
+                      "reference": request_ids.current()}}
 
 
 class ErrorResponse(JSONResponse):

@@ -4,6 +4,8 @@ Each event's hash covers the previous one's, so rewriting or deleting an entry b
 hash after it. Appends are serialised on the single ``audit_head`` row (``SELECT ... FOR
 UPDATE`` on PostgreSQL; on SQLite the write transaction already holds the database lock).
 Triggers created by the migrations refuse ``UPDATE`` and ``DELETE`` on ``audit_events``.
+Each event's details hold the id of the request that caused it, when there is one; what a unit
+of work appended is kept in ``appended``, for the log lines written once it commits.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from keepgate.adapters.sql import tables as t
 from keepgate.domain.audit import AuditEvent, EventKind, Outcome
 from keepgate.security.audit_chain import entry_hash
+from keepgate.services import request_ids
 from keepgate.services.ports import AuditRecord
 
 
@@ -25,6 +28,7 @@ class SqlAudit:
     def __init__(self, conn: AsyncConnection, writable: bool) -> None:
         self._c = conn
         self._writable = writable
+        self.appended: list[AuditRecord] = []
 
     @staticmethod
     def content(seq: int, at: datetime, event: AuditEvent) -> dict[str, Any]:
@@ -38,8 +42,10 @@ class SqlAudit:
         head = (await self._c.execute(
             sa.select(t.audit_head).where(t.audit_head.c.id == 1).with_for_update())).one()
         seq = head.seq + 1
+        request_id = request_ids.current()
+        details = {**event.details, "request_id": request_id} if request_id else event.details
         event = AuditEvent(event.kind, event.outcome, event.account_id, event.ip[:64],
-                           event.user_agent[:512], event.details)
+                           event.user_agent[:512], details)
         digest = entry_hash(head.last_hash, self.content(seq, now, event))
         await self._c.execute(sa.insert(t.audit_events).values(
             seq=seq, at=now, kind=event.kind.value, outcome=event.outcome.value,
@@ -47,7 +53,9 @@ class SqlAudit:
             details=event.details, prev_hash=head.last_hash, hash=digest))
         await self._c.execute(sa.update(t.audit_head).where(t.audit_head.c.id == 1)
                               .values(seq=seq, last_hash=digest))
-        return AuditRecord(seq, now, event, head.last_hash, digest)
+        record = AuditRecord(seq, now, event, head.last_hash, digest)
+        self.appended.append(record)
+        return record
 
     @staticmethod
     def _record(r: Any) -> AuditRecord:

@@ -23,6 +23,7 @@ from keepgate.adapters.sql.holds import SqlHolds
 from keepgate.adapters.sql.housekeeping import SqlHousekeeping
 from keepgate.adapters.sql.outbox import SqlOutbox
 from keepgate.adapters.sql.sessions import SqlSessions
+from keepgate.services import audit_log
 from keepgate.services.ports import UnitOfWork
 
 
@@ -51,7 +52,9 @@ class SqlStore:
             if write:
                 await conn.execution_options(**{WRITE_OPTION: True})
             async with conn.begin():
-                yield SqlUnitOfWork(conn, write)
+                uow = SqlUnitOfWork(conn, write)
+                yield uow
+            audit_log.emit(uow.audit.appended)  # committed: now the log may say so
 
     async def close(self) -> None:
         await self.engine.dispose()
