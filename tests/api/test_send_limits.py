@@ -8,11 +8,12 @@ import httpx
 import pytest
 
 from keepgate.config import Settings
+from keepgate.domain.identifiers import parse_identifier
 from keepgate.services.clock import FrozenClock
 from keepgate.web.app import create_app
 from keepgate.wiring import Keepgate
 from tests.api.factor_helpers import settings_flow, submit, with_totp_and_step_up
-from tests.conftest import PASSWORD, recent_messages
+from tests.conftest import PASSWORD, recent_messages, register, sign_in
 
 pytestmark = pytest.mark.anyio
 
@@ -94,3 +95,20 @@ async def test_sign_up_with_a_look_alike_address_is_refused(client: httpx.AsyncC
     assert answer.status_code == 400
     assert answer.json()["error"]["code"] == "identifier.email_not_ascii"
     assert await recent_messages(kg) == []
+
+
+async def test_sms_codes_are_not_enrolled_on_a_premium_number_from_before(
+        client: httpx.AsyncClient, kg: Keepgate) -> None:
+    """A number accepted before the rule keeps signing in, but gets no SMS factor."""
+    await register(client, kg, ID)
+    async with kg.store.unit_of_work(write=True) as uow:
+        account = await uow.accounts.find(parse_identifier(ID))
+        assert account is not None
+        assert await uow.accounts.update_security(account.id, account.security_version,
+                                                  phone="+19002345678")
+    token = await sign_in(client, ID)
+    flow_id = await settings_flow(client, token)
+    refused = await submit(client, flow_id, token, method="sms_code", action="send")
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "identifier.phone_type_refused"
+    assert [m for m in await recent_messages(kg) if m.destination == "+19002345678"] == []
