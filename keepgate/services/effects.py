@@ -32,6 +32,7 @@ from keepgate.flows.base import (
     IssueSession,
     RecordEvent,
     SendMessage,
+    SettleAttempt,
     UpdatePasswordHash,
 )
 from keepgate.security import recovery_codes
@@ -39,6 +40,7 @@ from keepgate.security.link_tokens import LinkSigner
 from keepgate.security.recovery_codes import RecoveryCodeHasher
 from keepgate.security.tokens import hash_token, new_id, new_token
 from keepgate.services.context import RequestContext
+from keepgate.services.defences import write_settlement
 from keepgate.services.holds import place_hold
 from keepgate.services.notices import Notifier
 from keepgate.services.ports import IdentifierTaken, UnitOfWork
@@ -256,6 +258,11 @@ async def update_password_hash(effect: UpdatePasswordHash, run: EffectRun) -> No
                                  effect.account_id))
 
 
+async def settle_attempt(effect: SettleAttempt, run: EffectRun) -> None:
+    """A passed sign-in attempt, settled with the flow it moved on."""
+    await write_settlement(run.uow, effect, run.now)
+
+
 EffectHandlers = Mapping[type[Any], Handler[Any]]
 
 
@@ -275,6 +282,7 @@ def effect_handlers(*, notifier: Notifier, sessions: SessionPolicy, defences: De
         ChangeContact: ChangeContactHandler(notifier, signer, public_url.rstrip("/")),
         UpdatePasswordHash: update_password_hash,
         RecordEvent: record_event,
+        SettleAttempt: settle_attempt,
     }
     return handlers
 

@@ -11,7 +11,7 @@ from typing import Any
 from keepgate.flows.base import Flow
 from keepgate.flows.context import webauthn_options
 from keepgate.flows.registry import spec_for
-from keepgate.services.enrolment import pending_totp_data
+from keepgate.services.methods.totp import pending_totp_data
 from keepgate.wiring import Keepgate
 
 
@@ -26,5 +26,5 @@ def public_data(kg: Keepgate, flow: Flow) -> dict[str, Any]:
         # In awaiting_credentials these are passkey (passwordless) options; later, the
         # account's security keys as a second factor; in settings, creation options.
         data["webauthn"] = options
-    data.update(pending_totp_data(kg.enrolment, flow))
+    data.update(pending_totp_data(kg.keyring, flow))
     return data
