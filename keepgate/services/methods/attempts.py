@@ -47,14 +47,9 @@ class SignInAttempts:
     async def standing(self, ctx: RequestContext, now: datetime,
                        account_of: Callable[[UnitOfWork], Awaitable[Account | None]]
                        ) -> Standing:
-        """The account ``account_of`` finds, its trusted device and factors: one read."""
+        """``standing_in`` a read of its own."""
         async with self.store.unit_of_work(write=False) as uow:
-            account = await account_of(uow)
-            if account is None:
-                return Standing(None, None, (), ())
-            device = await trusted_device_in(uow, ctx.device_token, account.id, now)
-            factors, methods = await enrolled_methods(uow, account.id)
-        return Standing(account, device, tuple(factors), tuple(methods))
+            return await standing_in(uow, ctx, now, account_of)
 
     async def reserve(self, ctx: RequestContext, standing: Standing,
                       identifier: str = "") -> Attempt:
@@ -83,3 +78,14 @@ class SignInAttempts:
         settlement = await self.defences.passed(attempt, ctx, identifier,
                                                 completed=result.flow.state == COMPLETED)
         return replace(result, effects=(*result.effects, *settlement))
+
+
+async def standing_in(uow: UnitOfWork, ctx: RequestContext, now: datetime,
+                      account_of: Callable[[UnitOfWork], Awaitable[Account | None]]) -> Standing:
+    """The account ``account_of`` finds, the trusted device presented and the factors."""
+    account = await account_of(uow)
+    if account is None:
+        return Standing(None, None, (), ())
+    device = await trusted_device_in(uow, ctx.device_token, account.id, now)
+    factors, methods = await enrolled_methods(uow, account.id)
+    return Standing(account, device, tuple(factors), tuple(methods))

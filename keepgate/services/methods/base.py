@@ -2,18 +2,21 @@
 
 A method names the flow kinds it serves and takes one step; the flow's transition table
 decides in which states it is open. A method may also ``prepare`` a flow as it starts (a
-passkey challenge offered from the first page).
+passkey challenge offered from the first page), and a method that ``read``s what it needs
+in the unit of work that loads its flow saves a transaction on every submission.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from keepgate.domain.errors import InvalidCode
 from keepgate.flows.base import Flow, FlowKind, StepResult
 from keepgate.services.context import RequestContext
+from keepgate.services.ports import UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,18 @@ class Method(Protocol):
 
     async def step(self, flow: Flow, submission: Submission, ctx: RequestContext,
                    now: datetime) -> StepResult: ...
+
+
+BoundStep = Callable[[], Awaitable[StepResult]]
+
+
+@runtime_checkable
+class ReadsWithFlow(Protocol):
+    """A method whose facts are read in the unit of work that loads its flow: ``read``
+    returns the step bound to them, in place of ``step``."""
+
+    async def read(self, uow: UnitOfWork, flow: Flow, submission: Submission,
+                   ctx: RequestContext, now: datetime) -> BoundStep: ...
 
 
 def code_of(submission: Submission) -> str:

@@ -7,15 +7,16 @@ same and answers the same.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 
 import anyio
 
 from keepgate.domain.accounts import Account
 from keepgate.domain.errors import InvalidCredentials, TermsNotAccepted
-from keepgate.domain.identifiers import parse_identifier
+from keepgate.domain.identifiers import Identifier, parse_identifier
 from keepgate.domain.policy import PasswordPolicy
 from keepgate.flows import login, registration
 from keepgate.flows.base import Flow, FlowKind, StepResult, UpdatePasswordHash
@@ -25,8 +26,8 @@ from keepgate.security.password_screen import screen_password
 from keepgate.services.captcha import CaptchaGate
 from keepgate.services.context import RequestContext
 from keepgate.services.hashing import AsyncPasswordHasher
-from keepgate.services.methods.attempts import SignInAttempts
-from keepgate.services.methods.base import PasswordSubmission, Submission
+from keepgate.services.methods.attempts import SignInAttempts, Standing, standing_in
+from keepgate.services.methods.base import BoundStep, PasswordSubmission, Submission
 from keepgate.services.methods.device_code import NewDeviceCodes
 from keepgate.services.methods.sent_code import SentCodes
 from keepgate.services.methods.webauthn import Challenges
@@ -57,15 +58,23 @@ class PasswordSignIn:
         self._challenges = challenges
         self._device_codes = device_codes
 
+    async def read(self, uow: UnitOfWork, flow: Flow, submission: Submission,
+                   ctx: RequestContext, now: datetime) -> BoundStep:
+        assert isinstance(submission, PasswordSubmission)
+        identifier = parse_identifier(submission.identifier)
+        standing = await standing_in(uow, ctx, now, _account_named(identifier))
+        return partial(self.run, flow, submission, ctx, now, identifier, standing)
+
     async def step(self, flow: Flow, submission: Submission, ctx: RequestContext,
                    now: datetime) -> StepResult:
         assert isinstance(submission, PasswordSubmission)
         identifier = parse_identifier(submission.identifier)
+        standing = await self._attempts.standing(ctx, now, _account_named(identifier))
+        return await self.run(flow, submission, ctx, now, identifier, standing)
 
-        async def account_of(uow: UnitOfWork) -> Account | None:
-            return await uow.accounts.find(identifier)
-
-        standing = await self._attempts.standing(ctx, now, account_of)
+    async def run(self, flow: Flow, submission: PasswordSubmission, ctx: RequestContext,
+                  now: datetime, identifier: Identifier, standing: Standing) -> StepResult:
+        """Judge the password against what was read, behind the defences."""
         account = standing.account
         # Strangers' failures on an identifier must not burden the owner's trusted device:
         # it answers only to the IP-wide demand. (A device token is never guessable, so this
@@ -105,6 +114,13 @@ class PasswordSignIn:
             result = replace(result, effects=(*result.effects,
                                               UpdatePasswordHash(account.id, new_hash)))
         return result
+
+
+def _account_named(identifier: Identifier) -> Callable[[UnitOfWork], Awaitable[Account | None]]:
+    async def find(uow: UnitOfWork) -> Account | None:
+        return await uow.accounts.find(identifier)
+
+    return find
 
 
 class RegistrationPassword:

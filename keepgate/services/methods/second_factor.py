@@ -8,7 +8,9 @@ happens once it passed (its ``Finish``) differs.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING
 
 from keepgate.domain.accounts import Account
@@ -18,8 +20,9 @@ from keepgate.flows.base import Flow, FlowKind, StepResult
 from keepgate.flows.context import account_id_of, claimed
 from keepgate.services.context import RequestContext
 from keepgate.services.defences import Attempt
-from keepgate.services.methods.attempts import SignInAttempts, Standing
-from keepgate.services.methods.base import Submission
+from keepgate.services.methods.attempts import SignInAttempts, Standing, standing_in
+from keepgate.services.methods.base import BoundStep, Submission
+from keepgate.services.ports import UnitOfWork
 
 if TYPE_CHECKING:
     from keepgate.services.methods.device_code import NewDeviceCodes
@@ -74,10 +77,19 @@ class SecondFactor(ABC):
         self.finish = finish
         self.kinds = frozenset({finish.kind})
 
+    async def read(self, uow: UnitOfWork, flow: Flow, submission: Submission,
+                   ctx: RequestContext, now: datetime) -> BoundStep:
+        standing = await standing_in(uow, ctx, now, _owner_of(flow))
+        return partial(self.run, flow, submission, ctx, now, standing)
+
     async def step(self, flow: Flow, submission: Submission, ctx: RequestContext,
                    now: datetime) -> StepResult:
-        account_id = account_id_of(flow)
-        standing = await self.attempts.standing(ctx, now, lambda uow: uow.accounts.get(account_id))
+        standing = await self.attempts.standing(ctx, now, _owner_of(flow))
+        return await self.run(flow, submission, ctx, now, standing)
+
+    async def run(self, flow: Flow, submission: Submission, ctx: RequestContext,
+                  now: datetime, standing: Standing) -> StepResult:
+        """Check the submission against what was read, behind the defences."""
         account = standing.account
         assert account is not None
         early = await self.before(flow, submission, account, ctx, now)
@@ -112,4 +124,14 @@ class SecondFactor(ABC):
     def passed(self, flow: Flow, account: Account, ctx: RequestContext, now: datetime,
                attempt: Attempt) -> StepResult:
         return self.finish.passed(flow, self.name, account, ctx, now, attempt)
+
+
+def _owner_of(flow: Flow) -> Callable[[UnitOfWork], Awaitable[Account | None]]:
+    """How to read the account a flow past its first factor concerns."""
+    account_id = account_id_of(flow)
+
+    async def owner(uow: UnitOfWork) -> Account | None:
+        return await uow.accounts.get(account_id)
+
+    return owner
 

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import partial
 
 from keepgate.domain.accounts import Account
 from keepgate.domain.errors import InvalidFactorResponse, KeepgateError, RequestRejected
@@ -32,7 +33,7 @@ from keepgate.security.tokens import new_id
 from keepgate.services.captcha import CaptchaGate
 from keepgate.services.context import RequestContext
 from keepgate.services.methods.attempts import SignInAttempts, Standing
-from keepgate.services.methods.base import FactorSubmission, Submission
+from keepgate.services.methods.base import BoundStep, FactorSubmission, Submission
 from keepgate.services.methods.device_code import NewDeviceCodes
 from keepgate.services.methods.enrolment import EnrolmentMethod, factor_added
 from keepgate.services.methods.second_factor import Finish, SecondFactor
@@ -143,6 +144,12 @@ class WebAuthnCheck(SecondFactor):
             factors = await uow.factors.for_account(account_id_of(flow))
         keys = [f for f in factors if f.active and f.kind is FactorKind.WEBAUTHN]
         return self._challenges.offer(flow, now, keys, passwordless=False) if keys else flow
+
+    async def read(self, uow: UnitOfWork, flow: Flow, submission: Submission,
+                   ctx: RequestContext, now: datetime) -> BoundStep:
+        if flow.state == login.AWAITING_CREDENTIALS:  # the credential names the account
+            return partial(self.passwordless, flow, submission, ctx, now)
+        return await super().read(uow, flow, submission, ctx, now)
 
     async def step(self, flow: Flow, submission: Submission, ctx: RequestContext,
                    now: datetime) -> StepResult:
