@@ -14,6 +14,7 @@ from typing import Any
 from keepgate.domain.errors import (
     CodeAttemptsExhausted,
     CodeExpired,
+    CodeNotSent,
     InvalidCode,
     ResendTooSoon,
 )
@@ -62,7 +63,7 @@ class CodeSlot:
                now: datetime) -> Flow:
         """Return the flow with the code spent, or raise (the caller records the failure)."""
         if not self.sent(flow):
-            raise InvalidCode("Ask for a code first.", code="code.not_sent")
+            raise CodeNotSent()
         if int(flow.context.get(f"{self.key}_failures", 0)) >= policy.max_failures:
             raise CodeAttemptsExhausted("Too many wrong codes. Ask for a new code.")
         if now >= from_iso(str(flow.context[f"{self.key}_expires_at"])):
