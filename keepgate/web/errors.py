@@ -19,7 +19,8 @@ log = logging.getLogger("keepgate.web")
 
 # A class not listed answers with the status of the nearest class on its MRO that is:
 # FactorNotFound with NotFound's 404, CaptchaRequired with KeepgateError's 400. Requests the
-# middleware refuses before any route (request.too_large, a NUL in the address) are answered there.
+# middleware refuses before any route (request.too_large, request.headers_too_large, a NUL in
+# the address) are answered there.
 STATUS_BY_CLASS: dict[type[e.KeepgateError], int] = {
     e.KeepgateError: 400,
     e.RequestRejected: 422,
