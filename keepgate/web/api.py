@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import TypeAdapter, ValidationError
 
-from keepgate.domain.errors import AuthenticationRequired, RequestRejected
+from keepgate.domain.errors import AuthenticationRequired, UnsupportedMediaType
 from keepgate.flows.base import Channel, Flow, FlowKind
 from keepgate.services.context import RequestContext
 from keepgate.services.effects import IssuedSession
@@ -99,8 +99,7 @@ FLOW_KINDS = frozenset(k.value for k in FlowKind)
 async def _json_body(request: Request) -> Any:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
-        raise RequestRejected("Send the body as application/json.",
-                              code="request.unsupported_media_type")
+        raise UnsupportedMediaType()
     raw = await request.body()
     try:
         return json.loads(raw)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from keepgate.domain.audit import AuditEvent, EventKind, Outcome
-from keepgate.domain.errors import FactorNotFound, InputRejected, LastFactor
+from keepgate.domain.errors import FactorNameRequired, FactorNotFound, LastFactor
 from keepgate.domain.factors import FACTOR_LABELS, DefencePolicy, Factor, clean_label
 from keepgate.services.clock import Clock
 from keepgate.services.context import RequestContext
@@ -64,7 +64,7 @@ class FactorService:
                      ctx: RequestContext) -> None:
         name = clean_label(label)
         if not name:
-            raise InputRejected("Give the key a name.", code="factor.name_required")
+            raise FactorNameRequired()
         now = self._clock.now()
         async with self._store.unit_of_work(write=True) as uow:
             factor = await uow.factors.get(factor_id)

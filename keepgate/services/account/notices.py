@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from keepgate.domain.anti_phishing import parse_anti_phishing_code
 from keepgate.domain.audit import AuditEvent, EventKind, Outcome
-from keepgate.domain.errors import InputRejected
+from keepgate.domain.errors import NoticeNotMutable
 from keepgate.domain.factors import DefencePolicy
 from keepgate.domain.notices import MUTABLE_NOTICES
 from keepgate.services.account.security_version import save_if_current
@@ -37,9 +37,9 @@ class NoticeSettings:
         """Mutes exactly ``muted`` (critical notices cannot be); returns them sorted."""
         unknown = set(muted) - MUTABLE_NOTICES
         if unknown:
-            raise InputRejected(
+            raise NoticeNotMutable(
                 f"These notices cannot be muted: {', '.join(sorted(unknown))}. Only "
-                f"{', '.join(sorted(MUTABLE_NOTICES))} can.", code="notices.not_mutable")
+                f"{', '.join(sorted(MUTABLE_NOTICES))} can.")
         chosen = tuple(sorted(set(muted)))
         now = self._clock.now()
         async with self._store.unit_of_work(write=True) as uow:

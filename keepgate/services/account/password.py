@@ -13,7 +13,7 @@ from datetime import datetime
 import anyio
 
 from keepgate.domain.audit import AuditEvent, EventKind, Outcome
-from keepgate.domain.errors import CurrentPasswordIncorrect, PasswordRejected
+from keepgate.domain.errors import CurrentPasswordIncorrect, PasswordUnchanged
 from keepgate.domain.factors import DefencePolicy
 from keepgate.domain.holds import HoldReason
 from keepgate.domain.policy import PasswordPolicy
@@ -52,8 +52,7 @@ class PasswordService:
         await require_privileged(self._store, principal, self._defence_policy, now)
         await self._check_current(principal, current, ctx, now)
         if new == current:
-            raise PasswordRejected("Choose a password different from the current one.",
-                                   code="password.unchanged")
+            raise PasswordUnchanged()
         account = principal.account
         inputs = [v for v in (account.email, account.phone) if v]
         await anyio.to_thread.run_sync(
