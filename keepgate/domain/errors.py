@@ -95,13 +95,10 @@ class KeepgateError(Exception):
         self,
         message: str | None = None,
         *,
-        code: str | None = None,
         details: dict[str, Any] | None = None,
         retry_after: int | None = None,
     ) -> None:
-        """``code`` overrides the class's code only for the raise sites that still pass one
-        (``tests/unit/test_raise_sites.py`` lists their files); it goes when that list is empty."""
-        self.code = code or type(self).code
+        self.code = type(self).code
         self.message = message or type(self).message
         self.details = details or {}
         self.retry_after = retry_after

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from keepgate.domain.errors import InvalidCode
+from keepgate.domain.errors import MalformedCode
 from keepgate.flows.base import Flow, FlowKind, StepResult
 from keepgate.services.context import RequestContext
 from keepgate.services.ports import UnitOfWork
@@ -77,7 +77,7 @@ def code_of(submission: Submission) -> str:
 
 
 def well_formed(code: str, digits: int, *, hint: str = "") -> str:
-    """``code`` when it is ``digits`` ASCII digits; else ``InvalidCode`` (nothing compared)."""
+    """``code`` when it is ``digits`` ASCII digits; else ``MalformedCode`` (nothing compared)."""
     if len(code) != digits or not code.isascii() or not code.isdigit():
-        raise InvalidCode(f"Enter the {digits}-digit code{hint}.", code="code.malformed")
+        raise MalformedCode(f"Enter the {digits}-digit code{hint}.")
     return code

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from keepgate.domain.accounts import Account
-from keepgate.domain.errors import KeepgateError, RequestRejected
+from keepgate.domain.errors import ContactInvalid, ContactUnchanged, KeepgateError
 from keepgate.domain.factors import Factor
 from keepgate.domain.identifiers import parse_email, parse_phone
 from keepgate.flows.base import ChangeContact, Flow, Message, SendMessage, StepResult
@@ -56,11 +56,10 @@ class ContactMethod(EnrolmentMethod):
     async def _send(self, flow: Flow, submission: FactorSubmission, account: Account,
                     now: datetime) -> StepResult:
         if submission.kind not in ("email", "phone") or not submission.value:
-            raise RequestRejected('Send {"kind": "email" or "phone", "value": …}.',
-                                  code="contact.invalid")
+            raise ContactInvalid()
         new = (parse_email if submission.kind == "email" else parse_phone)(submission.value)
         if new.value in (account.email, account.phone):
-            raise RequestRejected("That is already your address.", code="contact.unchanged")
+            raise ContactUnchanged()
         async with self.store.unit_of_work(write=False) as uow:
             taken = await uow.accounts.find(new) is not None
         codes = self.codes

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from keepgate.domain.accounts import Account
 from keepgate.domain.audit import EventKind, Outcome
-from keepgate.domain.errors import FactorUnavailable, InvalidCode, RequestRejected
+from keepgate.domain.errors import FactorUnavailable, InvalidCode, RecoveryCodeActionRequired
 from keepgate.domain.factors import RECOVERY_CODE, Factor
 from keepgate.flows.base import Flow, IssueRecoveryCodes, Message, RecordEvent, StepResult
 from keepgate.flows.context import with_recovery_codes_left
@@ -66,8 +66,7 @@ class RecoveryCodeRegeneration(EnrolmentMethod):
         if not factors:
             raise FactorUnavailable("Recovery codes come with your first second factor.")
         if submission.action != "regenerate":
-            raise RequestRejected('Send {"method": "recovery_code", "action": "regenerate"}.',
-                                  code="recovery_code.action_required")
+            raise RecoveryCodeActionRequired()
         return StepResult(flow.evolve(messages=(Message(
             "recovery_codes.regenerated", "New recovery codes: the old ones no longer work. "
             "Save these now: they are shown only once."),)), (

@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from keepgate.domain.accounts import Account
-from keepgate.domain.errors import FactorUnavailable, InvalidCode, KeepgateError, MethodNotAllowed
+from keepgate.domain.errors import (
+    CodeNotSent,
+    FactorAlreadyEnrolled,
+    FactorUnavailable,
+    KeepgateError,
+    MethodNotAllowed,
+)
 from keepgate.domain.factors import FACTOR_LABELS, Factor, FactorKind
 from keepgate.domain.identifiers import Identifier, IdentifierKind
 from keepgate.domain.policy import CodePolicy
@@ -81,7 +87,7 @@ class SentCodeCheck(SecondFactor):
                                         self.destination(account), now, message=message,
                                         digest=digest)
         if not self.slot.sent(flow):
-            raise InvalidCode("Ask for a code first.", code="code.not_sent")
+            raise CodeNotSent()
         return None
 
     def message(self, flow: Flow, account: Account, ctx: RequestContext,
@@ -145,8 +151,7 @@ class SentCodeEnrolment(EnrolmentMethod):
                     factors: list[Factor], now: datetime) -> StepResult:
         to = self.destination(account)
         if any(f.kind is self.kind for f in factors):
-            raise FactorUnavailable("This method is already set up.",
-                                    code="factor.already_enrolled")
+            raise FactorAlreadyEnrolled()
         codes = self.codes
         if submission.action in ("send", "resend"):
             code, digest = self.slot.new(codes.digester, flow, codes.policy)

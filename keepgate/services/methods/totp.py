@@ -13,7 +13,7 @@ from typing import Any
 import segno
 
 from keepgate.domain.accounts import Account
-from keepgate.domain.errors import FactorUnavailable, InvalidCode, RequestRejected
+from keepgate.domain.errors import FactorAlreadyEnrolled, InvalidCode, TotpNotStarted
 from keepgate.domain.factors import FACTOR_LABELS, Factor, FactorKind
 from keepgate.flows.base import Flow, Message, StepResult
 from keepgate.flows.settings import account_name, pending_totp, with_pending_totp
@@ -77,14 +77,13 @@ class TotpEnrolment(EnrolmentMethod):
     async def enrol(self, flow: Flow, submission: FactorSubmission, account: Account,
                     factors: list[Factor], now: datetime) -> StepResult:
         if any(f.kind is FactorKind.TOTP for f in factors):
-            raise FactorUnavailable("An authenticator app is already set up. Remove it first "
-                                    "to move to a new phone.", code="factor.already_enrolled")
+            raise FactorAlreadyEnrolled("An authenticator app is already set up. Remove it "
+                                        "first to move to a new phone.")
         if submission.code is None:
             return self._new_secret(flow)
         pending = pending_totp(flow)
         if not pending:
-            raise RequestRejected("Ask for a new authenticator secret first.",
-                                  code="totp.not_started")
+            raise TotpNotStarted()
         secret = self._keyring.decrypt(pending, context=f"pending-totp:{flow.id}").decode()
         try:
             step = totp.verify(secret, "".join(submission.code.split()), now=now,

@@ -15,7 +15,11 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from keepgate.domain.accounts import Account
-from keepgate.domain.errors import InvalidFactorResponse, KeepgateError, RequestRejected
+from keepgate.domain.errors import (
+    InvalidFactorResponse,
+    KeepgateError,
+    WebAuthnChallengeExpired,
+)
 from keepgate.domain.factors import Factor, FactorKind, clean_label
 from keepgate.flows import login
 from keepgate.flows.base import Flow, Message, StepResult
@@ -79,11 +83,10 @@ class Challenges:
 
 
 def pending_challenge(flow: Flow, now: datetime) -> bytes:
-    """The flow's unexpired challenge, or ``InvalidFactorResponse``."""
+    """The flow's unexpired challenge, or ``WebAuthnChallengeExpired``."""
     pending = webauthn_request(flow)
     if not pending.challenge or not pending.expires_at or now >= pending.expires_at:
-        raise InvalidFactorResponse("The security key request expired. Try again.",
-                                    code="webauthn.challenge_expired")
+        raise WebAuthnChallengeExpired()
     return webauthn.decode_b64url(pending.challenge)
 
 
@@ -240,8 +243,7 @@ class WebAuthnEnrolment(EnrolmentMethod):
             return self._options(flow, submission, account, keys, now)
         pending = webauthn_request(flow)
         if not pending.challenge or pending.expires_at is None or now >= pending.expires_at:
-            raise RequestRejected("Start again: the security key request expired.",
-                                  code="webauthn.challenge_expired")
+            raise WebAuthnChallengeExpired("Start again: the security key request expired.")
         passkey = pending.passkey
         cleared = without_webauthn_challenge(flow, options=True)
         try:
