@@ -5,7 +5,8 @@ The runner knows no flow kind by name: it looks each one up in ``keepgate.flows.
 on a state the kind's transition table allows. Every submit is a compare-and-swap on the
 flow's version, so concurrent submits of one flow cannot both count: one wins, the others get
 ``flow.conflict`` and nothing they did is kept. Signed-in flows belong to the session that
-started them.
+started them. A method that reads what it needs (``ReadsWithFlow``) does so in the unit of
+work that loads the flow, so a submission reads once and writes its outcome once.
 """
 
 from __future__ import annotations
