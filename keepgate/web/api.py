@@ -12,10 +12,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import TypeAdapter, ValidationError
 
 from keepgate.domain.errors import AuthenticationRequired, RequestRejected
+from keepgate.domain.principals import CustomerSession
 from keepgate.flows.base import Channel, Flow, FlowKind
 from keepgate.services.context import RequestContext
 from keepgate.services.effects import IssuedSession
-from keepgate.services.sessions import Principal
 from keepgate.web.present import public_data
 from keepgate.web.requests import request_context
 from keepgate.web.schemas import (
@@ -48,26 +48,26 @@ def services(request: Request) -> Keepgate:
 async def principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Principal:
+) -> CustomerSession:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise AuthenticationRequired()
     return await services(request).sessions.authenticate(credentials.credentials)
 
 
-Current = Annotated[Principal, Depends(principal)]
+Current = Annotated[CustomerSession, Depends(principal)]
 
 
 async def optional_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Principal | None:
+) -> CustomerSession | None:
     """Sign-in and sign-up need no session; settings and step-up flows belong to one."""
     if credentials is None:
         return None
     return await principal(request, credentials)
 
 
-MaybeCurrent = Annotated[Principal | None, Depends(optional_principal)]
+MaybeCurrent = Annotated[CustomerSession | None, Depends(optional_principal)]
 DEVICE_HEADER = "X-Keepgate-Device"
 
 

@@ -23,6 +23,7 @@ from keepgate.domain.errors import (
 )
 from keepgate.domain.factors import FACTOR_LABELS
 from keepgate.domain.kyc import CAPABILITY_LABELS, TIERS, tier
+from keepgate.domain.principals import CustomerSession
 from keepgate.flows.base import COMPLETED, Channel, Flow, FlowKind
 from keepgate.flows.context import webauthn_options
 from keepgate.flows.login import AWAITING_SECOND_FACTOR
@@ -37,7 +38,6 @@ from keepgate.services.methods import (
     PasswordSubmission,
     Submission,
 )
-from keepgate.services.sessions import Principal
 from keepgate.web.errors import status_for
 from keepgate.web.present import public_data
 from keepgate.web.requests import request_context
@@ -123,7 +123,7 @@ class PageState:
             raise CsrfRejected() from None
         return fields
 
-    async def principal(self) -> Principal | None:
+    async def principal(self) -> CustomerSession | None:
         try:
             return await self.kg.sessions.authenticate(
                 self.request.cookies.get(self.session_cookie))
@@ -307,7 +307,7 @@ async def terms(request: Request) -> Response:
     return PageState(request).render("terms.html")
 
 
-async def _signed_in(page: PageState) -> Principal:
+async def _signed_in(page: PageState) -> CustomerSession:
     principal = await page.principal()
     if principal is None:
         raise AuthenticationRequired()

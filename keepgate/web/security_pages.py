@@ -23,6 +23,7 @@ from keepgate.domain.errors import FlowError, KeepgateError, StepUpRequired
 from keepgate.domain.factors import FACTOR_LABELS, FactorKind
 from keepgate.domain.holds import HOLD_TEXT
 from keepgate.domain.notices import MUTABLE_NOTICES
+from keepgate.domain.principals import CustomerSession
 from keepgate.flows.base import Channel, Flow, FlowKind
 from keepgate.flows.context import webauthn_options
 from keepgate.security.link_tokens import InvalidLinkToken
@@ -31,7 +32,6 @@ from keepgate.services.account.takeover import SignedLink, TakeoverReports
 from keepgate.services.context import RequestContext
 from keepgate.services.flows import SubmitOutcome, methods_of
 from keepgate.services.methods import FactorSubmission
-from keepgate.services.sessions import Principal
 from keepgate.web.errors import status_for
 from keepgate.web.pages import PageState, _set_cookie, _signed_out, page_context
 from keepgate.web.pages import factor_submission as _factor_submission
@@ -70,7 +70,7 @@ class OwnerVisit:
     of the form (its CSRF token already checked)."""
 
     page: PageState
-    principal: Principal
+    principal: CustomerSession
     fields: dict[str, str]
 
     @property
