@@ -178,6 +178,14 @@ class FreshSignInRequired(KeepgateError):
     message = "For your security, sign in again before changing your sign-in methods."
 
 
+class AccessDenied(KeepgateError):
+    """Refused by ``domain.access.authorize`` for a reason other than step-up or a stale sign-in;
+    ``details["reasons"]`` names them."""
+
+    code = "access.denied"
+    message = "This action is not allowed."
+
+
 class FactorError(KeepgateError):
     code = "factor.error"
 

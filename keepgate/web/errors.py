@@ -37,6 +37,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "csrf.invalid": 403,
     "step_up_required": 403,
     "fresh_sign_in_required": 403,
+    "access.denied": 403,
     "throttle.too_many_attempts": 429,
     "captcha.required": 400,
     "factor.not_found": 404,
