@@ -8,7 +8,7 @@ from enum import StrEnum
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
-from keepgate.domain.errors import InvalidIdentifier
+from keepgate.domain.errors import InvalidEmail, InvalidIdentifier, InvalidPhone
 
 MAX_IDENTIFIER_LENGTH = 254
 
@@ -36,9 +36,7 @@ def parse_email(raw: str) -> Identifier:
         # No DNS: deliverability is proven by the code we send, not by a lookup.
         result = validate_email(raw.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
-        raise InvalidIdentifier(
-            f"That email address is not valid: {exc}", code="identifier.invalid_email"
-        ) from None
+        raise InvalidEmail(f"That email address is not valid: {exc}") from None
     # Addresses are matched case-insensitively: two accounts must never differ by case alone.
     return Identifier(IdentifierKind.EMAIL, result.normalized.lower())
 
@@ -46,18 +44,14 @@ def parse_email(raw: str) -> Identifier:
 def parse_phone(raw: str) -> Identifier:
     text = raw.strip()
     if not text.startswith("+"):
-        raise InvalidIdentifier(
-            "Enter the mobile number in international format: + and the country code first.",
-            code="identifier.invalid_phone",
-        )
+        raise InvalidPhone(
+            "Enter the mobile number in international format: + and the country code first.")
     try:
         number = phonenumbers.parse(text, None)
     except phonenumbers.NumberParseException:
         number = None
     if number is None or not phonenumbers.is_valid_number(number):
-        raise InvalidIdentifier(
-            "That mobile number is not valid.", code="identifier.invalid_phone"
-        )
+        raise InvalidPhone()
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return Identifier(IdentifierKind.PHONE, e164)
 

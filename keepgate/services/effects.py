@@ -16,7 +16,7 @@ from typing import Any, Protocol, TypeVar
 
 from keepgate.domain.accounts import Account, AccountStatus
 from keepgate.domain.audit import AuditEvent, EventKind, Outcome
-from keepgate.domain.errors import InputRejected, SecurityConflict
+from keepgate.domain.errors import ContactTaken, SecurityConflict
 from keepgate.domain.factors import DefencePolicy, TrustedDevice
 from keepgate.domain.holds import HOLD_DURATION, HoldReason
 from keepgate.domain.identifiers import Identifier, IdentifierKind
@@ -219,8 +219,7 @@ class ChangeContactHandler:
             changed = await run.uow.accounts.update_security(
                 account.id, effect.expected_version, **{kind: effect.new.value})
         except IdentifierTaken:
-            raise InputRejected("That address now belongs to another account.",
-                                code="contact.taken") from None
+            raise ContactTaken() from None
         if not changed:
             raise SecurityConflict()
         reason = HoldReason.EMAIL_CHANGE if email else HoldReason.PHONE_CHANGE

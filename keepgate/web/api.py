@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 
-from keepgate.domain.errors import RequestRejected
+from keepgate.domain.errors import UnsupportedMediaType
 from keepgate.flows.base import Channel, Flow, FlowKind
 from keepgate.services.context import RequestContext
 from keepgate.services.effects import IssuedSession
@@ -70,8 +70,7 @@ FLOW_KINDS = frozenset(k.value for k in FlowKind)
 async def _json_body(request: Request) -> Any:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
-        raise RequestRejected("Send the body as application/json.",
-                              code="request.unsupported_media_type")
+        raise UnsupportedMediaType()
     raw = await request.body()
     try:
         return json.loads(raw)

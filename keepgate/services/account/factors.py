@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from keepgate.domain.access import Action
 from keepgate.domain.audit import AuditEvent, EventKind, Outcome
-from keepgate.domain.errors import FactorNotFound, InputRejected, LastFactor
+from keepgate.domain.errors import FactorNameRequired, FactorNotFound, LastFactor
 from keepgate.domain.factors import FACTOR_LABELS, DefencePolicy, Factor, clean_label
 from keepgate.domain.principals import CustomerSession
 from keepgate.services.access import AccessService
@@ -66,7 +66,7 @@ class FactorService:
                      ctx: RequestContext) -> None:
         name = clean_label(label)
         if not name:
-            raise InputRejected("Give the key a name.", code="factor.name_required")
+            raise FactorNameRequired()
         await self._access.require(principal, Action.RENAME_FACTOR)
         now = self._clock.now()
         async with self._store.unit_of_work(write=True) as uow:

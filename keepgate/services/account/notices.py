@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from keepgate.domain.access import Action
 from keepgate.domain.anti_phishing import parse_anti_phishing_code
 from keepgate.domain.audit import AuditEvent, EventKind, Outcome
-from keepgate.domain.errors import InputRejected
+from keepgate.domain.errors import NoticeNotMutable
 from keepgate.domain.notices import MUTABLE_NOTICES
 from keepgate.domain.principals import CustomerSession
 from keepgate.services.access import AccessService
@@ -37,9 +37,9 @@ class NoticeSettings:
         """Mutes exactly ``muted`` (critical notices cannot be); returns them sorted."""
         unknown = set(muted) - MUTABLE_NOTICES
         if unknown:
-            raise InputRejected(
+            raise NoticeNotMutable(
                 f"These notices cannot be muted: {', '.join(sorted(unknown))}. Only "
-                f"{', '.join(sorted(MUTABLE_NOTICES))} can.", code="notices.not_mutable")
+                f"{', '.join(sorted(MUTABLE_NOTICES))} can.")
         chosen = tuple(sorted(set(muted)))
         now = self._clock.now()
         async with self._store.unit_of_work(write=True) as uow:

@@ -14,7 +14,7 @@ import anyio
 
 from keepgate.domain.access import Action
 from keepgate.domain.audit import AuditEvent, EventKind, Outcome
-from keepgate.domain.errors import CurrentPasswordIncorrect, PasswordRejected
+from keepgate.domain.errors import CurrentPasswordIncorrect, PasswordUnchanged
 from keepgate.domain.holds import HoldReason
 from keepgate.domain.policy import PasswordPolicy
 from keepgate.domain.principals import CustomerSession
@@ -52,8 +52,7 @@ class PasswordService:
         await self._access.require(principal, Action.CHANGE_PASSWORD)
         await self._check_current(principal, current, ctx, now)
         if new == current:
-            raise PasswordRejected("Choose a password different from the current one.",
-                                   code="password.unchanged")
+            raise PasswordUnchanged()
         account = principal.account
         inputs = [v for v in (account.email, account.phone) if v]
         await anyio.to_thread.run_sync(
