@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from keepgate.domain.accounts import Account
-from keepgate.domain.audit import AuditEvent, EventKind, Outcome
+from keepgate.domain.audit import Actor, AuditEvent, EventKind, Outcome
 from keepgate.domain.factors import DefencePolicy, TrustedDevice
 from keepgate.flows.base import SettleAttempt
 from keepgate.security.tokens import hash_token
@@ -127,7 +127,7 @@ class SignInDefences:
             await uow.audit.append(AuditEvent(
                 EventKind.BANNED, Outcome.SUCCESS, account.id, ctx.ip, ctx.user_agent,
                 {"until": until.isoformat(), "scope": "device" if attempt.device else "account",
-                 "failures": attempt.number}), now)
+                 "failures": attempt.number}, Actor.system()), now)
             await self._notifier.notify_account(uow, account, "signin_banned", {
                 "minutes": int(self.policy.ban.total_seconds() // 60), "ip": ctx.ip,
                 "scope": "on that confirmed device; your other devices are not affected"

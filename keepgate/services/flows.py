@@ -28,21 +28,22 @@ from keepgate.domain.errors import (
 )
 from keepgate.domain.factors import DefencePolicy
 from keepgate.domain.policy import Policies
+from keepgate.domain.principals import CustomerSession
 from keepgate.flows.base import Channel, Flow, Message, StepResult
 from keepgate.flows.registry import spec_for
-from keepgate.flows.spec import Access, FlowSpec, Opening, Owner
+from keepgate.flows.spec import FlowSpec, Opening, Owner
 from keepgate.security.link_tokens import LinkSigner
 from keepgate.security.recovery_codes import RecoveryCodeHasher
 from keepgate.security.tokens import new_id
+from keepgate.services.access import AccessService
 from keepgate.services.clock import Clock
 from keepgate.services.context import RequestContext
 from keepgate.services.effects import EffectRun, IssuedSession, carry_out, effect_handlers
-from keepgate.services.guards import factor_methods, require_privileged
+from keepgate.services.guards import factor_methods
 from keepgate.services.methods import Method, Submission
 from keepgate.services.methods.base import ReadsWithFlow
 from keepgate.services.notices import Notifier
 from keepgate.services.ports import IdentifierTaken, StaleFlow, Store, UnitOfWork
-from keepgate.services.sessions import Principal
 
 T = TypeVar("T")
 
@@ -63,12 +64,12 @@ def methods_of(flow: Flow) -> tuple[str, ...]:
 class FlowService:
     def __init__(self, *, store: Store, clock: Clock, methods: Sequence[Method],
                  notifier: Notifier, policies: Policies, defences: DefencePolicy,
-                 recovery: RecoveryCodeHasher, signer: LinkSigner | None = None,
-                 public_url: str = "") -> None:
+                 recovery: RecoveryCodeHasher, access: AccessService,
+                 signer: LinkSigner | None = None, public_url: str = "") -> None:
         self._store = store
+        self._access = access
         self._clock = clock
         self._policies = policies
-        self._defences = defences
         self._methods = {(kind, m.name): m for m in methods for kind in m.kinds}
         self._effects = effect_handlers(notifier=notifier, sessions=policies.sessions,
                                         defences=defences, recovery=recovery, signer=signer,
@@ -79,7 +80,7 @@ class FlowService:
         return self._policies
 
     async def start(self, kind: str, channel: Channel, ctx: RequestContext,
-                    principal: Principal | None = None) -> Flow:
+                    principal: CustomerSession | None = None) -> Flow:
         spec = spec_for(kind)
         owner = await self._owner(principal) if spec.signed_in else None
         now = self._clock.now()
@@ -92,7 +93,7 @@ class FlowService:
             await uow.flows.create(flow)
         return flow
 
-    async def _owner(self, principal: Principal | None) -> Owner:
+    async def _owner(self, principal: CustomerSession | None) -> Owner:
         if principal is None:
             raise AuthenticationRequired()
         account = principal.account
@@ -101,12 +102,12 @@ class FlowService:
                      factors=tuple(await factor_methods(self._store, account.id)))
 
     async def get(self, flow_id: str, channel: Channel, ctx: RequestContext,
-                  principal: Principal | None = None) -> Flow:
+                  principal: CustomerSession | None = None) -> Flow:
         async with self._store.unit_of_work(write=False) as uow:
             return await self._load(uow, flow_id, channel, ctx, principal)
 
     async def _load(self, uow: UnitOfWork, flow_id: str, channel: Channel, ctx: RequestContext,
-                    principal: Principal | None) -> Flow:
+                    principal: CustomerSession | None) -> Flow:
         flow = await uow.flows.get(flow_id)
         # A flow of the other channel, another browser or another session is as good as unknown.
         if flow is None or flow.channel is not channel or (
@@ -120,7 +121,7 @@ class FlowService:
 
     async def submit(self, flow_id: str, channel: Channel, method_name: str,
                      submission: Submission, ctx: RequestContext,
-                     principal: Principal | None = None) -> SubmitOutcome:
+                     principal: CustomerSession | None = None) -> SubmitOutcome:
         now = self._clock.now()
         async with self._store.unit_of_work(write=False) as uow:
             flow = await self._load(uow, flow_id, channel, ctx, principal)
@@ -128,10 +129,10 @@ class FlowService:
             # What the method needs is read with the flow: one read per submission.
             bound = await _unchanged_on_error(flow, method.read(
                 uow, flow, submission, ctx, now)) if isinstance(method, ReadsWithFlow) else None
-        if spec.access is Access.PRIVILEGED:
+        action = spec.guarded_action(method_name)
+        if action is not None:
             assert principal is not None
-            await _unchanged_on_error(flow, require_privileged(self._store, principal,
-                                                               self._defences, now))
+            await _unchanged_on_error(flow, self._access.require(principal, action))
         result = await _unchanged_on_error(
             flow, bound() if bound is not None else method.step(flow, submission, ctx, now))
         spec.check_landing(flow.state, method_name, result.flow.state,
@@ -152,7 +153,7 @@ class FlowService:
         return spec, method
 
     async def _persist(self, result: StepResult, ctx: RequestContext,
-                       principal: Principal | None, now: datetime) -> EffectRun:
+                       principal: CustomerSession | None, now: datetime) -> EffectRun:
         """The new flow and everything its step asked for, in one unit of work."""
         try:
             async with self._store.unit_of_work(write=True) as uow:
