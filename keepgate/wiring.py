@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from keepgate.adapters.metrics import PrometheusMetrics
 from keepgate.adapters.pwned_range import PwnedRange
 from keepgate.adapters.ratelimit import LimitsWindowCounters
 from keepgate.adapters.replay import MemoryReplayGuard, RedisReplayGuard
@@ -34,6 +35,7 @@ from keepgate.services.account.notices import NoticeSettings
 from keepgate.services.account.overview import SecurityOverview
 from keepgate.services.account.password import PasswordService
 from keepgate.services.account.takeover import TakeoverReports
+from keepgate.services.admin import AdminService
 from keepgate.services.captcha import CaptchaGate
 from keepgate.services.clock import Clock, SystemClock
 from keepgate.services.defences import SignInDefences
@@ -51,9 +53,11 @@ from keepgate.services.hashing import AsyncPasswordHasher
 from keepgate.services.maintenance import Maintenance
 from keepgate.services.messages import MessageRenderer
 from keepgate.services.methods import Method, Toolkit, default_methods
+from keepgate.services.metrics import CountedSolutions, OutboxStatus
 from keepgate.services.notices import Notifier
 from keepgate.services.outbox import OutboxPolicy, OutboxWorker
 from keepgate.services.ports import MessageSender, ReplayGuard
+from keepgate.services.readiness import Check, Readiness
 from keepgate.services.send_budget import SendBudget
 from keepgate.services.sessions import SessionService
 from keepgate.services.signin import SignInKit, sign_in_methods
@@ -82,6 +86,10 @@ class Keepgate:
     signin: SignInKit
     account: AccountServices
     maintenance: Maintenance
+    metrics: PrometheusMetrics
+    outbox_status: OutboxStatus
+    readiness: Readiness
+    admin: AdminService
     _closers: tuple[Any, ...] = ()
 
     async def close(self) -> None:
@@ -94,7 +102,9 @@ def build(settings: Settings, *, clock: Clock | None = None,
           defence_policy: DefencePolicy | None = None) -> Keepgate:
     clock = clock or SystemClock()
     master = settings.secret_key.reveal().encode()
-    store = SqlStore(make_engine(settings.database_url))
+    metrics = PrometheusMetrics()
+    store = SqlStore(make_engine(settings.database_url), metrics)
+    checks: dict[str, Check] = {"database": store.ping}
     policies = settings.policies()
     range_check = PwnedRange(settings.pwned_range_url).seen if settings.pwned_range_url else None
     defence = defence_policy or DefencePolicy(
@@ -116,6 +126,7 @@ def build(settings: Settings, *, clock: Clock | None = None,
         client = aioredis.Redis(connection_pool=pool)
         counters = LimitsWindowCounters.on_redis(settings.redis_url, pool)
         guard = RedisReplayGuard(client)
+        checks["redis"] = client.ping
         closers.append(pool.aclose)
     else:
         counters = LimitsWindowCounters.in_memory()
@@ -126,7 +137,7 @@ def build(settings: Settings, *, clock: Clock | None = None,
     captcha = CaptchaGate(
         issuer=CaptchaIssuer(derive_key(master, "captcha"), max_number=settings.captcha_max_number,
                              lifetime=timedelta(minutes=10)),
-        guard=guard, throttle=throttle, clock=clock)
+        guard=CountedSolutions(guard, metrics), throttle=throttle, clock=clock)
     keys = [base64.b64decode(k.reveal()) for k in settings.encryption_keys] or [
         derive_key(master, "secrets-at-rest")]
     keyring = KeyRing(keys)
@@ -196,5 +207,9 @@ def build(settings: Settings, *, clock: Clock | None = None,
             takeover=TakeoverReports(store=store, clock=clock, notifier=notifier,
                                      links=links)),
         maintenance=Maintenance(store=store, clock=clock),
+        metrics=metrics, outbox_status=OutboxStatus(store=store, clock=clock),
+        readiness=Readiness(checks),
+        admin=AdminService(store=store, clock=clock, keyring=keyring,
+                           session_policy=policies.sessions),
         _closers=tuple(closers),
     )

@@ -36,6 +36,8 @@ class EventKind(StrEnum):
     FACTOR_RENAMED = "factor.renamed"
     CONTACT_CHANGED = "contact.changed"
     CONTACT_CHANGE_UNDONE = "contact.change_undone"
+    BAN_LIFTED = "login.ban_lifted"
+    SECRETS_REENCRYPTED = "secrets.reencrypted"
 
 
 class Outcome(StrEnum):
