@@ -93,9 +93,10 @@ def run_with_progress(total: int, *cmd: str | Path) -> None:
     collected = 0
     for line in process.stdout:
         seen.append(line)
-        if line.startswith("Collecting "):
+        if line.startswith(("Collecting ", "Processing ")):  # from the index, from a cache
             collected += 1
-            print(f"bootstrap: [{collected}/{total}] {line.split()[1]}", flush=True)
+            name = Path(line.split()[1]).name
+            print(f"bootstrap: [{collected}/{total}] {name}", flush=True)
         elif line.startswith("Installing collected packages"):
             print("bootstrap: installing the packages into .venv ...", flush=True)
     if process.wait() != 0:
