@@ -27,6 +27,7 @@ from keepgate.security.link_tokens import LinkSigner
 from keepgate.security.passwords import PasswordHasher
 from keepgate.security.recovery_codes import RecoveryCodeHasher
 from keepgate.security.webauthn import relying_party_from_public_url
+from keepgate.services.access import AccessService
 from keepgate.services.account import AccountServices
 from keepgate.services.account.devices import DeviceService
 from keepgate.services.account.factors import FactorService
@@ -78,6 +79,7 @@ class Keepgate:
     clock: Clock
     flows: FlowService
     sessions: SessionService
+    access: AccessService
     outbox: OutboxWorker
     csrf: CsrfTokens
     defences: SignInDefences
@@ -184,12 +186,13 @@ def build(settings: Settings, *, clock: Clock | None = None,
     if settings.dev_outbox:
         senders = {"email": DevelopmentSink(), "sms": DevelopmentSink()}
     sessions = SessionService(store=store, clock=clock, policy=policies.sessions)
+    access = AccessService(store=store, clock=clock, policy=defence)
     return Keepgate(
         settings=settings, store=store, clock=clock,
         flows=FlowService(store=store, clock=clock, methods=methods, notifier=notifier,
                           policies=policies, defences=defence, recovery=recovery,
-                          signer=signin.signer, public_url=settings.public_url),
-        sessions=sessions,
+                          access=access, signer=signin.signer, public_url=settings.public_url),
+        sessions=sessions, access=access,
         outbox=OutboxWorker(store=store, clock=clock, senders=senders,
                             policy=OutboxPolicy(keep_bodies=settings.dev_outbox)),
         csrf=CsrfTokens(derive_key(master, "csrf")),
@@ -198,11 +201,11 @@ def build(settings: Settings, *, clock: Clock | None = None,
             overview=SecurityOverview(store=store, clock=clock),
             password=PasswordService(store=store, clock=clock, hasher=hasher, defences=defences,
                                      notifier=notifier, password_policy=policies.password,
-                                     defence_policy=defence, range_check=range_check),
-            factors=FactorService(store=store, clock=clock, policy=defence, notifier=notifier),
+                                     access=access, range_check=range_check),
+            factors=FactorService(store=store, clock=clock, policy=defence, notifier=notifier,
+                                  access=access),
             devices=DeviceService(store=store, clock=clock),
-            notices=NoticeSettings(store=store, clock=clock, notifier=notifier,
-                                   defence_policy=defence),
+            notices=NoticeSettings(store=store, clock=clock, notifier=notifier, access=access),
             history=LoginHistory(store=store, geolocator=geolocator),
             takeover=TakeoverReports(store=store, clock=clock, notifier=notifier,
                                      links=links)),

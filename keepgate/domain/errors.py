@@ -60,6 +60,7 @@ KeepgateError                           error                            base of
 ├── AuthenticationRequired              auth.required                    no valid session
 ├── StepUpRequired                      step_up_required                 second factor needed first
 ├── FreshSignInRequired                 fresh_sign_in_required           sign in again first
+├── AccessDenied                        access.denied                    refused, with the reasons
 ├── SecurityConflict                    security.conflict                settings changed meanwhile
 ├── Throttled                           throttle.too_many_attempts       too many tries from network
 ├── CaptchaRequired                     captcha.required                 proof of work needed
@@ -391,6 +392,14 @@ class StepUpRequired(KeepgateError):
 class FreshSignInRequired(KeepgateError):
     code = "fresh_sign_in_required"
     message = "For your security, sign in again before changing your sign-in methods."
+
+
+class AccessDenied(KeepgateError):
+    """Refused by ``domain.access.authorize`` for a reason other than step-up or a stale sign-in;
+    ``details["reasons"]`` names them."""
+
+    code = "access.denied"
+    message = "This action is not allowed."
 
 
 class SecurityConflict(KeepgateError):

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from keepgate.domain.accounts import Account
-from keepgate.domain.audit import AuditEvent, EventKind, Outcome
+from keepgate.domain.audit import Actor, AuditEvent, EventKind, Outcome
 from keepgate.domain.factors import DefencePolicy, TrustedDevice
 from keepgate.security.tokens import hash_token
 from keepgate.services.clock import Clock
@@ -129,7 +129,7 @@ class SignInDefences:
             await uow.audit.append(AuditEvent(
                 EventKind.BANNED, Outcome.SUCCESS, account.id, ctx.ip, ctx.user_agent,
                 {"until": until.isoformat(), "scope": "device" if attempt.device else "account",
-                 "failures": attempt.number}), now)
+                 "failures": attempt.number}, Actor.system()), now)
             await self._notifier.notify_account(uow, account, "signin_banned", {
                 "minutes": int(self.policy.ban.total_seconds() // 60), "ip": ctx.ip,
                 "scope": "on that confirmed device; your other devices are not affected"

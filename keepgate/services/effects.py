@@ -20,6 +20,7 @@ from keepgate.domain.errors import ContactTaken, SecurityConflict
 from keepgate.domain.factors import DefencePolicy, TrustedDevice
 from keepgate.domain.holds import HOLD_DURATION, HoldReason
 from keepgate.domain.identifiers import Identifier, IdentifierKind
+from keepgate.domain.principals import CustomerSession
 from keepgate.domain.sessions import Session, SessionPolicy, assurance_level
 from keepgate.flows.base import (
     ChangeContact,
@@ -42,7 +43,6 @@ from keepgate.services.context import RequestContext
 from keepgate.services.holds import place_hold
 from keepgate.services.notices import Notifier
 from keepgate.services.ports import IdentifierTaken, UnitOfWork
-from keepgate.services.sessions import Principal
 
 E_contra = TypeVar("E_contra", contravariant=True)
 
@@ -60,7 +60,7 @@ class EffectRun:
     uow: UnitOfWork
     request: RequestContext
     now: datetime
-    principal: Principal | None
+    principal: CustomerSession | None
     flow: Flow
     issued: IssuedSession | None = None
     device_token: str | None = None  # a newly trusted device: shown once

@@ -27,20 +27,21 @@ from keepgate.domain.errors import (
 )
 from keepgate.domain.factors import DefencePolicy
 from keepgate.domain.policy import Policies
+from keepgate.domain.principals import CustomerSession
 from keepgate.flows.base import Channel, Flow, Message, StepResult
 from keepgate.flows.registry import spec_for
-from keepgate.flows.spec import Access, Opening, Owner
+from keepgate.flows.spec import Opening, Owner
 from keepgate.security.link_tokens import LinkSigner
 from keepgate.security.recovery_codes import RecoveryCodeHasher
 from keepgate.security.tokens import new_id
+from keepgate.services.access import AccessService
 from keepgate.services.clock import Clock
 from keepgate.services.context import RequestContext
 from keepgate.services.effects import EffectRun, IssuedSession, carry_out, effect_handlers
-from keepgate.services.guards import factor_methods, require_privileged
+from keepgate.services.guards import factor_methods
 from keepgate.services.methods import Method, Submission
 from keepgate.services.notices import Notifier
 from keepgate.services.ports import IdentifierTaken, StaleFlow, Store
-from keepgate.services.sessions import Principal
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,12 +60,12 @@ def methods_of(flow: Flow) -> tuple[str, ...]:
 class FlowService:
     def __init__(self, *, store: Store, clock: Clock, methods: Sequence[Method],
                  notifier: Notifier, policies: Policies, defences: DefencePolicy,
-                 recovery: RecoveryCodeHasher, signer: LinkSigner | None = None,
-                 public_url: str = "") -> None:
+                 recovery: RecoveryCodeHasher, access: AccessService,
+                 signer: LinkSigner | None = None, public_url: str = "") -> None:
         self._store = store
+        self._access = access
         self._clock = clock
         self._policies = policies
-        self._defences = defences
         self._methods = {(kind, m.name): m for m in methods for kind in m.kinds}
         self._effects = effect_handlers(notifier=notifier, sessions=policies.sessions,
                                         defences=defences, recovery=recovery, signer=signer,
@@ -75,7 +76,7 @@ class FlowService:
         return self._policies
 
     async def start(self, kind: str, channel: Channel, ctx: RequestContext,
-                    principal: Principal | None = None) -> Flow:
+                    principal: CustomerSession | None = None) -> Flow:
         spec = spec_for(kind)
         owner = await self._owner(principal) if spec.signed_in else None
         now = self._clock.now()
@@ -88,7 +89,7 @@ class FlowService:
             await uow.flows.create(flow)
         return flow
 
-    async def _owner(self, principal: Principal | None) -> Owner:
+    async def _owner(self, principal: CustomerSession | None) -> Owner:
         if principal is None:
             raise AuthenticationRequired()
         account = principal.account
@@ -97,7 +98,7 @@ class FlowService:
                      factors=tuple(await factor_methods(self._store, account.id)))
 
     async def get(self, flow_id: str, channel: Channel, ctx: RequestContext,
-                  principal: Principal | None = None) -> Flow:
+                  principal: CustomerSession | None = None) -> Flow:
         async with self._store.unit_of_work(write=False) as uow:
             flow = await uow.flows.get(flow_id)
         # A flow of the other channel, another browser or another session is as good as unknown.
@@ -112,7 +113,7 @@ class FlowService:
 
     async def submit(self, flow_id: str, channel: Channel, method_name: str,
                      submission: Submission, ctx: RequestContext,
-                     principal: Principal | None = None) -> SubmitOutcome:
+                     principal: CustomerSession | None = None) -> SubmitOutcome:
         flow = await self.get(flow_id, channel, ctx, principal)
         if flow.finished:
             raise FlowCompleted()
@@ -122,9 +123,10 @@ class FlowService:
             raise MethodNotAllowed(details={"methods": list(spec.methods(flow))})
         now = self._clock.now()
         try:
-            if spec.access is Access.PRIVILEGED:
+            action = spec.guarded_action(method_name)
+            if action is not None:
                 assert principal is not None
-                await require_privileged(self._store, principal, self._defences, now)
+                await self._access.require(principal, action)
             result = await method.step(flow, submission, ctx, now)
         except KeepgateError as error:
             # Rejected before the step (bad input, limits): the flow is unchanged.
@@ -140,7 +142,7 @@ class FlowService:
         return SubmitOutcome(run.flow, run.issued, run.device_token, run.revealed)
 
     async def _persist(self, result: StepResult, ctx: RequestContext,
-                       principal: Principal | None, now: datetime) -> EffectRun:
+                       principal: CustomerSession | None, now: datetime) -> EffectRun:
         """The new flow and everything its step asked for, in one unit of work."""
         try:
             async with self._store.unit_of_work(write=True) as uow:

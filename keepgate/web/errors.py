@@ -43,6 +43,7 @@ STATUS_BY_CLASS: dict[type[e.KeepgateError], int] = {
     e.AuthenticationRequired: 401,
     e.StepUpRequired: 403,
     e.FreshSignInRequired: 403,
+    e.AccessDenied: 403,
     e.SecurityConflict: 409,
     e.Throttled: 429,
     e.CsrfRejected: 403,
@@ -123,11 +124,11 @@ def install(app: FastAPI, *, render_page_error: PageErrorRenderer) -> None:
         body = error_body(exc.code, exc.message, exc.details)
         flow = getattr(exc, "flow", None)
         if flow is not None:
-            from keepgate.web.present import public_data
+            from keepgate.web.deps import keepgate_of, presenter_of
             from keepgate.web.schemas import flow_out
 
-            kg = request.app.state.keepgate
-            body["flow"] = flow_out(flow, public_data(kg, flow)).model_dump(mode="json")
+            data = presenter_of(keepgate_of(request)).public_data(flow)
+            body["flow"] = flow_out(flow, data).model_dump(mode="json")
         return ErrorResponse(body, status_code=status, headers=headers_for(exc))
 
     async def validation_error(request: Request, exc: Exception) -> Response:

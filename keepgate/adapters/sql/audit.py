@@ -1,7 +1,9 @@
 """The audit log: append-only and hash-chained.
 
 Each event's hash covers the previous one's, so rewriting or deleting an entry breaks every
-hash after it. Appends are serialised on the single ``audit_head`` row (``SELECT ... FOR
+hash after it. An event's hash covers its actor, except on rows written before actors were
+recorded (their actor columns are NULL, and they are read back with ``actor=None``). Appends
+are serialised on the single ``audit_head`` row (``SELECT ... FOR
 UPDATE`` on PostgreSQL; on SQLite the write transaction already holds the database lock).
 Triggers created by the migrations refuse ``UPDATE`` and ``DELETE`` on ``audit_events``.
 """
@@ -16,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from keepgate.adapters.sql import tables as t
-from keepgate.domain.audit import AuditEvent, EventKind, Outcome
+from keepgate.domain.audit import Actor, ActorKind, AuditEvent, EventKind, Outcome
 from keepgate.security.audit_chain import entry_hash
 from keepgate.services.ports import AuditRecord, ChainLink
 
@@ -29,9 +31,14 @@ class SqlAudit:
 
     @staticmethod
     def content(seq: int, at: datetime, event: AuditEvent) -> dict[str, Any]:
-        return {"seq": seq, "at": at.isoformat(), "kind": event.kind.value,
-                "outcome": event.outcome.value, "account_id": event.account_id,
-                "ip": event.ip, "user_agent": event.user_agent, "details": event.details}
+        """What the entry's hash covers; the actor once one is recorded."""
+        content = {"seq": seq, "at": at.isoformat(), "kind": event.kind.value,
+                   "outcome": event.outcome.value, "account_id": event.account_id,
+                   "ip": event.ip, "user_agent": event.user_agent, "details": event.details}
+        if event.actor is not None:
+            content.update(actor_kind=event.actor.kind.value, actor_id=event.actor.id,
+                           actor_reason=event.actor.reason)
+        return content
 
     async def append(self, event: AuditEvent, now: datetime) -> AuditRecord:
         if not self._writable:
@@ -39,13 +46,16 @@ class SqlAudit:
         head = (await self._c.execute(
             sa.select(t.audit_head).where(t.audit_head.c.id == 1).with_for_update())).one()
         seq = head.seq + 1
+        actor = event.acted_by
+        actor = Actor(actor.kind, actor.id, actor.reason[:500] if actor.reason else None)
         event = AuditEvent(event.kind, event.outcome, event.account_id, event.ip[:64],
-                           event.user_agent[:512], event.details)
+                           event.user_agent[:512], event.details, actor)
         digest = entry_hash(head.last_hash, self.content(seq, now, event))
         await self._c.execute(sa.insert(t.audit_events).values(
             seq=seq, at=now, kind=event.kind.value, outcome=event.outcome.value,
             account_id=event.account_id, ip=event.ip, user_agent=event.user_agent,
-            details=event.details, prev_hash=head.last_hash, hash=digest))
+            details=event.details, prev_hash=head.last_hash, hash=digest,
+            actor_kind=actor.kind.value, actor_id=actor.id, actor_reason=actor.reason))
         await self._c.execute(sa.update(t.audit_head).where(t.audit_head.c.id == 1)
                               .values(seq=seq, last_hash=digest))
         self.appended.append(event)
@@ -53,8 +63,11 @@ class SqlAudit:
 
     @staticmethod
     def _record(r: Any) -> AuditRecord:
+        actor = None if r.actor_kind is None else Actor(ActorKind(r.actor_kind), r.actor_id,
+                                                        r.actor_reason)
         return AuditRecord(r.seq, r.at, AuditEvent(EventKind(r.kind), Outcome(r.outcome),
-                                                   r.account_id, r.ip, r.user_agent, r.details),
+                                                   r.account_id, r.ip, r.user_agent, r.details,
+                                                   actor),
                            r.prev_hash, r.hash)
 
     async def read(self, *, after_seq: int = 0, limit: int = 1000) -> Sequence[AuditRecord]:

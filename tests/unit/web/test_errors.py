@@ -65,6 +65,7 @@ STATUSES = {
     E.AuthenticationRequired: 401,
     E.StepUpRequired: 403,
     E.FreshSignInRequired: 403,
+    E.AccessDenied: 403,
     E.SecurityConflict: 409,
     E.Throttled: 429,
     E.CaptchaRequired: 400,
