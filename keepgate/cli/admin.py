@@ -31,6 +31,7 @@ from rich.table import Table
 from rich.text import Text
 
 from keepgate.config import Settings
+from keepgate.domain.audit import Actor
 from keepgate.services.admin import AccountSummary, AdminError, AdminService, Operator
 from keepgate.services.clock import Clock
 
@@ -108,7 +109,8 @@ async def _audit(admin: AdminService, args: argparse.Namespace, out: Console) ->
         event = record.event
         out.print(_plain("  ".join((
             str(record.seq), _when(record.at), event.kind.value, event.outcome.value,
-            event.ip or "-", json.dumps(event.details, ensure_ascii=False, sort_keys=True)))))
+            _actor(event.acted_by), event.ip or "-",
+            json.dumps(event.details, ensure_ascii=False, sort_keys=True)))))
     if len(records) == args.limit:
         out.print(Text(f"older entries: --before {records[-1].seq}"))
     return 0
@@ -178,6 +180,11 @@ def _summary(found: AccountSummary) -> Table:
             ("lock", lock), ("active sessions", str(found.active_sessions))):
         grid.add_row(_plain(label), _plain(value))
     return grid
+
+
+def _actor(actor: Actor) -> str:
+    who = f"{actor.kind.value}:{actor.id}" if actor.id else actor.kind.value
+    return f"{who} ({actor.reason})" if actor.reason else who
 
 
 def _operator(args: argparse.Namespace) -> Operator:

@@ -1,9 +1,10 @@
 """What an operator does from the command line: find an account and help it, check the audit
 log, and re-encrypt secrets after a key rotation.
 
-Every change names its operator and a reason and is written to the audit log in the same
-transaction as the change itself. Nothing here reveals a secret: an account is shown by its
-status, tier, factors by kind, ban and lock state and session count.
+Every change is written to the audit log in the same transaction as the change itself, with
+the operator as its actor (a staff actor: their name and reason). Nothing here reveals a
+secret: an account is shown by its status, tier, factors by kind, ban and lock state and
+session count.
 
 Re-encryption walks the secrets in id order in batches, one transaction per batch (the batch's
 audit event included), and rewrites a secret only if it is still the one it read. A run that is
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from keepgate.domain.accounts import Account
-from keepgate.domain.audit import AuditEvent, EventKind, Outcome
+from keepgate.domain.audit import Actor, AuditEvent, EventKind, Outcome
 from keepgate.domain.errors import InvalidIdentifier
 from keepgate.domain.factors import Factor, FactorKind
 from keepgate.domain.identifiers import parse_identifier
@@ -41,7 +42,7 @@ class AdminError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Operator:
-    """Who acts, and why: recorded with every change an operator makes."""
+    """Who acts, and why: the actor of every change an operator makes."""
 
     name: str
     reason: str
@@ -56,8 +57,9 @@ class Operator:
             raise AdminError(f"keep the reason under {MAX_REASON_LENGTH} characters")
         object.__setattr__(self, "reason", reason)
 
-    def details(self, **more: object) -> dict[str, object]:
-        return {"operator": self.name, "reason": self.reason, **more}
+    @property
+    def actor(self) -> Actor:
+        return Actor.staff(self.name, self.reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +121,7 @@ class AdminService:
                 raise AdminError(f"account {account.id} is not banned")
             await uow.audit.append(AuditEvent(
                 EventKind.BAN_LIFTED, Outcome.SUCCESS, account.id,
-                details=operator.details(banned_until=_iso(account.banned_until))), now)
+                details={"banned_until": _iso(account.banned_until)}, actor=operator.actor), now)
         return account
 
     async def end_sessions(self, query: str, operator: Operator) -> int:
@@ -130,7 +132,7 @@ class AdminService:
             ended = await uow.sessions.revoke_all(account.id, now, keep=None)
             await uow.audit.append(AuditEvent(
                 EventKind.SIGNED_OUT_EVERYWHERE, Outcome.SUCCESS, account.id,
-                details=operator.details(sessions=ended)), now)
+                details={"sessions": ended}, actor=operator.actor), now)
         return ended
 
     async def audit_trail(self, query: str, *, limit: int,
@@ -185,8 +187,8 @@ class AdminService:
                 if done:
                     await uow.audit.append(AuditEvent(
                         EventKind.SECRETS_REENCRYPTED, Outcome.SUCCESS, None,
-                        details=operator.details(key=self._keyring.current_key_id,
-                                                 factors=done)), self._clock.now())
+                        details={"key": self._keyring.current_key_id, "factors": done},
+                        actor=operator.actor), self._clock.now())
             report.examined += len(factors)
             report.reencrypted += len(done)
             after_id = factors[-1].id

@@ -22,15 +22,14 @@ from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keepgate.services.readiness import READY
-from keepgate.wiring import Keepgate
+from keepgate.web.deps import Services, keepgate_of
 
 router = APIRouter(tags=["operations"])
 
 
 @router.get("/readyz", summary="Readiness: the database (and Redis, when configured) answer",
             responses={503: {"description": "A dependency failed; the body names it"}})
-async def readyz(request: Request) -> JSONResponse:
-    kg: Keepgate = request.app.state.keepgate
+async def readyz(kg: Services) -> JSONResponse:
     checks = await kg.readiness.report()
     ready = all(result == READY for result in checks.values())
     return JSONResponse({"status": "ready" if ready else "unavailable", "checks": checks},
@@ -39,8 +38,7 @@ async def readyz(request: Request) -> JSONResponse:
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics(request: Request) -> Response:
-    kg: Keepgate = request.app.state.keepgate
+async def metrics(request: Request, kg: Services) -> Response:
     token = kg.settings.metrics_token
     if token is None or not _bearer_matches(request, token.reveal()):
         raise HTTPException(404)
@@ -79,6 +77,5 @@ class RequestLatency:
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            kg: Keepgate = scope["app"].state.keepgate
-            kg.metrics.observe_request(scope["method"], template, status,
+            keepgate_of(Request(scope)).metrics.observe_request(scope["method"], template, status,
                                        time.perf_counter() - started)
