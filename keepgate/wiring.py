@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from keepgate.adapters.metrics import PrometheusMetrics
 from keepgate.adapters.pwned_range import PwnedRange
 from keepgate.adapters.ratelimit import LimitsWindowCounters
 from keepgate.adapters.replay import MemoryReplayGuard, RedisReplayGuard
@@ -37,6 +38,7 @@ from keepgate.services.account.notices import NoticeSettings
 from keepgate.services.account.overview import SecurityOverview
 from keepgate.services.account.password import PasswordService
 from keepgate.services.account.takeover import TakeoverReports
+from keepgate.services.admin import AdminService
 from keepgate.services.captcha import CaptchaGate
 from keepgate.services.clock import Clock, SystemClock
 from keepgate.services.defences import SignInDefences
@@ -66,9 +68,11 @@ from keepgate.services.methods.webauthn import (
     WebAuthnCheck,
     WebAuthnEnrolment,
 )
+from keepgate.services.metrics import CountedSolutions, OutboxStatus
 from keepgate.services.notices import Notifier
 from keepgate.services.outbox import OutboxPolicy, OutboxWorker
 from keepgate.services.ports import MessageSender, ReplayGuard
+from keepgate.services.readiness import Check, Readiness
 from keepgate.services.send_budget import SendBudget
 from keepgate.services.sessions import SessionService
 from keepgate.services.throttle import Throttle
@@ -97,6 +101,10 @@ class Keepgate:
     keyring: KeyRing
     account: AccountServices
     maintenance: Maintenance
+    metrics: PrometheusMetrics
+    outbox_status: OutboxStatus
+    readiness: Readiness
+    admin: AdminService
     _closers: tuple[Any, ...] = ()
 
     async def close(self) -> None:
@@ -109,7 +117,9 @@ def build(settings: Settings, *, clock: Clock | None = None,
           defence_policy: DefencePolicy | None = None) -> Keepgate:
     clock = clock or SystemClock()
     master = settings.secret_key.reveal().encode()
-    store = SqlStore(make_engine(settings.database_url))
+    metrics = PrometheusMetrics()
+    store = SqlStore(make_engine(settings.database_url), metrics)
+    checks: dict[str, Check] = {"database": store.ping}
     policies = settings.policies()
     range_check = PwnedRange(settings.pwned_range_url).seen if settings.pwned_range_url else None
     defence = defence_policy or DefencePolicy(
@@ -131,6 +141,7 @@ def build(settings: Settings, *, clock: Clock | None = None,
         client = aioredis.Redis(connection_pool=pool)
         counters = LimitsWindowCounters.on_redis(settings.redis_url, pool)
         guard = RedisReplayGuard(client)
+        checks["redis"] = client.ping
         closers.append(pool.aclose)
     else:
         counters = LimitsWindowCounters.in_memory()
@@ -141,7 +152,7 @@ def build(settings: Settings, *, clock: Clock | None = None,
     captcha = CaptchaGate(
         issuer=CaptchaIssuer(derive_key(master, "captcha"), max_number=settings.captcha_max_number,
                              lifetime=timedelta(minutes=10)),
-        guard=guard, throttle=throttle, clock=clock)
+        guard=CountedSolutions(guard, metrics), throttle=throttle, clock=clock)
     keys = [base64.b64decode(k.reveal()) for k in settings.encryption_keys] or [
         derive_key(master, "secrets-at-rest")]
     keyring = KeyRing(keys)
@@ -202,6 +213,10 @@ def build(settings: Settings, *, clock: Clock | None = None,
             takeover=TakeoverReports(store=store, clock=clock, notifier=notifier,
                                      links=links)),
         maintenance=Maintenance(store=store, clock=clock),
+        metrics=metrics, outbox_status=OutboxStatus(store=store, clock=clock),
+        readiness=Readiness(checks),
+        admin=AdminService(store=store, clock=clock, keyring=keyring,
+                           session_policy=policies.sessions),
         _closers=tuple(closers),
     )
 

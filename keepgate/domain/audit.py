@@ -46,6 +46,8 @@ class EventKind(StrEnum):
     FACTOR_RENAMED = "factor.renamed"
     CONTACT_CHANGED = "contact.changed"
     CONTACT_CHANGE_UNDONE = "contact.change_undone"
+    BAN_LIFTED = "login.ban_lifted"
+    SECRETS_REENCRYPTED = "secrets.reencrypted"
 
 
 # What Keepgate does on its own, even when the event concerns an account.

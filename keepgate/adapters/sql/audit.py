@@ -20,13 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from keepgate.adapters.sql import tables as t
 from keepgate.domain.audit import Actor, ActorKind, AuditEvent, EventKind, Outcome
 from keepgate.security.audit_chain import entry_hash
-from keepgate.services.ports import AuditRecord
+from keepgate.services.ports import AuditRecord, ChainLink
 
 
 class SqlAudit:
     def __init__(self, conn: AsyncConnection, writable: bool) -> None:
         self._c = conn
         self._writable = writable
+        self.appended: list[AuditEvent] = []  # reported to the metrics once committed
 
     @staticmethod
     def content(seq: int, at: datetime, event: AuditEvent) -> dict[str, Any]:
@@ -57,6 +58,7 @@ class SqlAudit:
             actor_kind=actor.kind.value, actor_id=actor.id, actor_reason=actor.reason))
         await self._c.execute(sa.update(t.audit_head).where(t.audit_head.c.id == 1)
                               .values(seq=seq, last_hash=digest))
+        self.appended.append(event)
         return AuditRecord(seq, now, event, head.last_hash, digest)
 
     @staticmethod
@@ -73,6 +75,14 @@ class SqlAudit:
             sa.select(t.audit_events).where(t.audit_events.c.seq > after_seq)
             .order_by(t.audit_events.c.seq).limit(limit))
         return [self._record(r) for r in rows]
+
+    async def head(self) -> tuple[int, str]:
+        row = (await self._c.execute(sa.select(t.audit_head).where(t.audit_head.c.id == 1))).one()
+        return int(row.seq), str(row.last_hash)
+
+    async def links(self, *, after_seq: int, limit: int) -> Sequence[ChainLink]:
+        return [ChainLink(r.seq, self.content(r.seq, r.at, r.event), r.prev_hash, r.hash)
+                for r in await self.read(after_seq=after_seq, limit=limit)]
 
     async def for_account(self, account_id: str, kinds: Sequence[str], *,
                           before_seq: int | None = None, outcome: str | None = None,
