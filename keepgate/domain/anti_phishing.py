@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import re
 
-from keepgate.domain.errors import InputRejected
+from keepgate.domain.errors import InvalidAntiPhishingCode
 
 ANTI_PHISHING_RE = re.compile(r"[A-Za-z0-9]{4,20}")
-
-
-class InvalidAntiPhishingCode(InputRejected):
-    code = "anti_phishing.invalid"
-    message = "Use 4 to 20 letters and digits (A-Z, a-z, 0-9), with no spaces."
 
 
 def parse_anti_phishing_code(raw: object) -> str:

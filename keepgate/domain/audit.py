@@ -1,4 +1,14 @@
-"""Security events for the append-only, hash-chained audit log."""
+"""Security events for the append-only, hash-chained audit log.
+
+An event names whose account it concerns (``account_id``, the subject) apart from who acted
+(``actor``): the customer themself, a staff member, a service client, an API key, or the
+system. A staff member's action always carries a reason.
+
+Most events are the subject's own doing, so an event made without an actor is taken to be by
+the account's holder (or by someone claiming to be them, on a sign-in), and by the system when
+it concerns no account or is one of ``SYSTEM_EVENTS``. Events recorded before actors were
+(``actor`` read back as None) are read by the same rule; their hashes never covered an actor.
+"""
 
 from __future__ import annotations
 
@@ -36,6 +46,55 @@ class EventKind(StrEnum):
     FACTOR_RENAMED = "factor.renamed"
     CONTACT_CHANGED = "contact.changed"
     CONTACT_CHANGE_UNDONE = "contact.change_undone"
+    BAN_LIFTED = "login.ban_lifted"
+    SECRETS_REENCRYPTED = "secrets.reencrypted"
+
+
+# What Keepgate does on its own, even when the event concerns an account.
+SYSTEM_EVENTS = frozenset({EventKind.BANNED, EventKind.PASSWORD_REHASHED, EventKind.THROTTLED,
+                           EventKind.CAPTCHA_DEMANDED})
+
+
+class ActorKind(StrEnum):
+    CUSTOMER = "customer"
+    STAFF = "staff"
+    SERVICE = "service"
+    API_KEY = "api_key"
+    SYSTEM = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who acted: a kind and, for anyone but the system, their id; staff give a reason."""
+
+    kind: ActorKind
+    id: str | None = None
+    reason: str | None = None  # why a staff member acted: shown to auditors
+
+    def __post_init__(self) -> None:
+        if (self.kind is ActorKind.SYSTEM) != (self.id is None):
+            raise ValueError("the system acts without an id; everyone else with one")
+        if self.kind is ActorKind.STAFF and not (self.reason and self.reason.strip()):
+            raise ValueError("a staff member's action always carries a reason")
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls(ActorKind.SYSTEM)
+
+    @classmethod
+    def customer(cls, account_id: str) -> Actor:
+        return cls(ActorKind.CUSTOMER, account_id)
+
+    @classmethod
+    def staff(cls, staff_id: str, reason: str) -> Actor:
+        return cls(ActorKind.STAFF, staff_id, reason)
+
+
+def default_actor(kind: EventKind, account_id: str | None) -> Actor:
+    """The account's holder for their own events; the system for the rest."""
+    if account_id is None or kind in SYSTEM_EVENTS:
+        return Actor.system()
+    return Actor.customer(account_id)
 
 
 class Outcome(StrEnum):
@@ -52,3 +111,8 @@ class AuditEvent:
     user_agent: str = ""
     # Never a secret, code or password: identifiers are recorded masked.
     details: dict[str, Any] = field(default_factory=dict)
+    actor: Actor | None = None  # None: as ``default_actor`` says
+
+    @property
+    def acted_by(self) -> Actor:
+        return self.actor or default_actor(self.kind, self.account_id)

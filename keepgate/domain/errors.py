@@ -1,18 +1,89 @@
-"""The error tree. Every error carries a stable dotted code; only ``web/`` knows HTTP statuses.
+"""The error tree: every public error, its stable dotted code, one line of what it means.
 
-    KeepgateError
-    ├── RequestRejected            request.*       malformed or oversized input
-    ├── FlowError                  flow.*          unknown, expired, finished or contested flows
-    ├── InputRejected              identifier.*, password.*, registration.terms_*
-    ├── CodeError                  code.*          wrong, expired, exhausted, sent too often
-    ├── InvalidCredentials         login.invalid_credentials (also unknown and banned accounts)
-    ├── RegistrationConflict       registration.identifier_taken
-    ├── AuthenticationRequired     auth.required
-    ├── NotFound                   session.not_found
-    └── CsrfRejected               csrf.invalid
+Only ``web/`` knows HTTP statuses (``keepgate.web.errors``, one mapping by class: a class without
+a status of its own answers with its parent's). A test keeps this drawing and the classes equal.
+
+KeepgateError                           error                            base of every public error
+├── RequestRejected                     request.invalid                  fields missing or not valid
+│   ├── MalformedJson                   request.malformed_json           the body is not JSON
+│   └── UnsupportedMediaType            request.unsupported_media_type   body not application/json
+├── FlowError                           flow.error                       flow cannot go on as asked
+│   ├── FlowNotFound                    flow.not_found                   no flow with that id
+│   ├── UnknownFlowKind                 flow.unknown_kind                no flow of that kind
+│   ├── FlowExpired                     flow.expired                     past its expiry
+│   ├── FlowCompleted                   flow.completed                   already finished
+│   ├── FlowConflict                    flow.conflict                    changed by another request
+│   └── MethodNotAllowed                flow.method_not_allowed          not open at this step
+│       └── NoFactorToStepUp            step_up.no_factor                nothing to step up with
+├── InputRejected                       input.rejected                   a value is not acceptable
+│   ├── InvalidIdentifier               identifier.invalid               neither email nor phone
+│   │   ├── InvalidEmail                identifier.invalid_email         not a valid email address
+│   │   │   └── EmailNotAscii           identifier.email_not_ascii       non-ASCII before the @
+│   │   └── InvalidPhone                identifier.invalid_phone         not a valid mobile number
+│   │       └── PhoneTypeRefused        identifier.phone_type_refused    premium-rate and the like
+│   ├── PasswordRejected                password.rejected                choose another password
+│   │   ├── PasswordTooShort            password.too_short               under the minimum length
+│   │   ├── PasswordTooLong             password.too_long                over the maximum length
+│   │   ├── PasswordContainsIdentifier  password.contains_identifier     has the address or our name
+│   │   ├── PasswordBreached            password.breached                seen in published breaches
+│   │   ├── PasswordCommon              password.common                  on common-password lists
+│   │   ├── PasswordTooWeak             password.too_weak                too easy to guess
+│   │   └── PasswordUnchanged           password.unchanged               same as the current one
+│   ├── CurrentPasswordIncorrect        password.current_incorrect       wrong current password
+│   ├── TermsNotAccepted                registration.terms_not_accepted  terms not accepted
+│   ├── ContactInvalid                  contact.invalid                  kind or value missing
+│   ├── ContactUnchanged                contact.unchanged                same as the current one
+│   ├── ContactTaken                    contact.taken                    another account's address
+│   ├── InvalidAntiPhishingCode         anti_phishing.invalid            not 4-20 letters and digits
+│   ├── NoticeNotMutable                notices.not_mutable              cannot be muted
+│   ├── UnknownHistoryEntry             history.unknown_entry            not this account's entry
+│   ├── FactorNameRequired              factor.name_required             a key needs a name
+│   └── RecoveryCodeActionRequired      recovery_code.action_required    action "regenerate" missing
+├── CodeError                           code.error                       a one-time code failed
+│   ├── InvalidCode                     code.invalid                     wrong code
+│   │   └── MalformedCode               code.malformed                   not the expected digits
+│   ├── CodeNotSent                     code.not_sent                    no code sent yet
+│   ├── CodeExpired                     code.expired                     past its lifetime
+│   ├── CodeAttemptsExhausted           code.attempts_exhausted          too many wrong codes
+│   ├── ResendTooSoon                   code.resend_too_soon             wait before another code
+│   └── SendLimitReached                code.send_limit_reached          address got too many codes
+├── NotFound                            not_found                        nothing with that id
+│   ├── SessionNotFound                 session.not_found                no such active session
+│   └── DeviceNotFound                  device.not_found                 no such trusted device
+├── FactorError                         factor.error                     sign-in method problems
+│   ├── FactorNotFound                  factor.not_found                 no such method; a NotFound
+│   ├── FactorUnavailable               factor.unavailable               cannot be set up here
+│   │   └── FactorAlreadyEnrolled       factor.already_enrolled          already set up
+│   ├── LastFactor                      factor.last_factor               the only second factor
+│   ├── InvalidFactorResponse           factor.invalid_response          key's answer not verified
+│   │   └── WebAuthnChallengeExpired    webauthn.challenge_expired       key request expired
+│   └── TotpNotStarted                  totp.not_started                 no secret asked for yet
+├── InvalidCredentials                  login.invalid_credentials        unknown, wrong or banned
+├── RegistrationConflict                registration.identifier_taken    address has an account
+├── AuthenticationRequired              auth.required                    no valid session
+├── StepUpRequired                      step_up_required                 second factor needed first
+├── FreshSignInRequired                 fresh_sign_in_required           sign in again first
+├── AccessDenied                        access.denied                    refused, with the reasons
+├── SecurityConflict                    security.conflict                settings changed meanwhile
+├── Throttled                           throttle.too_many_attempts       too many tries from network
+├── CaptchaRequired                     captcha.required                 proof of work needed
+└── CsrfRejected                        csrf.invalid                     form token missing or wrong
 
 Errors raised by a flow step carry the flow they left behind (``flow``), so a client can redraw
 the form with the messages and counters the failed attempt produced.
+
+Verification failures (``keepgate.security.errors.VerificationFailed`` and its subclasses) are
+not in this tree: they are internal and never reach a client. The code that catches one answers
+with a public error instead, in services but for CSRF (web) and the registration code (its flow):
+
+    InvalidPassword           ->  InvalidCredentials, or CurrentPasswordIncorrect
+    InvalidCodeDigest         ->  InvalidCode, or CodeAttemptsExhausted once the failures run out
+    InvalidTotp               ->  InvalidCode
+    InvalidWebAuthnResponse   ->  InvalidFactorResponse
+    InvalidCaptcha            ->  CaptchaRequired
+    InvalidCsrfToken          ->  CsrfRejected
+    a signed link's failure   ->  no error: the link's page says it is not valid
+    UndecryptableSecret       ->  not translated: a server fault, answered as ``internal``
 """
 
 from __future__ import annotations
@@ -28,11 +99,10 @@ class KeepgateError(Exception):
         self,
         message: str | None = None,
         *,
-        code: str | None = None,
         details: dict[str, Any] | None = None,
         retry_after: int | None = None,
     ) -> None:
-        self.code = code or type(self).code
+        self.code = type(self).code
         self.message = message or type(self).message
         self.details = details or {}
         self.retry_after = retry_after
@@ -42,7 +112,17 @@ class KeepgateError(Exception):
 
 class RequestRejected(KeepgateError):
     code = "request.invalid"
-    message = "The request is not valid."
+    message = "Some fields are missing or not valid."
+
+
+class MalformedJson(RequestRejected):
+    code = "request.malformed_json"
+    message = "The request body is not valid JSON."
+
+
+class UnsupportedMediaType(RequestRejected):
+    code = "request.unsupported_media_type"
+    message = "Send the body as application/json."
 
 
 class FlowError(KeepgateError):
@@ -52,6 +132,11 @@ class FlowError(KeepgateError):
 class FlowNotFound(FlowError):
     code = "flow.not_found"
     message = "This flow does not exist. Start a new one."
+
+
+class UnknownFlowKind(FlowError):
+    code = "flow.unknown_kind"
+    message = "There is no flow of that kind."
 
 
 class FlowExpired(FlowError):
@@ -69,14 +154,14 @@ class FlowConflict(FlowError):
     message = "This flow was changed by another request at the same time. Reload it and try again."
 
 
-class UnknownFlowKind(FlowError):
-    code = "flow.unknown_kind"
-    message = "There is no flow of that kind."
-
-
 class MethodNotAllowed(FlowError):
     code = "flow.method_not_allowed"
     message = "That method cannot be used at this step of the flow."
+
+
+class NoFactorToStepUp(MethodNotAllowed):
+    code = "step_up.no_factor"
+    message = "Set up a second factor first: there is nothing to step up with."
 
 
 class InputRejected(KeepgateError):
@@ -88,14 +173,117 @@ class InvalidIdentifier(InputRejected):
     message = "Enter a valid email address or a mobile number in international format (+…)."
 
 
+class InvalidEmail(InvalidIdentifier):
+    code = "identifier.invalid_email"
+    message = "That email address is not valid."
+
+
+class EmailNotAscii(InvalidEmail):
+    code = "identifier.email_not_ascii"
+    message = ("Use an email address written in plain Latin letters, digits and punctuation "
+               "before the @: ours cannot be delivered everywhere.")
+
+
+class InvalidPhone(InvalidIdentifier):
+    code = "identifier.invalid_phone"
+    message = "That mobile number is not valid."
+
+
+class PhoneTypeRefused(InvalidPhone):
+    code = "identifier.phone_type_refused"
+    message = ("We cannot send codes to premium-rate, shared-cost or other special numbers. "
+               "Use a mobile number.")
+
+
 class PasswordRejected(InputRejected):
     code = "password.rejected"
     message = "Choose a different password."
 
 
+class PasswordTooShort(PasswordRejected):
+    code = "password.too_short"
+    message = "Use a longer password."
+
+
+class PasswordTooLong(PasswordRejected):
+    code = "password.too_long"
+    message = "Use a shorter password."
+
+
+class PasswordContainsIdentifier(PasswordRejected):
+    code = "password.contains_identifier"
+    message = ("Your password must not contain your email address, phone number or the name"
+               " of this service.")
+
+
+class PasswordBreached(PasswordRejected):
+    code = "password.breached"
+    message = "This password appears in published data breaches, so attackers try it early."
+
+
+class PasswordCommon(PasswordRejected):
+    code = "password.common"
+    message = "This password is too common: it appears in lists that attackers try first."
+
+
+class PasswordTooWeak(PasswordRejected):
+    code = "password.too_weak"
+    message = "This password is too easy to guess. Add more words."
+
+
+class PasswordUnchanged(PasswordRejected):
+    code = "password.unchanged"
+    message = "Choose a password different from the current one."
+
+
+class CurrentPasswordIncorrect(InputRejected):
+    code = "password.current_incorrect"
+    message = "Your current password is not correct."
+
+
 class TermsNotAccepted(InputRejected):
     code = "registration.terms_not_accepted"
     message = "You must accept the terms of service to create an account."
+
+
+class ContactInvalid(InputRejected):
+    code = "contact.invalid"
+    message = 'Send {"kind": "email" or "phone", "value": …}.'
+
+
+class ContactUnchanged(InputRejected):
+    code = "contact.unchanged"
+    message = "That is already your address."
+
+
+class ContactTaken(InputRejected):
+    code = "contact.taken"
+    message = "That address now belongs to another account."
+
+
+class InvalidAntiPhishingCode(InputRejected):
+    code = "anti_phishing.invalid"
+    message = "Use 4 to 20 letters and digits (A-Z, a-z, 0-9), with no spaces."
+
+
+class NoticeNotMutable(InputRejected):
+    code = "notices.not_mutable"
+    message = "That notice cannot be muted."
+
+
+class UnknownHistoryEntry(InputRejected):
+    code = "history.unknown_entry"
+    message = "That is not an entry of your login history."
+
+
+class FactorNameRequired(InputRejected):
+    code = "factor.name_required"
+    message = "Give the key a name."
+
+
+class RecoveryCodeActionRequired(InputRejected):
+    code = "recovery_code.action_required"
+    message = 'Send {"method": "recovery_code", "action": "regenerate"}.'
 
 
 class CodeError(KeepgateError):
@@ -105,6 +293,16 @@ class CodeError(KeepgateError):
 class InvalidCode(CodeError):
     code = "code.invalid"
     message = "That code is not correct."
+
+
+class MalformedCode(InvalidCode):
+    code = "code.malformed"
+    message = "Enter the code with all its digits."
+
+
+class CodeNotSent(CodeError):
+    code = "code.not_sent"
+    message = "Ask for a code first."
 
 
 class CodeExpired(CodeError):
@@ -127,6 +325,61 @@ class SendLimitReached(CodeError):
     message = "Too many codes were sent to this address. Try again later."
 
 
+class NotFound(KeepgateError):
+    code = "not_found"
+    message = "Not found."
+
+
+class SessionNotFound(NotFound):
+    code = "session.not_found"
+    message = "There is no active session with that id on your account."
+
+
+class DeviceNotFound(NotFound):
+    code = "device.not_found"
+    message = "There is no such trusted device on your account."
+
+
+class FactorError(KeepgateError):
+    code = "factor.error"
+
+
+class FactorNotFound(FactorError, NotFound):
+    code = "factor.not_found"
+    message = "There is no such sign-in method on your account."
+
+
+class FactorUnavailable(FactorError):
+    code = "factor.unavailable"
+    message = "That method cannot be set up on this account."
+
+
+class FactorAlreadyEnrolled(FactorUnavailable):
+    code = "factor.already_enrolled"
+    message = "This method is already set up."
+
+
+class LastFactor(FactorError):
+    code = "factor.last_factor"
+    message = ("This is your only second factor. Add another one before removing it: an "
+               "account that has two-factor sign-in cannot go back to a password alone.")
+
+
+class InvalidFactorResponse(FactorError):
+    code = "factor.invalid_response"
+    message = "The security key's answer could not be verified. Try again."
+
+
+class WebAuthnChallengeExpired(InvalidFactorResponse):
+    code = "webauthn.challenge_expired"
+    message = "The security key request expired. Try again."
+
+
+class TotpNotStarted(FactorError):
+    code = "totp.not_started"
+    message = "Ask for a new authenticator secret first."
+
+
 class InvalidCredentials(KeepgateError):
     code = "login.invalid_credentials"
     message = "The identifier or password is not correct."
@@ -140,26 +393,6 @@ class RegistrationConflict(KeepgateError):
 class AuthenticationRequired(KeepgateError):
     code = "auth.required"
     message = "Sign in to continue."
-
-
-class NotFound(KeepgateError):
-    code = "not_found"
-    message = "Not found."
-
-
-class SessionNotFound(NotFound):
-    code = "session.not_found"
-    message = "There is no active session with that id on your account."
-
-
-class Throttled(KeepgateError):
-    code = "throttle.too_many_attempts"
-    message = "Too many attempts from your network. Wait a few minutes and try again."
-
-
-class CaptchaRequired(KeepgateError):
-    code = "captcha.required"
-    message = "Please complete the check that you are not a robot."
 
 
 class StepUpRequired(KeepgateError):
@@ -178,29 +411,12 @@ class FreshSignInRequired(KeepgateError):
     message = "For your security, sign in again before changing your sign-in methods."
 
 
-class FactorError(KeepgateError):
-    code = "factor.error"
+class AccessDenied(KeepgateError):
+    """Refused by ``domain.access.authorize`` for a reason other than step-up or a stale sign-in;
+    ``details["reasons"]`` names them."""
 
-
-class FactorNotFound(FactorError, NotFound):
-    code = "factor.not_found"
-    message = "There is no such sign-in method on your account."
-
-
-class FactorUnavailable(FactorError):
-    code = "factor.unavailable"
-    message = "That method cannot be set up on this account."
-
-
-class LastFactor(FactorError):
-    code = "factor.last_factor"
-    message = ("This is your only second factor. Add another one before removing it: an "
-               "account that has two-factor sign-in cannot go back to a password alone.")
-
-
-class InvalidFactorResponse(FactorError):
-    code = "factor.invalid_response"
-    message = "The security key's answer could not be verified. Try again."
+    code = "access.denied"
+    message = "This action is not allowed."
 
 
 class SecurityConflict(KeepgateError):
@@ -209,14 +425,14 @@ class SecurityConflict(KeepgateError):
                "Reload them and try again; nothing was changed.")
 
 
-class CurrentPasswordIncorrect(InputRejected):
-    code = "password.current_incorrect"
-    message = "Your current password is not correct."
+class Throttled(KeepgateError):
+    code = "throttle.too_many_attempts"
+    message = "Too many attempts from your network. Wait a few minutes and try again."
 
 
-class DeviceNotFound(NotFound):
-    code = "device.not_found"
-    message = "There is no such trusted device on your account."
+class CaptchaRequired(KeepgateError):
+    code = "captcha.required"
+    message = "Please complete the check that you are not a robot."
 
 
 class CsrfRejected(KeepgateError):

@@ -22,7 +22,13 @@ from enum import StrEnum
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
-from keepgate.domain.errors import InvalidIdentifier
+from keepgate.domain.errors import (
+    EmailNotAscii,
+    InvalidEmail,
+    InvalidIdentifier,
+    InvalidPhone,
+    PhoneTypeRefused,
+)
 
 MAX_IDENTIFIER_LENGTH = 254
 REFUSED_PHONE_TYPES = frozenset({
@@ -55,9 +61,7 @@ def parse_email(raw: str, *, new_contact: bool = False) -> Identifier:
         # No DNS: deliverability is proven by the code we send, not by a lookup.
         result = validate_email(raw.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
-        raise InvalidIdentifier(
-            f"That email address is not valid: {exc}", code="identifier.invalid_email"
-        ) from None
+        raise InvalidEmail(f"That email address is not valid: {exc}") from None
     # Addresses are matched case-insensitively: two accounts must never differ by case alone.
     email = Identifier(IdentifierKind.EMAIL, result.normalized.lower())
     return check_new_contact(email) if new_contact else email
@@ -66,18 +70,14 @@ def parse_email(raw: str, *, new_contact: bool = False) -> Identifier:
 def parse_phone(raw: str, *, new_contact: bool = False) -> Identifier:
     text = raw.strip()
     if not text.startswith("+"):
-        raise InvalidIdentifier(
-            "Enter the mobile number in international format: + and the country code first.",
-            code="identifier.invalid_phone",
-        )
+        raise InvalidPhone(
+            "Enter the mobile number in international format: + and the country code first.")
     try:
         number = phonenumbers.parse(text, None)
     except phonenumbers.NumberParseException:
         number = None
     if number is None or not phonenumbers.is_valid_number(number):
-        raise InvalidIdentifier(
-            "That mobile number is not valid.", code="identifier.invalid_phone"
-        )
+        raise InvalidPhone()
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     phone = Identifier(IdentifierKind.PHONE, e164)
     return check_new_contact(phone) if new_contact else phone
@@ -89,15 +89,10 @@ def check_new_contact(identifier: Identifier) -> Identifier:
     if identifier.kind is IdentifierKind.EMAIL:
         local, _, _ = identifier.value.rpartition("@")
         if not local.isascii():
-            raise InvalidIdentifier(
-                "Use an email address written in plain Latin letters, digits and punctuation "
-                "before the @: ours cannot be delivered everywhere.",
-                code="identifier.email_not_ascii")
+            raise EmailNotAscii()
         return identifier
     if phonenumbers.number_type(phonenumbers.parse(identifier.value)) in REFUSED_PHONE_TYPES:
-        raise InvalidIdentifier(
-            "We cannot send codes to premium-rate, shared-cost or other special numbers. "
-            "Use a mobile number.", code="identifier.phone_type_refused")
+        raise PhoneTypeRefused()
     return identifier
 
 

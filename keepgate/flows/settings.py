@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from keepgate.domain.access import Action
 from keepgate.domain.identifiers import Identifier, IdentifierKind
 from keepgate.domain.policy import Policies
 from keepgate.flows.base import Channel, Flow, FlowKind, Transitions
@@ -38,6 +39,9 @@ STATES = frozenset({READY})
 METHODS = ("totp", "sms_code", "email_code", "webauthn", "recovery_code", "contact")
 
 TRANSITIONS: Transitions = {READY: {method: frozenset({READY}) for method in METHODS}}
+ACTIONS = {"totp": Action.ADD_FACTOR, "sms_code": Action.ADD_FACTOR,
+           "email_code": Action.ADD_FACTOR, "webauthn": Action.ADD_FACTOR,
+           "recovery_code": Action.REGENERATE_RECOVERY_CODES, "contact": Action.CHANGE_CONTACT}
 
 
 def start(flow_id: str, channel: Channel, now: datetime, lifetime: timedelta, *,
@@ -108,4 +112,5 @@ def _public_data(flow: Flow, methods: tuple[str, ...], policies: Policies) -> di
 
 
 SPEC = FlowSpec(kind=FlowKind.SETTINGS, states=STATES, transitions=TRANSITIONS, start=_start,
-                open_methods=open_methods, public_data=_public_data, access=Access.PRIVILEGED)
+                open_methods=open_methods, public_data=_public_data, access=Access.PRIVILEGED,
+                actions=ACTIONS)

@@ -1,18 +1,21 @@
 """What each flow kind says about itself, once: the runner and the pages only look it up.
 
 A ``FlowSpec`` names the kind, its states and transition table, how to start one, which
-methods are open in a given flow, what a client may see of it, and whether it belongs to a
-signed-in session (``access``). ``keepgate.flows.registry`` maps every ``FlowKind`` to its spec.
+methods are open in a given flow, what a client may see of it, whether it belongs to a
+signed-in session (``access``) and, for a privileged kind, the guarded action each method takes
+(``actions``), which ``domain.access.authorize`` decides on before every submit.
+``keepgate.flows.registry`` maps every ``FlowKind`` to its spec.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from keepgate.domain.access import Action
 from keepgate.domain.policy import Policies
 from keepgate.flows.base import Channel, Flow, FlowKind, Transitions
 
@@ -65,11 +68,18 @@ class FlowSpec:
     open_methods: Callable[[Flow], tuple[str, ...]]
     public_data: Callable[[Flow, tuple[str, ...], Policies], Mapping[str, Any]]
     access: Access = Access.PUBLIC
+    actions: Mapping[str, Action] = field(default_factory=dict)
 
     @property
     def signed_in(self) -> bool:
         """Owned by the session that started it: no other session or client can see it."""
         return self.access is not Access.PUBLIC
+
+    def guarded_action(self, method: str) -> Action | None:
+        """What submitting ``method`` does, for a privileged kind: every method names one."""
+        if self.access is not Access.PRIVILEGED:
+            return None
+        return self.actions[method]
 
     def methods(self, flow: Flow) -> tuple[str, ...]:
         """What a client may submit now: nothing once the flow is finished."""

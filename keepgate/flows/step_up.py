@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from keepgate.domain.audit import EventKind, Outcome
-from keepgate.domain.errors import MethodNotAllowed
+from keepgate.domain.errors import NoFactorToStepUp
 from keepgate.domain.factors import FACTOR_PREFERENCE
 from keepgate.flows.base import (
     COMPLETED,
@@ -68,8 +68,7 @@ def start(flow_id: str, channel: Channel, now: datetime, lifetime: timedelta, *,
 def _start(opening: Opening) -> Flow:
     owner = opening.signed_in
     if not owner.factors:
-        raise MethodNotAllowed("Set up a second factor first: there is nothing to step up "
-                               "with.", code="step_up.no_factor")
+        raise NoFactorToStepUp()
     return start(opening.flow_id, opening.channel, opening.now,
                  opening.policies.flows.login_lifetime, account_id=owner.account_id,
                  session_id=owner.session_id, factors=owner.factors, binding=opening.binding)

@@ -1,4 +1,8 @@
-"""Verification failures raised by ``security``; callers catch them, they cannot forget them."""
+"""Verification failures raised by ``security``; callers catch them, they cannot forget them.
+
+They are internal and never reach a client: whoever catches one answers with a public error
+instead (``keepgate.domain.errors`` draws which answers which).
+"""
 
 
 class VerificationFailed(Exception):

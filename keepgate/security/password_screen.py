@@ -15,7 +15,14 @@ from collections.abc import Callable, Sequence
 import phonenumbers
 from zxcvbn import zxcvbn
 
-from keepgate.domain.errors import PasswordRejected
+from keepgate.domain.errors import (
+    PasswordBreached,
+    PasswordCommon,
+    PasswordContainsIdentifier,
+    PasswordTooLong,
+    PasswordTooShort,
+    PasswordTooWeak,
+)
 from keepgate.domain.policy import PasswordPolicy
 from keepgate.security.breached_passwords import is_breached
 
@@ -42,36 +49,26 @@ def _words_of(user_inputs: Sequence[str]) -> list[str]:
 
 def screen_password(password: str, *, user_inputs: Sequence[str], policy: PasswordPolicy,
                     range_check: Callable[[str], bool] | None = None) -> None:
-    """Raise ``PasswordRejected`` with a stable code and a reason a person can act on.
+    """Raise a ``PasswordRejected`` subclass with a stable code and a reason a person can act on.
 
     ``range_check`` asks a breached-password range API after the shipped corpus (optional).
     """
     normalized = unicodedata.normalize("NFKC", password)
     length = len(normalized)
     if length < policy.min_length:
-        raise PasswordRejected(
+        raise PasswordTooShort(
             f"Use at least {policy.min_length} characters. Spaces and any characters are allowed;"
-            " a few unrelated words make a strong password.",
-            code="password.too_short",
-        )
+            " a few unrelated words make a strong password.")
     if length > policy.max_length:
-        raise PasswordRejected(
-            f"Use at most {policy.max_length} characters.", code="password.too_long"
-        )
+        raise PasswordTooLong(f"Use at most {policy.max_length} characters.")
     lowered = normalized.casefold()
     for word in _words_of([*user_inputs, *policy.product_words]):
         if word in lowered:
-            raise PasswordRejected(
-                "Your password must not contain your email address, phone number or the name"
-                " of this service.",
-                code="password.contains_identifier",
-            )
+            raise PasswordContainsIdentifier()
     if is_breached(normalized, range_check=range_check):
-        raise PasswordRejected(
+        raise PasswordBreached(
             "This password appears in published data breaches, so attackers try it early."
-            " Choose one you have never used anywhere else; a few unrelated words work well.",
-            code="password.breached",
-        )
+            " Choose one you have never used anywhere else; a few unrelated words work well.")
     with _lock:
         result = zxcvbn(normalized[:ZXCVBN_MAX], user_inputs=[*user_inputs, *policy.product_words])
     if result["score"] >= policy.min_score:
@@ -87,12 +84,8 @@ def screen_password(password: str, *, user_inputs: Sequence[str], policy: Passwo
         s for s in [feedback.get("warning") or "", *(feedback.get("suggestions") or [])] if s
     )
     if is_common:
-        raise PasswordRejected(
+        raise PasswordCommon(
             "This password is too common: it appears in lists that attackers try first."
-            + (f" {hint}" if hint else ""),
-            code="password.common",
-        )
-    raise PasswordRejected(
-        "This password is too easy to guess." + (f" {hint}" if hint else " Add more words."),
-        code="password.too_weak",
-    )
+            + (f" {hint}" if hint else ""))
+    raise PasswordTooWeak(
+        "This password is too easy to guess." + (f" {hint}" if hint else " Add more words."))

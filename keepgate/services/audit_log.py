@@ -18,9 +18,12 @@ log = logging.getLogger("keepgate.audit")
 
 def line(record: AuditRecord) -> str:
     event = record.event
+    actor = event.acted_by
     return json.dumps({
         "seq": record.seq, "at": record.at.isoformat(), "kind": event.kind.value,
-        "outcome": event.outcome.value, "account_id": event.account_id, "ip": event.ip,
+        "outcome": event.outcome.value, "account_id": event.account_id,
+        "actor": {"kind": actor.kind.value, "id": actor.id, "reason": actor.reason},
+        "ip": event.ip,
         "user_agent": event.user_agent, "request_id": event.details.get("request_id"),
         "details": event.details, "hash": record.hash,
     }, ensure_ascii=True, separators=(",", ":"), default=str)

@@ -16,10 +16,11 @@ from typing import Any, Protocol, TypeVar
 
 from keepgate.domain.accounts import Account, AccountStatus
 from keepgate.domain.audit import AuditEvent, EventKind, Outcome
-from keepgate.domain.errors import InputRejected, SecurityConflict
+from keepgate.domain.errors import ContactTaken, SecurityConflict
 from keepgate.domain.factors import DefencePolicy, TrustedDevice
 from keepgate.domain.holds import HOLD_DURATION, HoldReason
 from keepgate.domain.identifiers import Identifier, IdentifierKind
+from keepgate.domain.principals import CustomerSession
 from keepgate.domain.sessions import Session, SessionPolicy, assurance_level
 from keepgate.flows.base import (
     ChangeContact,
@@ -32,6 +33,7 @@ from keepgate.flows.base import (
     IssueSession,
     RecordEvent,
     SendMessage,
+    SettleAttempt,
     UpdatePasswordHash,
 )
 from keepgate.security import recovery_codes
@@ -39,10 +41,11 @@ from keepgate.security.link_tokens import LinkSigner
 from keepgate.security.recovery_codes import RecoveryCodeHasher
 from keepgate.security.tokens import hash_token, new_id, new_token
 from keepgate.services.context import RequestContext
+from keepgate.services.defences import write_settlement
 from keepgate.services.holds import place_hold
 from keepgate.services.notices import Notifier
 from keepgate.services.ports import IdentifierTaken, UnitOfWork
-from keepgate.services.sessions import Principal, end_sessions_over_cap
+from keepgate.services.sessions import end_sessions_over_cap
 
 E_contra = TypeVar("E_contra", contravariant=True)
 
@@ -60,7 +63,7 @@ class EffectRun:
     uow: UnitOfWork
     request: RequestContext
     now: datetime
-    principal: Principal | None
+    principal: CustomerSession | None
     flow: Flow
     issued: IssuedSession | None = None
     device_token: str | None = None  # a newly trusted device: shown once
@@ -231,8 +234,7 @@ class ChangeContactHandler:
             changed = await run.uow.accounts.update_security(
                 account.id, effect.expected_version, **{kind: effect.new.value})
         except IdentifierTaken:
-            raise InputRejected("That address now belongs to another account.",
-                                code="contact.taken") from None
+            raise ContactTaken() from None
         if not changed:
             raise SecurityConflict()
         reason = HoldReason.EMAIL_CHANGE if email else HoldReason.PHONE_CHANGE
@@ -272,6 +274,11 @@ async def update_password_hash(effect: UpdatePasswordHash, run: EffectRun) -> No
                                  effect.account_id))
 
 
+async def settle_attempt(effect: SettleAttempt, run: EffectRun) -> None:
+    """A passed sign-in attempt, settled with the flow it moved on."""
+    await write_settlement(run.uow, effect, run.now)
+
+
 EffectHandlers = Mapping[type[Any], Handler[Any]]
 
 
@@ -291,6 +298,7 @@ def effect_handlers(*, notifier: Notifier, sessions: SessionPolicy, defences: De
         ChangeContact: ChangeContactHandler(notifier, signer, public_url.rstrip("/")),
         UpdatePasswordHash: update_password_hash,
         RecordEvent: record_event,
+        SettleAttempt: settle_attempt,
     }
     return handlers
 

@@ -19,7 +19,7 @@ from datetime import timedelta
 import anyio
 
 from keepgate.services.clock import Clock
-from keepgate.services.ports import MessageSender, Store
+from keepgate.services.ports import MessageSender, OutboxMessage, Store
 
 log = logging.getLogger("keepgate.outbox")
 
@@ -45,6 +45,11 @@ class OutboxWorker:
         self._clock = clock
         self._senders = senders
         self.policy = policy
+
+    async def recent(self, limit: int) -> Sequence[OutboxMessage]:
+        """The newest messages, delivered or not: the development outbox page shows them."""
+        async with self._store.unit_of_work(write=False) as uow:
+            return await uow.outbox.recent(limit)
 
     async def run_once(self) -> int:
         """Deliver what is due now; returns how many messages were delivered."""

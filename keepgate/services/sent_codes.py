@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from keepgate.domain.errors import (
     CodeAttemptsExhausted,
     CodeExpired,
+    CodeNotSent,
     InvalidCode,
     ResendTooSoon,
 )
@@ -67,7 +68,7 @@ class CodeSlot:
         """Return the flow with the code spent, or raise (the caller records the failure)."""
         pending = sent_code(flow, self.key)
         if pending.expires_at is None:
-            raise InvalidCode("Ask for a code first.", code="code.not_sent")
+            raise CodeNotSent()
         if pending.failures >= policy.max_failures:
             raise CodeAttemptsExhausted("Too many wrong codes. Ask for a new code.")
         if now >= pending.expires_at:

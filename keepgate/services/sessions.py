@@ -7,12 +7,11 @@ the oldest, with a notice.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
-from keepgate.domain.accounts import Account
 from keepgate.domain.audit import AuditEvent, EventKind, Outcome
 from keepgate.domain.errors import AuthenticationRequired, SessionNotFound
+from keepgate.domain.principals import CustomerSession
 from keepgate.domain.sessions import Session, SessionPolicy
 from keepgate.security.tokens import hash_token
 from keepgate.services.clock import Clock
@@ -24,19 +23,13 @@ from keepgate.services.ports import Store, UnitOfWork
 MAX_TOKEN_LENGTH = 128
 
 
-@dataclass(frozen=True, slots=True)
-class Principal:
-    session: Session
-    account: Account
-
-
 class SessionService:
     def __init__(self, *, store: Store, clock: Clock, policy: SessionPolicy) -> None:
         self._store = store
         self._clock = clock
         self.policy = policy
 
-    async def authenticate(self, token: str | None) -> Principal:
+    async def authenticate(self, token: str | None) -> CustomerSession:
         if not token or len(token) > MAX_TOKEN_LENGTH:
             raise AuthenticationRequired()
         now = self._clock.now()
@@ -48,7 +41,7 @@ class SessionService:
         if session.needs_touch(self.policy, now):
             async with self._store.unit_of_work(write=True) as uow:
                 await uow.sessions.touch(session.id, now)
-        return Principal(session, account)
+        return CustomerSession(session, account)
 
     async def list_active(self, account_id: str) -> Sequence[Session]:
         now = self._clock.now()
@@ -57,7 +50,8 @@ class SessionService:
         active = [s for s in sessions if s.is_active(self.policy, now)]
         return sorted(active, key=lambda s: s.last_seen_at, reverse=True)
 
-    async def revoke(self, principal: Principal, session_id: str, ctx: RequestContext) -> None:
+    async def revoke(self, principal: CustomerSession, session_id: str,
+                     ctx: RequestContext) -> None:
         now = self._clock.now()
         async with self._store.unit_of_work(write=True) as uow:
             target = await uow.sessions.get(session_id)
@@ -70,7 +64,7 @@ class SessionService:
             await uow.audit.append(AuditEvent(kind, Outcome.SUCCESS, principal.account.id, ctx.ip,
                                               ctx.user_agent, {"session_id": session_id}), now)
 
-    async def revoke_others(self, principal: Principal, ctx: RequestContext) -> int:
+    async def revoke_others(self, principal: CustomerSession, ctx: RequestContext) -> int:
         now = self._clock.now()
         async with self._store.unit_of_work(write=True) as uow:
             count = await uow.sessions.revoke_all(principal.account.id, now,
@@ -80,7 +74,7 @@ class SessionService:
                                               {"count": count}), now)
         return count
 
-    async def logout(self, principal: Principal, ctx: RequestContext) -> None:
+    async def logout(self, principal: CustomerSession, ctx: RequestContext) -> None:
         await self.revoke(principal, principal.session.id, ctx)
 
 

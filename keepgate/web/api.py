@@ -1,22 +1,25 @@
-"""The JSON API (``/api/v1``): flows for apps and services, the account, its sessions."""
+"""The JSON API (``/api/v1``): flows for apps and services, the account, its sessions.
+
+Routes receive the signed-in customer and the services they call as typed dependencies
+(``web.deps``).
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import replace
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import TypeAdapter, ValidationError
 
-from keepgate.domain.errors import AuthenticationRequired, RequestRejected
+from keepgate.domain.errors import UnsupportedMediaType
 from keepgate.flows.base import Channel, Flow, FlowKind
 from keepgate.services.context import RequestContext
 from keepgate.services.effects import IssuedSession
-from keepgate.services.sessions import Principal
-from keepgate.web.present import public_data
+from keepgate.web.deps import Account, Current, Flows, MaybeCurrent, Presenter, Sessions
+from keepgate.web.present import FlowPresenter
 from keepgate.web.requests import request_context
 from keepgate.web.schemas import (
     ErrorOut,
@@ -32,42 +35,10 @@ from keepgate.web.schemas import (
     session_out,
     to_submission,
 )
-from keepgate.wiring import Keepgate
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorOut} for status in (400, 401, 403, 404, 409, 410, 413, 422, 429)}
 router = APIRouter(prefix="/api/v1", responses=ERRORS)
-bearer = HTTPBearer(auto_error=False, description="A session token from a completed sign-in")
-
-
-def services(request: Request) -> Keepgate:
-    kg: Keepgate = request.app.state.keepgate
-    return kg
-
-
-async def principal(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Principal:
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise AuthenticationRequired()
-    return await services(request).sessions.authenticate(credentials.credentials)
-
-
-Current = Annotated[Principal, Depends(principal)]
-
-
-async def optional_principal(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Principal | None:
-    """Sign-in and sign-up need no session; settings and step-up flows belong to one."""
-    if credentials is None:
-        return None
-    return await principal(request, credentials)
-
-
-MaybeCurrent = Annotated[Principal | None, Depends(optional_principal)]
 DEVICE_HEADER = "X-Keepgate-Device"
 
 
@@ -77,18 +48,18 @@ def context(request: Request) -> RequestContext:
     return replace(ctx, device_token=device[:128] if device else None)
 
 
-def present(kg: Keepgate, outcome_flow: Flow, issued: IssuedSession | None = None,
+def present(presenter: FlowPresenter, outcome_flow: Flow, issued: IssuedSession | None = None,
             device_token: str | None = None, revealed: dict[str, Any] | None = None) -> FlowOut:
-    data = public_data(kg, outcome_flow)
+    data = presenter.public_data(outcome_flow)
     data.update(revealed or {})
     return flow_out(outcome_flow, data, issued, device_token)
 
 
 @router.get("/flows/{flow_id}", response_model=FlowOut, summary="Read a flow")
-async def get_flow(flow_id: str, request: Request, current: MaybeCurrent) -> FlowOut:
-    kg = services(request)
-    flow = await kg.flows.get(flow_id, Channel.API, context(request), current)
-    return present(kg, flow)
+async def get_flow(flow_id: str, request: Request, current: MaybeCurrent, flows: Flows,
+                   presenter: Presenter) -> FlowOut:
+    flow = await flows.get(flow_id, Channel.API, context(request), current)
+    return present(presenter, flow)
 
 
 SUBMISSION = TypeAdapter(FlowSubmission)
@@ -99,8 +70,7 @@ FLOW_KINDS = frozenset(k.value for k in FlowKind)
 async def _json_body(request: Request) -> Any:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
-        raise RequestRejected("Send the body as application/json.",
-                              code="request.unsupported_media_type")
+        raise UnsupportedMediaType()
     raw = await request.body()
     try:
         return json.loads(raw)
@@ -124,21 +94,20 @@ async def _json_body(request: Request) -> Any:
                                          if k != "$defs"}}}}},
 )
 async def post_flow(kind_or_id: str, request: Request, response: Response,
-                    current: MaybeCurrent) -> FlowOut:
-    kg = services(request)
+                    current: MaybeCurrent, flows: Flows, presenter: Presenter) -> FlowOut:
     ctx = context(request)
     if kind_or_id in FLOW_KINDS:
-        flow = await kg.flows.start(kind_or_id, Channel.API, ctx, current)
+        flow = await flows.start(kind_or_id, Channel.API, ctx, current)
         response.status_code = 201
-        return present(kg, flow)
+        return present(presenter, flow)
     payload = await _json_body(request)
     try:
         body = SUBMISSION.validate_python(payload)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_input=False)) from None
-    outcome = await kg.flows.submit(kind_or_id, Channel.API, body.method, to_submission(body),
-                                    ctx, current)
-    return present(kg, outcome.flow, outcome.issued, outcome.device_token, outcome.revealed)
+    outcome = await flows.submit(kind_or_id, Channel.API, body.method, to_submission(body),
+                                 ctx, current)
+    return present(presenter, outcome.flow, outcome.issued, outcome.device_token, outcome.revealed)
 
 
 @router.get("/me", response_model=MeOut, summary="The signed-in account")
@@ -147,28 +116,30 @@ async def me(current: Current) -> MeOut:
 
 
 @router.get("/sessions", response_model=SessionsOut, summary="My active sessions")
-async def list_sessions(request: Request, current: Current) -> SessionsOut:
-    sessions = await services(request).sessions.list_active(current.account.id)
-    return SessionsOut(sessions=[session_out(s, current.session.id) for s in sessions])
+async def list_sessions(current: Current, sessions: Sessions) -> SessionsOut:
+    active = await sessions.list_active(current.account.id)
+    return SessionsOut(sessions=[session_out(s, current.session.id) for s in active])
 
 
 @router.delete("/sessions/{session_id}", status_code=204, summary="End one of my sessions")
-async def revoke_session(session_id: str, request: Request, current: Current) -> Response:
-    await services(request).sessions.revoke(current, session_id, request_context(request))
+async def revoke_session(session_id: str, request: Request, current: Current,
+                         sessions: Sessions) -> Response:
+    await sessions.revoke(current, session_id, request_context(request))
     return Response(status_code=204)
 
 
 @router.delete("/sessions", response_model=RevokedOut,
                summary="End all my sessions except this one")
-async def revoke_other_sessions(request: Request, current: Current) -> RevokedOut:
-    count = await services(request).sessions.revoke_others(current, request_context(request))
+async def revoke_other_sessions(request: Request, current: Current,
+                                sessions: Sessions) -> RevokedOut:
+    count = await sessions.revoke_others(current, request_context(request))
     return RevokedOut(revoked=count)
 
 
 @router.get("/security/factors", response_model=FactorsOut, tags=["security"],
             summary="My second factors and how many recovery codes are left")
-async def list_factors(request: Request, current: Current) -> FactorsOut:
-    overview = await services(request).account.factors.overview(current.account.id)
+async def list_factors(current: Current, account: Account) -> FactorsOut:
+    overview = await account.factors.overview(current.account.id)
     return FactorsOut(factors=[factor_out(f) for f in overview.factors],
                       recovery_codes_left=overview.recovery_codes_left)
 
@@ -176,14 +147,15 @@ async def list_factors(request: Request, current: Current) -> FactorsOut:
 @router.delete("/security/factors/{factor_id}", status_code=204, tags=["security"],
                summary="Remove a second factor (needs step-up; never the last one)",
                responses={403: {"model": ErrorOut}})
-async def remove_factor(factor_id: str, request: Request, current: Current) -> Response:
-    await services(request).account.factors.remove(current, factor_id, context(request))
+async def remove_factor(factor_id: str, request: Request, current: Current,
+                        account: Account) -> Response:
+    await account.factors.remove(current, factor_id, context(request))
     return Response(status_code=204)
 
 
 @router.post("/logout", status_code=204, summary="End this session")
-async def logout(request: Request, current: Current) -> Response:
-    await services(request).sessions.logout(current, request_context(request))
+async def logout(request: Request, current: Current, sessions: Sessions) -> Response:
+    await sessions.logout(current, request_context(request))
     return Response(status_code=204)
 
 

@@ -18,56 +18,45 @@ from keepgate.web.middleware import CSP, STATIC_HEADERS, AnswerInternalErrors
 
 log = logging.getLogger("keepgate.web")
 
-STATUS_BY_CODE: dict[str, int] = {
-    "request.malformed_json": 400,
-    "request.invalid": 422,
-    "request.too_large": 413,
-    "request.unsupported_media_type": 415,
-    "flow.not_found": 404,
-    "flow.unknown_kind": 404,
-    "flow.expired": 410,
-    "flow.completed": 409,
-    "flow.conflict": 409,
-    "flow.method_not_allowed": 400,
-    "code.resend_too_soon": 429,
-    "code.send_limit_reached": 429,
-    "login.invalid_credentials": 401,
-    "registration.identifier_taken": 409,
-    "auth.required": 401,
-    "session.not_found": 404,
-    "csrf.invalid": 403,
-    "step_up_required": 403,
-    "fresh_sign_in_required": 403,
-    "throttle.too_many_attempts": 429,
-    "captcha.required": 400,
-    "factor.not_found": 404,
-    "factor.last_factor": 409,
-    "factor.already_enrolled": 409,
-    "step_up.no_factor": 409,
-    "security.conflict": 409,
-    "device.not_found": 404,
-    "contact.taken": 409,
+# A class not listed answers with the status of the nearest class on its MRO that is:
+# FactorNotFound with NotFound's 404, CaptchaRequired with KeepgateError's 400. Requests the
+# middleware refuses before any route (request.too_large, request.headers_too_large, a NUL in
+# the address) are answered there.
+STATUS_BY_CLASS: dict[type[e.KeepgateError], int] = {
+    e.KeepgateError: 400,
+    e.RequestRejected: 422,
+    e.MalformedJson: 400,
+    e.UnsupportedMediaType: 415,
+    e.FlowNotFound: 404,
+    e.UnknownFlowKind: 404,
+    e.FlowExpired: 410,
+    e.FlowCompleted: 409,
+    e.FlowConflict: 409,
+    e.NoFactorToStepUp: 409,
+    e.ContactTaken: 409,
+    e.ResendTooSoon: 429,
+    e.SendLimitReached: 429,
+    e.NotFound: 404,
+    e.FactorAlreadyEnrolled: 409,
+    e.LastFactor: 409,
+    e.InvalidCredentials: 401,
+    e.RegistrationConflict: 409,
+    e.AuthenticationRequired: 401,
+    e.StepUpRequired: 403,
+    e.FreshSignInRequired: 403,
+    e.AccessDenied: 403,
+    e.SecurityConflict: 409,
+    e.Throttled: 429,
+    e.CsrfRejected: 403,
 }
 
-STATUS_BY_TYPE: tuple[tuple[type[e.KeepgateError], int], ...] = (
-    (e.InputRejected, 400),
-    (e.CodeError, 400),
-    (e.NotFound, 404),
-    (e.FlowError, 400),
-    (e.RequestRejected, 400),
-)
-
 HTTP_CODES = {404: "http.not_found", 405: "http.method_not_allowed",
-              415: "request.unsupported_media_type"}
+              415: e.UnsupportedMediaType.code}
 
 
 def status_for(error: e.KeepgateError) -> int:
-    if error.code in STATUS_BY_CODE:
-        return STATUS_BY_CODE[error.code]
-    for kind, status in STATUS_BY_TYPE:
-        if isinstance(error, kind):
-            return status
-    return 400
+    return next(STATUS_BY_CLASS[kind] for kind in type(error).__mro__
+                if kind in STATUS_BY_CLASS)
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None
@@ -95,16 +84,16 @@ def headers_for(error: e.KeepgateError) -> dict[str, str]:
     return headers
 
 
-def _validation_details(exc: RequestValidationError) -> tuple[str, str, dict[str, Any]]:
+def _validation_error(exc: RequestValidationError) -> e.RequestRejected:
     problems = []
     for err in exc.errors():
         if err.get("type") == "json_invalid":
-            return "request.malformed_json", "The request body is not valid JSON.", {}
+            return e.MalformedJson()
         # Never echo the input back: it may be a password.
         location = [str(p) for p in err.get("loc", ()) if p != "body"]
         problems.append({"field": ".".join(location), "problem": err.get("msg", "invalid"),
                          "type": err.get("type", "invalid")})
-    return "request.invalid", "Some fields are missing or not valid.", {"errors": problems}
+    return e.RequestRejected(details={"errors": problems})
 
 
 PageErrorRenderer = Callable[[Request, int, str, str], Response]
@@ -124,17 +113,18 @@ def install(app: FastAPI, *, render_page_error: PageErrorRenderer) -> None:
         body = error_body(exc.code, exc.message, exc.details)
         flow = getattr(exc, "flow", None)
         if flow is not None:
-            from keepgate.web.present import public_data
+            from keepgate.web.deps import keepgate_of, presenter_of
             from keepgate.web.schemas import flow_out
 
-            kg = request.app.state.keepgate
-            body["flow"] = flow_out(flow, public_data(kg, flow)).model_dump(mode="json")
+            data = presenter_of(keepgate_of(request)).public_data(flow)
+            body["flow"] = flow_out(flow, data).model_dump(mode="json")
         return ErrorResponse(body, status_code=status, headers=headers_for(exc))
 
     async def validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        code, message, details = _validation_details(exc)
-        status = STATUS_BY_CODE[code]
+        error = _validation_error(exc)
+        code, message, details = error.code, error.message, error.details
+        status = status_for(error)
         if wants_page(request):
             return render_page_error(request, status, code, message)
         return ErrorResponse(error_body(code, message, details), status_code=status)

@@ -1,20 +1,24 @@
 """Server-rendered pages over the same flows as the API: cookies, CSRF, redirects.
 
 Scripts are external modules only (passkeys, the CAPTCHA widget): the CSP forbids inline ones.
+Each route receives its ``PageState`` (``Page``) and the services it calls as typed
+dependencies (``web.deps``).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from keepgate.config import Settings
 from keepgate.domain.errors import (
     AuthenticationRequired,
     CsrfRejected,
@@ -23,6 +27,7 @@ from keepgate.domain.errors import (
 )
 from keepgate.domain.factors import FACTOR_LABELS
 from keepgate.domain.kyc import CAPABILITY_LABELS, TIERS, tier
+from keepgate.domain.principals import CustomerSession
 from keepgate.flows.base import COMPLETED, Channel, Flow, FlowKind
 from keepgate.flows.context import webauthn_options
 from keepgate.flows.login import AWAITING_SECOND_FACTOR
@@ -30,18 +35,27 @@ from keepgate.security.csrf import CsrfTokens
 from keepgate.security.errors import InvalidCsrfToken
 from keepgate.services.context import RequestContext
 from keepgate.services.devices import describe_device
-from keepgate.services.flows import SubmitOutcome, methods_of
+from keepgate.services.flows import FlowService, SubmitOutcome, methods_of
 from keepgate.services.methods import (
     CodeSubmission,
     FactorSubmission,
     PasswordSubmission,
     Submission,
 )
-from keepgate.services.sessions import Principal
+from keepgate.services.sessions import SessionService
+from keepgate.web.deps import (
+    AppSettings,
+    Csrf,
+    Defences,
+    Flows,
+    Outbox,
+    Presenter,
+    Sessions,
+    keepgate_of,
+)
 from keepgate.web.errors import status_for
-from keepgate.web.present import public_data
+from keepgate.web.present import FlowPresenter
 from keepgate.web.requests import request_context
-from keepgate.wiring import Keepgate
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 router = APIRouter(include_in_schema=False)
@@ -62,86 +76,112 @@ LOGIN = FlowPage(FlowKind.LOGIN, "/login", "login.html", "/account")
 NOTICES = frozenset({"registered", "signed-out"})
 
 
-def kg_of(request: Request) -> Keepgate:
-    kg: Keepgate = request.app.state.keepgate
-    return kg
-
-
-def cookie_names(kg: Keepgate) -> tuple[str, str]:
+def cookie_names(settings: Settings) -> tuple[str, str]:
     """``__Host-`` cookies cannot be set by a sibling subdomain; they need Secure (HTTPS)."""
-    prefix = "__Host-" if kg.settings.secure_cookies else ""
+    prefix = "__Host-" if settings.secure_cookies else ""
     return f"{prefix}keepgate_session", f"{prefix}keepgate_csrf"
 
 
-def device_cookie(kg: Keepgate) -> str:
-    return f"{'__Host-' if kg.settings.secure_cookies else ''}keepgate_device"
+def device_cookie(settings: Settings) -> str:
+    return f"{'__Host-' if settings.secure_cookies else ''}keepgate_device"
 
 
 def page_context(page: PageState) -> RequestContext:
     ctx = request_context(page.request, page.binding)
-    token = page.request.cookies.get(device_cookie(page.kg))
+    token = page.request.cookies.get(device_cookie(page.settings))
     return replace(ctx, device_token=token[:128] if token else None)
-
-
-def _set_cookie(response: Response, kg: Keepgate, name: str, value: str,
-                max_age: int | None = None) -> None:
-    response.set_cookie(name, value, max_age=max_age, path="/", httponly=True, samesite="lax",
-                        secure=kg.settings.secure_cookies)
 
 
 class PageState:
     """Per-request page plumbing: the CSRF cookie (made on first sight) and the signed-in user."""
 
-    def __init__(self, request: Request) -> None:
+    def __init__(self, request: Request, *, settings: Settings, csrf: CsrfTokens,
+                 sessions: SessionService) -> None:
         self.request = request
-        self.kg = kg_of(request)
-        self.session_cookie, self.csrf_cookie = cookie_names(self.kg)
+        self.settings = settings
+        self.sessions = sessions
+        self._csrf = csrf
+        self.session_cookie, self.csrf_cookie = cookie_names(settings)
         existing = request.cookies.get(self.csrf_cookie)
         self.new_csrf = existing is None or len(existing) > 100
         self.csrf_value = CsrfTokens.new_cookie_value() if self.new_csrf else str(existing)
 
+    @classmethod
+    def outside_routes(cls, request: Request) -> PageState:
+        """For error pages, drawn where no route's dependencies were resolved."""
+        kg = keepgate_of(request)
+        return cls(request, settings=kg.settings, csrf=kg.csrf, sessions=kg.sessions)
+
     @property
     def csrf_token(self) -> str:
-        return self.kg.csrf.token_for(self.csrf_value)
+        return self._csrf.token_for(self.csrf_value)
 
     @property
     def binding(self) -> str:
         return CsrfTokens.binding(self.csrf_value)
 
+    def set_cookie(self, response: Response, name: str, value: str,
+                   max_age: int | None = None) -> None:
+        response.set_cookie(name, value, max_age=max_age, path="/", httponly=True,
+                            samesite="lax", secure=self.settings.secure_cookies)
+
     def finish(self, response: Response) -> Response:
         if self.new_csrf:
-            _set_cookie(response, self.kg, self.csrf_cookie, self.csrf_value)
+            self.set_cookie(response, self.csrf_cookie, self.csrf_value)
         return response
 
     async def check_csrf(self) -> dict[str, str]:
         form = await self.request.form()
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
         try:
-            self.kg.csrf.verify(None if self.new_csrf else self.csrf_value,
+            self._csrf.verify(None if self.new_csrf else self.csrf_value,
                                 fields.get("csrf_token"))
         except InvalidCsrfToken:
             raise CsrfRejected() from None
         return fields
 
-    async def principal(self) -> Principal | None:
+    async def principal(self) -> CustomerSession | None:
         try:
-            return await self.kg.sessions.authenticate(
+            return await self.sessions.authenticate(
                 self.request.cookies.get(self.session_cookie))
         except AuthenticationRequired:
             return None
 
     def render(self, name: str, status: int = 200, **context: Any) -> Response:
         context.setdefault("csrf_token", self.csrf_token)
-        context.setdefault("dev_outbox", self.kg.settings.dev_outbox)
+        context.setdefault("dev_outbox", self.settings.dev_outbox)
         response = templates.TemplateResponse(self.request, name, context, status_code=status)
         return self.finish(response)
 
     def redirect(self, url: str) -> Response:
         return self.finish(RedirectResponse(url, status_code=303))
 
+    def signed_in(self, url: str, token: str) -> Response:
+        """To ``url`` with the new session's cookie, for the session's absolute lifetime."""
+        response = self.redirect(url)
+        max_age = int(self.sessions.policy.absolute_timeout.total_seconds())
+        self.set_cookie(response, self.session_cookie, token, max_age)
+        return response
+
+    def signed_out(self) -> Response:
+        """To the sign-in page, the session cookie gone."""
+        response = self.redirect("/login?notice=signed-out")
+        response.delete_cookie(self.session_cookie, path="/",
+                               secure=self.settings.secure_cookies, httponly=True,
+                               samesite="lax")
+        return response
+
+
+def _page_state(request: Request, settings: AppSettings, csrf: Csrf,
+                sessions: Sessions) -> PageState:
+    return PageState(request, settings=settings, csrf=csrf, sessions=sessions)
+
+
+Page = Annotated[PageState, Depends(_page_state)]
+
 
 def render_page_error(request: Request, status: int, code: str, message: str) -> Response:
-    page = PageState(request)
+    page = PageState.outside_routes(request)
     return page.render("error.html", status=status, code=code, message=message)
 
 
@@ -187,87 +227,94 @@ def _submission(fields: dict[str, str]) -> tuple[str, Submission]:
     return method, factor_submission(fields)
 
 
-def _flow_view(page: PageState, template: str, flow: Flow, *, status: int = 200,
-               method: str | None = None, **extra: Any) -> Response:
+@dataclass(frozen=True, slots=True)
+class FlowPageKit:
+    """What the public flow pages use besides the page itself."""
+
+    flows: FlowService
+    presenter: FlowPresenter
+    device_trust: timedelta  # how long a device confirmed at sign-in stays trusted
+
+
+def _flow_page_kit(flows: Flows, presenter: Presenter, defences: Defences) -> FlowPageKit:
+    return FlowPageKit(flows, presenter, defences.device_trust)
+
+
+FlowKit = Annotated[FlowPageKit, Depends(_flow_page_kit)]
+
+
+def _flow_view(page: PageState, presenter: FlowPresenter, template: str, flow: Flow, *,
+               status: int = 200, method: str | None = None, **extra: Any) -> Response:
     """A flow's page in its current state. ``method`` picks the second factor shown (the
     others are offered as "try another way"); by default the strongest one enrolled."""
     methods = methods_of(flow)
     offered = [m for m in methods if m != "captcha"]
     chosen = method if method in offered else (offered[0] if offered else "")
     options = webauthn_options(flow)
-    return page.render(template, status=status, flow=flow, data=_data(page.kg, flow),
+    return page.render(template, status=status, flow=flow, data=presenter.public_data(flow),
                        methods=methods, chosen=chosen, labels=FACTOR_LABELS, next=None,
                        webauthn_json=json.dumps(options) if options else None, **extra)
 
 
-async def _flow_page(request: Request, flow_page: FlowPage) -> Response:
-    page = PageState(request)
+async def _flow_page(page: PageState, kit: FlowPageKit, flow_page: FlowPage) -> Response:
+    request = page.request
     template = flow_page.template
     if await page.principal() is not None:
         return page.redirect("/account")
     flow_id = request.query_params.get("flow")
-    kg = page.kg
     if not flow_id:
-        flow = await kg.flows.start(flow_page.kind.value, Channel.BROWSER,
-                                    request_context(request, page.binding))
+        flow = await kit.flows.start(flow_page.kind.value, Channel.BROWSER,
+                                     request_context(request, page.binding))
         query = {"flow": flow.id}
         notice = request.query_params.get("notice")
         if notice in NOTICES:  # "account is ready", "signed out": shown on the flow's page
             query["notice"] = notice
         return page.redirect(f"{flow_page.path}?{urlencode(query)}")
     try:
-        flow = await kg.flows.get(flow_id, Channel.BROWSER, request_context(request, page.binding))
+        flow = await kit.flows.get(flow_id, Channel.BROWSER,
+                                   request_context(request, page.binding))
     except FlowError as error:
         return page.render(template, status=status_for(error), flow=None, restart=error.message)
     # An error the flow remembers was shown with the answer to the attempt that caused it;
     # shown again later (after "try another way", say) it would read as a new one.
     fresh = flow.evolve(messages=tuple(m for m in flow.messages if m.type != "error"))
-    return _flow_view(page, template, fresh, method=request.query_params.get("method"),
+    return _flow_view(page, kit.presenter, template, fresh,
+                      method=request.query_params.get("method"),
                       notice=request.query_params.get("notice"))
 
 
-def _data(kg: Keepgate, flow: Flow) -> dict[str, Any]:
-    return public_data(kg, flow)
-
-
-async def _flow_submit(request: Request, flow_page: FlowPage) -> Response:
-    page = PageState(request)
+async def _flow_submit(page: PageState, kit: FlowPageKit, flow_page: FlowPage) -> Response:
     template = flow_page.template
     fields = await page.check_csrf()
-    flow_id = request.query_params.get("flow", "")
-    kg = page.kg
+    flow_id = page.request.query_params.get("flow", "")
     ctx = page_context(page)
     method, submission = _submission(fields)
     try:
-        outcome = await kg.flows.submit(flow_id, Channel.BROWSER, method, submission, ctx)
+        outcome = await kit.flows.submit(flow_id, Channel.BROWSER, method, submission, ctx)
     except KeepgateError as error:
         flow = error.flow
         if flow is None:  # refused before the step (a method the state does not offer...)
             try:  # ...but the flow goes on: show it as it is, with the error
-                flow = await kg.flows.get(flow_id, Channel.BROWSER, ctx)
+                flow = await kit.flows.get(flow_id, Channel.BROWSER, ctx)
             except FlowError:
                 return page.render(template, status=status_for(error), flow=None,
                                    restart=error.message)
-        return _flow_view(page, template, flow, status=status_for(error), method=method,
-                          error=error, form=fields)
+        return _flow_view(page, kit.presenter, template, flow, status=status_for(error),
+                          method=method, error=error, form=fields)
     response = await _after_submit(page, flow_page, outcome, ctx, method)
     if outcome.device_token is not None:  # remembered for 30 days
-        trust = int(kg.defences.policy.device_trust.total_seconds())
-        _set_cookie(response, kg, device_cookie(kg), outcome.device_token, trust)
+        trust = int(kit.device_trust.total_seconds())
+        page.set_cookie(response, device_cookie(page.settings), outcome.device_token, trust)
     return response
 
 
 async def _after_submit(page: PageState, flow_page: FlowPage, outcome: SubmitOutcome,
                         ctx: RequestContext, method: str) -> Response:
-    kg = page.kg
     if outcome.issued is not None:
         previous = await page.principal()
         if previous is not None and previous.session.id != outcome.issued.session.id:
-            await kg.sessions.logout(previous, ctx)  # a browser holds one session
-        response = page.redirect(flow_page.done)
-        max_age = int(kg.flows.policies.sessions.absolute_timeout.total_seconds())
-        _set_cookie(response, kg, page.session_cookie, outcome.issued.token, max_age)
-        return response
+            await page.sessions.logout(previous, ctx)  # a browser holds one session
+        return page.signed_in(flow_page.done, outcome.issued.token)
     if outcome.flow.state == COMPLETED:
         return page.redirect(flow_page.done)
     url = f"{flow_page.path}?flow={outcome.flow.id}"
@@ -277,37 +324,36 @@ async def _after_submit(page: PageState, flow_page: FlowPage, outcome: SubmitOut
 
 
 @router.get("/")
-async def home(request: Request) -> Response:
-    page = PageState(request)
+async def home(page: Page) -> Response:
     return page.redirect("/account" if await page.principal() else "/login")
 
 
 @router.get("/signup", response_class=HTMLResponse)
-async def signup(request: Request) -> Response:
-    return await _flow_page(request, SIGNUP)
+async def signup(page: Page, kit: FlowKit) -> Response:
+    return await _flow_page(page, kit, SIGNUP)
 
 
 @router.post("/signup", response_class=HTMLResponse)
-async def signup_submit(request: Request) -> Response:
-    return await _flow_submit(request, SIGNUP)
+async def signup_submit(page: Page, kit: FlowKit) -> Response:
+    return await _flow_submit(page, kit, SIGNUP)
 
 
 @router.get("/login", response_class=HTMLResponse)
-async def login(request: Request) -> Response:
-    return await _flow_page(request, LOGIN)
+async def login(page: Page, kit: FlowKit) -> Response:
+    return await _flow_page(page, kit, LOGIN)
 
 
 @router.post("/login", response_class=HTMLResponse)
-async def login_submit(request: Request) -> Response:
-    return await _flow_submit(request, LOGIN)
+async def login_submit(page: Page, kit: FlowKit) -> Response:
+    return await _flow_submit(page, kit, LOGIN)
 
 
 @router.get("/terms", response_class=HTMLResponse)
-async def terms(request: Request) -> Response:
-    return PageState(request).render("terms.html")
+async def terms(page: Page) -> Response:
+    return page.render("terms.html")
 
 
-async def _signed_in(page: PageState) -> Principal:
+async def _signed_in(page: PageState) -> CustomerSession:
     principal = await page.principal()
     if principal is None:
         raise AuthenticationRequired()
@@ -315,8 +361,7 @@ async def _signed_in(page: PageState) -> Principal:
 
 
 @router.get("/account", response_class=HTMLResponse)
-async def account(request: Request) -> Response:
-    page = PageState(request)
+async def account(page: Page) -> Response:
     principal = await page.principal()
     if principal is None:
         return page.redirect("/login")
@@ -326,60 +371,46 @@ async def account(request: Request) -> Response:
 
 
 @router.get("/account/sessions", response_class=HTMLResponse)
-async def sessions_page(request: Request) -> Response:
-    page = PageState(request)
+async def sessions_page(page: Page) -> Response:
     principal = await page.principal()
     if principal is None:
         return page.redirect("/login")
-    sessions = await page.kg.sessions.list_active(principal.account.id)
+    sessions = await page.sessions.list_active(principal.account.id)
     return page.render("sessions.html", sessions=sessions, current_id=principal.session.id,
-                       describe=describe_device, notice=request.query_params.get("notice"))
+                       describe=describe_device, notice=page.request.query_params.get("notice"))
 
 
 @router.post("/account/sessions/revoke-others")
-async def revoke_others(request: Request) -> Response:
-    page = PageState(request)
+async def revoke_others(page: Page) -> Response:
     await page.check_csrf()
     principal = await _signed_in(page)
-    count = await page.kg.sessions.revoke_others(principal, request_context(request))
+    count = await page.sessions.revoke_others(principal, request_context(page.request))
     return page.redirect(f"/account/sessions?notice=revoked-{count}")
 
 
 @router.post("/account/sessions/{session_id}/revoke")
-async def revoke_one(session_id: str, request: Request) -> Response:
-    page = PageState(request)
+async def revoke_one(session_id: str, page: Page) -> Response:
     await page.check_csrf()
     principal = await _signed_in(page)
-    await page.kg.sessions.revoke(principal, session_id, request_context(request))
+    await page.sessions.revoke(principal, session_id, request_context(page.request))
     if session_id == principal.session.id:
-        return _signed_out(page)
+        return page.signed_out()
     return page.redirect("/account/sessions?notice=revoked-1")
 
 
 @router.post("/logout")
-async def logout(request: Request) -> Response:
-    page = PageState(request)
+async def logout(page: Page) -> Response:
     await page.check_csrf()
     principal = await page.principal()
     if principal is not None:
-        await page.kg.sessions.logout(principal, request_context(request))
-    return _signed_out(page)
-
-
-def _signed_out(page: PageState) -> Response:
-    response = page.redirect("/login?notice=signed-out")
-    response.delete_cookie(page.session_cookie, path="/", secure=page.kg.settings.secure_cookies,
-                           httponly=True, samesite="lax")
-    return response
+        await page.sessions.logout(principal, request_context(page.request))
+    return page.signed_out()
 
 
 dev_router = APIRouter(include_in_schema=False)
 
 
 @dev_router.get("/dev/messages", response_class=HTMLResponse)
-async def dev_messages(request: Request) -> Response:
+async def dev_messages(page: Page, outbox: Outbox) -> Response:
     """Mounted only in development while no SMTP server or SMS gateway is configured."""
-    page = PageState(request)
-    async with page.kg.store.unit_of_work(write=False) as uow:
-        messages = await uow.outbox.recent(50)
-    return page.render("dev_messages.html", messages=messages)
+    return page.render("dev_messages.html", messages=await outbox.recent(50))

@@ -7,11 +7,12 @@ import ipaddress
 from fastapi import Request
 
 from keepgate.services.context import RequestContext
+from keepgate.web.deps import keepgate_of
 
 
 def client_ip(request: Request) -> str:
     peer = request.client.host if request.client else ""
-    trusted = request.app.state.keepgate.settings.trusted_proxies
+    trusted = keepgate_of(request).settings.trusted_proxies
     if not trusted or not _in(peer, trusted):
         return peer
     # Walk X-Forwarded-For from the right: the first hop we do not trust is the client.

@@ -1,7 +1,7 @@
 """The security centre's JSON API (``/api/v1/security``), over ``services.account``.
 
 Each route receives the account services (``Account``), the time (``Now``) and the signed-in
-principal (``Current``) as typed dependencies.
+principal (``Current``) as typed dependencies (``web.deps``).
 """
 
 from __future__ import annotations
@@ -9,29 +9,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from keepgate.domain.holds import HOLD_TEXT, SecurityHold
 from keepgate.domain.notices import MUTABLE_NOTICES
-from keepgate.services.account import AccountServices
-from keepgate.web.api import ERRORS, Current, context, services
+from keepgate.web.api import ERRORS, context
+from keepgate.web.deps import Account, Current, Now, ServiceClock
 from keepgate.web.schemas import ErrorOut
 
 router = APIRouter(prefix="/api/v1/security", tags=["security"],
                    responses={**ERRORS, 403: {"model": ErrorOut}})
-
-
-def account_services(request: Request) -> AccountServices:
-    return services(request).account
-
-
-def now(request: Request) -> datetime:
-    return services(request).clock.now()
-
-
-Account = Annotated[AccountServices, Depends(account_services)]
-Now = Annotated[datetime, Depends(now)]
 
 
 class Strict(BaseModel):
@@ -159,12 +147,12 @@ async def set_anti_phishing_code(body: AntiPhishingIn, request: Request, account
 @router.post("/password", response_model=PasswordChangedOut,
              summary="Change the password (current password and step-up); other sessions end")
 async def change_password(body: PasswordChangeIn, request: Request, account: Account,
-                          current: Current) -> PasswordChangedOut:
+                          current: Current, clock: ServiceClock) -> PasswordChangedOut:
     revoked = await account.password.change(current, body.current_password, body.new_password,
                                             context(request))
     holds = await account.overview.holds(current.account.id)
     return PasswordChangedOut(sessions_revoked=revoked,
-                              hold=hold_out(holds[0], now(request)) if holds else None)
+                              hold=hold_out(holds[0], clock.now()) if holds else None)
 
 
 @router.get("/login-history", response_model=LoginHistoryOut,

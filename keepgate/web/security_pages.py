@@ -3,7 +3,8 @@ pages behind the signed links we send ("this wasn't me", undo a contact change).
 
 Every form posts with a CSRF token. A page for the signed-in owner sends anyone else to sign in.
 An action that needs step-up sends the browser through the step-up page and back (``next``),
-and a settings change that loses a race says so.
+and a settings change that loses a race says so. Routes receive the page and the services
+they call as typed dependencies (``web.deps``).
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import QueryParams
 
@@ -23,19 +24,21 @@ from keepgate.domain.errors import FlowError, KeepgateError, StepUpRequired
 from keepgate.domain.factors import FACTOR_LABELS, FactorKind
 from keepgate.domain.holds import HOLD_TEXT
 from keepgate.domain.notices import MUTABLE_NOTICES
+from keepgate.domain.principals import CustomerSession
 from keepgate.flows.base import Channel, Flow, FlowKind
 from keepgate.flows.context import webauthn_options
 from keepgate.security.link_tokens import InvalidLinkToken
 from keepgate.services.account import AccountServices
 from keepgate.services.account.takeover import SignedLink, TakeoverReports
+from keepgate.services.clock import Clock
 from keepgate.services.context import RequestContext
-from keepgate.services.flows import SubmitOutcome, methods_of
+from keepgate.services.flows import FlowService, SubmitOutcome, methods_of
 from keepgate.services.methods import FactorSubmission
-from keepgate.services.sessions import Principal
+from keepgate.web.deps import Account, Flows, Presenter, ServiceClock, Takeover
 from keepgate.web.errors import status_for
-from keepgate.web.pages import PageState, _set_cookie, _signed_out, page_context
+from keepgate.web.pages import Page, PageState, page_context
 from keepgate.web.pages import factor_submission as _factor_submission
-from keepgate.web.present import public_data
+from keepgate.web.present import FlowPresenter
 from keepgate.web.requests import request_context
 
 router = APIRouter(include_in_schema=False)
@@ -65,17 +68,40 @@ def _safe_next(value: str | None, default: str = SECURITY) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class OwnerServices:
+    """What the owner's pages call."""
+
+    account: AccountServices
+    flows: FlowService
+    presenter: FlowPresenter
+    clock: Clock
+
+
+def _owner_services(account: Account, flows: Flows, presenter: Presenter,
+                    clock: ServiceClock) -> OwnerServices:
+    return OwnerServices(account, flows, presenter, clock)
+
+
+Owner = Annotated[OwnerServices, Depends(_owner_services)]
+
+
+@dataclass(frozen=True, slots=True)
 class OwnerVisit:
-    """A request from the signed-in owner: the page, who they are and, for a POST, the fields
-    of the form (its CSRF token already checked)."""
+    """A request from the signed-in owner: the page, who they are, the services the pages
+    call and, for a POST, the fields of the form (its CSRF token already checked)."""
 
     page: PageState
-    principal: Principal
+    principal: CustomerSession
     fields: dict[str, str]
+    services: OwnerServices
 
     @property
     def account(self) -> AccountServices:
-        return self.page.kg.account
+        return self.services.account
+
+    @property
+    def flows(self) -> FlowService:
+        return self.services.flows
 
     @property
     def ctx(self) -> RequestContext:
@@ -101,13 +127,12 @@ def owner_page(method: str, path: str) -> Callable[[OwnerView], OwnerView]:
     a visitor who is not signed in is sent to sign in."""
 
     def register(view: OwnerView) -> OwnerView:
-        async def endpoint(request: Request) -> Response:
-            page = PageState(request)
+        async def endpoint(page: Page, services: Owner) -> Response:
             fields = await page.check_csrf() if method == "POST" else {}
             principal = await page.principal()
             if principal is None:
                 return page.redirect("/login")
-            return await view(OwnerVisit(page, principal, fields))
+            return await view(OwnerVisit(page, principal, fields, services))
 
         router.add_api_route(path, endpoint, methods=[method], name=view.__name__,
                              response_class=HTMLResponse)
@@ -154,10 +179,9 @@ async def _refused(visit: OwnerVisit, error: KeepgateError) -> Response:
 
 
 async def _overview(visit: OwnerVisit, status: int = 200, **extra: Any) -> Response:
-    kg = visit.page.kg
     view = await visit.account.overview.overview(visit.principal)
     factors = await visit.account.factors.overview(visit.principal.account.id)
-    now = kg.clock.now()
+    now = visit.services.clock.now()
     holds = [{"text": HOLD_TEXT[h.reason], "until": h.expires_at,
               "left": _duration(h.expires_at - now)} for h in view.holds]
     return visit.page.render("security.html", status=status, view=view, factors=factors.factors,
@@ -211,8 +235,9 @@ async def rename_factor(visit: OwnerVisit) -> None:
 # Settings flow: enrol factors and change contacts -----------------------------------------
 
 
-def _settings_view(page: PageState, flow: Flow, status: int = 200, **extra: Any) -> Response:
-    data = public_data(page.kg, flow)
+def _settings_view(visit: OwnerVisit, flow: Flow, status: int = 200, **extra: Any) -> Response:
+    page = visit.page
+    data = visit.services.presenter.public_data(flow)
     webauthn = webauthn_options(flow)
     return page.render("security_setup.html", status=status, flow=flow, data=data,
                        webauthn_json=json.dumps(webauthn) if webauthn else None,
@@ -221,7 +246,7 @@ def _settings_view(page: PageState, flow: Flow, status: int = 200, **extra: Any)
 
 @owner_page("GET", SETUP)
 async def setup(visit: OwnerVisit) -> Response:
-    page, flows = visit.page, visit.page.kg.flows
+    page, flows = visit.page, visit.flows
     flow_id = visit.query.get("flow")
     if not flow_id:
         flow = await flows.start(FlowKind.SETTINGS.value, Channel.BROWSER, visit.ctx,
@@ -233,7 +258,7 @@ async def setup(visit: OwnerVisit) -> Response:
         flow = await flows.get(flow_id, Channel.BROWSER, visit.ctx, visit.principal)
     except FlowError:
         return page.redirect(SETUP)
-    return _settings_view(page, flow, method=visit.query.get("method", ""))
+    return _settings_view(visit, flow, method=visit.query.get("method", ""))
 
 
 @owner_page("POST", SETUP)
@@ -242,7 +267,7 @@ async def setup_submit(visit: OwnerVisit) -> Response:
     flow_id = visit.query.get("flow", "")
     method = visit.fields.get("method", "")
     try:
-        outcome: SubmitOutcome = await page.kg.flows.submit(
+        outcome: SubmitOutcome = await visit.flows.submit(
             flow_id, Channel.BROWSER, method, _factor_submission(visit.fields), visit.ctx,
             visit.principal)
     except KeepgateError as error:
@@ -251,7 +276,7 @@ async def setup_submit(visit: OwnerVisit) -> Response:
             return detour
         if error.flow is None:
             return page.redirect(SETUP)
-        return _settings_view(page, error.flow, status=status_for(error), error=error,
+        return _settings_view(visit, error.flow, status=status_for(error), error=error,
                               method=method)
     codes = outcome.revealed.get("recovery_codes")
     if codes:  # shown once, on this very page: never stored, never redirected to
@@ -267,7 +292,7 @@ def _recovery_codes(page: PageState, codes: list[str]) -> Response:
 @owner_page("POST", f"{SECURITY}/recovery-codes")
 async def regenerate(visit: OwnerVisit) -> Response:
     """Regenerating needs a fresh second factor: through the settings flow and its guard."""
-    flows, ctx = visit.page.kg.flows, visit.ctx
+    flows, ctx = visit.flows, visit.ctx
     try:
         flow = await flows.start(FlowKind.SETTINGS.value, Channel.BROWSER, ctx, visit.principal)
         outcome = await flows.submit(flow.id, Channel.BROWSER, "recovery_code",
@@ -283,7 +308,7 @@ async def regenerate(visit: OwnerVisit) -> Response:
 
 @owner_page("GET", "/account/step-up")
 async def step_up(visit: OwnerVisit) -> Response:
-    page, flows = visit.page, visit.page.kg.flows
+    page, flows = visit.page, visit.flows
     nxt = _safe_next(visit.query.get("next"))
     flow_id = visit.query.get("flow")
     if not flow_id:
@@ -317,19 +342,16 @@ async def step_up_submit(visit: OwnerVisit) -> Response:
     nxt = _safe_next(visit.query.get("next"))
     flow_id = visit.query.get("flow", "")
     try:
-        outcome = await page.kg.flows.submit(flow_id, Channel.BROWSER,
-                                             visit.fields.get("method", ""),
-                                             _factor_submission(visit.fields), visit.ctx,
-                                             visit.principal)
+        outcome = await visit.flows.submit(flow_id, Channel.BROWSER,
+                                           visit.fields.get("method", ""),
+                                           _factor_submission(visit.fields), visit.ctx,
+                                           visit.principal)
     except KeepgateError as error:
         if error.flow is None:
             return page.redirect(f"/account/step-up?next={quote(nxt)}")
         return _step_up_view(page, error.flow, nxt, status=status_for(error), error=error)
     if outcome.issued is not None:  # the token rotated with the assurance level
-        response = page.redirect(nxt)
-        max_age = int(page.kg.flows.policies.sessions.absolute_timeout.total_seconds())
-        _set_cookie(response, page.kg, page.session_cookie, outcome.issued.token, max_age)
-        return response
+        return page.signed_in(nxt, outcome.issued.token)
     return page.redirect(f"/account/step-up?flow={outcome.flow.id}&next={quote(nxt)}"
                          f"&method={quote(visit.fields.get('method', ''))}")
 
@@ -368,13 +390,12 @@ async def forget_device(visit: OwnerVisit) -> Response:
 
 
 @router.post("/account/sign-out-everywhere")
-async def sign_out_everywhere(request: Request) -> Response:
-    page = PageState(request)
+async def sign_out_everywhere(page: Page, account: Account) -> Response:
     await page.check_csrf()
     principal = await page.principal()
     if principal is not None:
-        await page.kg.account.devices.sign_out_everywhere(principal, page_context(page))
-    return _signed_out(page)
+        await account.devices.sign_out_everywhere(principal, page_context(page))
+    return page.signed_out()
 
 
 # Signed links: "this wasn't me" and undoing a contact change --------------------------------
@@ -382,54 +403,52 @@ async def sign_out_everywhere(request: Request) -> Response:
 FollowLink = Callable[[TakeoverReports, str, RequestContext], Awaitable[bool]]
 
 
-async def _link_page(request: Request, template: str, link: SignedLink) -> Response:
+async def _link_page(page: PageState, takeover: TakeoverReports, template: str,
+                     link: SignedLink) -> Response:
     """GET only asks: mail scanners follow links."""
-    page = PageState(request)
-    token = request.query_params.get("token", "")
+    token = page.request.query_params.get("token", "")
     try:
-        page.kg.account.takeover.check_link(link, token)
+        takeover.check_link(link, token)
     except InvalidLinkToken:
         return page.render(template, status=400, valid=False, done=False, token="")
     return page.render(template, valid=True, done=False, token=token)
 
 
-async def _link_followed(request: Request, template: str, follow: FollowLink, *,
-                         ends_session: bool) -> Response:
+async def _link_followed(page: PageState, takeover: TakeoverReports, template: str,
+                         follow: FollowLink, *, ends_session: bool) -> Response:
     """The POST acts; ``ends_session``: the browser's session cookie goes too."""
-    page = PageState(request)
     fields = await page.check_csrf()
     try:
-        done = await follow(page.kg.account.takeover, fields.get("token", ""),
-                            request_context(request))
+        done = await follow(takeover, fields.get("token", ""), request_context(page.request))
     except InvalidLinkToken:
         return page.render(template, status=400, valid=False, done=False, token="")
     response = page.render(template, status=200 if done else 409, valid=done, done=done,
                            token="")
     if done and ends_session:
         response.delete_cookie(page.session_cookie, path="/", httponly=True, samesite="lax",
-                               secure=page.kg.settings.secure_cookies)
+                               secure=page.settings.secure_cookies)
     return response
 
 
 @router.get("/not-me", response_class=HTMLResponse)
-async def not_me_link(request: Request) -> Response:
+async def not_me_link(page: Page, takeover: Takeover) -> Response:
     """The link in a new-device message."""
-    return await _link_page(request, "not_me.html", SignedLink.NOT_ME)
+    return await _link_page(page, takeover, "not_me.html", SignedLink.NOT_ME)
 
 
 @router.post("/not-me", response_class=HTMLResponse)
-async def not_me_link_followed(request: Request) -> Response:
-    return await _link_followed(request, "not_me.html", TakeoverReports.not_me_by_link,
+async def not_me_link_followed(page: Page, takeover: Takeover) -> Response:
+    return await _link_followed(page, takeover, "not_me.html", TakeoverReports.not_me_by_link,
                                 ends_session=True)
 
 
 @router.get("/undo-contact", response_class=HTMLResponse)
-async def undo_contact_link(request: Request) -> Response:
+async def undo_contact_link(page: Page, takeover: Takeover) -> Response:
     """The link sent to the old address after a contact change."""
-    return await _link_page(request, "undo_contact.html", SignedLink.UNDO_CONTACT)
+    return await _link_page(page, takeover, "undo_contact.html", SignedLink.UNDO_CONTACT)
 
 
 @router.post("/undo-contact", response_class=HTMLResponse)
-async def undo_contact_link_followed(request: Request) -> Response:
-    return await _link_followed(request, "undo_contact.html",
+async def undo_contact_link_followed(page: Page, takeover: Takeover) -> Response:
+    return await _link_followed(page, takeover, "undo_contact.html",
                                 TakeoverReports.undo_contact_change, ends_session=False)

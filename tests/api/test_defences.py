@@ -82,7 +82,7 @@ async def test_fifty_parallel_wrong_guesses_evaluate_at_most_five(
     await register(client, kg, ID)
     flows = [(await client.post("/api/v1/flows/login")).json()["id"] for _ in range(50)]
     evaluated = 0
-    original = kg.signin.hasher.verify
+    original = kg.hasher.verify
 
     async def counting(password_hash: str | None, password: str) -> bool:
         nonlocal evaluated
@@ -90,7 +90,7 @@ async def test_fifty_parallel_wrong_guesses_evaluate_at_most_five(
             evaluated += 1
         return await original(password_hash, password)
 
-    kg.signin.hasher.verify = counting  # type: ignore[method-assign]
+    kg.hasher.verify = counting  # type: ignore[method-assign]
     statuses: list[int] = []
 
     async def guess(flow_id: str) -> None:
@@ -111,14 +111,14 @@ async def test_fifty_parallel_wrong_guesses_evaluate_at_most_five(
 async def test_ip_throttle_refuses_before_hashing(client: httpx.AsyncClient,
                                                   kg: Keepgate) -> None:
     hashed = 0
-    original = kg.signin.hasher.verify
+    original = kg.hasher.verify
 
     async def counting(password_hash: str | None, password: str) -> bool:
         nonlocal hashed
         hashed += 1
         return await original(password_hash, password)
 
-    kg.signin.hasher.verify = counting  # type: ignore[method-assign]
+    kg.hasher.verify = counting  # type: ignore[method-assign]
     answers = []
     for n in range(22):  # different identifiers: the per-IP limit is across accounts
         flow = (await client.post("/api/v1/flows/login")).json()

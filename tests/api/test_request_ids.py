@@ -86,6 +86,7 @@ async def test_audit_records_and_log_lines_carry_the_request_id(
     assert logged["kind"] == "signup" and logged["outcome"] == "success"
     assert logged["request_id"] == "signup-1234" and logged["seq"] == signup.seq
     assert logged["account_id"] == signup.event.account_id
+    assert logged["actor"]["kind"] == signup.event.acted_by.kind.value
     assert "rid@example.com" not in lines[0].getMessage()  # the identifier is masked
 
 

@@ -200,6 +200,11 @@ audit_events = sa.Table(
     sa.Column("details", sa.JSON, nullable=False),
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+    # Who acted; NULL on rows written before actors were recorded (migration 0006).
+    sa.Column("actor_kind", sa.String(16)),
+    sa.Column("actor_id", sa.String(64)),
+    sa.Column("actor_reason", sa.String(500)),
+    sa.Index("ix_audit_events_actor", "actor_kind", "actor_id"),
 )
 
 # One row: the chain's head. Appending locks it, which serialises appenders across instances.

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from keepgate.domain.audit import AuditEvent, EventKind, Outcome
 from keepgate.domain.errors import DeviceNotFound
 from keepgate.domain.factors import TrustedDevice
+from keepgate.domain.principals import CustomerSession
 from keepgate.security.tokens import hash_token
 from keepgate.services.clock import Clock
 from keepgate.services.context import RequestContext
 from keepgate.services.devices import describe_device
 from keepgate.services.ports import Store
-from keepgate.services.sessions import Principal
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +27,8 @@ class DeviceService:
         self._store = store
         self._clock = clock
 
-    async def trusted(self, principal: Principal, device_token: str | None) -> list[DeviceView]:
+    async def trusted(self, principal: CustomerSession,
+                      device_token: str | None) -> list[DeviceView]:
         """The devices still trusted, marking the one ``device_token`` belongs to."""
         now = self._clock.now()
         current_hash = hash_token(device_token) if device_token else None
@@ -36,7 +37,7 @@ class DeviceService:
         return [DeviceView(d, describe_device(d.user_agent), d.token_hash == current_hash)
                 for d in devices if d.usable(now)]
 
-    async def forget(self, principal: Principal, device_id: str, ctx: RequestContext) -> None:
+    async def forget(self, principal: CustomerSession, device_id: str, ctx: RequestContext) -> None:
         now = self._clock.now()
         async with self._store.unit_of_work(write=True) as uow:
             mine = {d.id for d in await uow.devices.for_account(principal.account.id)}
@@ -46,7 +47,7 @@ class DeviceService:
                                               principal.account.id, ctx.ip, ctx.user_agent,
                                               {"device_id": device_id}), now)
 
-    async def sign_out_everywhere(self, principal: Principal, ctx: RequestContext) -> int:
+    async def sign_out_everywhere(self, principal: CustomerSession, ctx: RequestContext) -> int:
         """Ends every session, this one included; returns how many."""
         now = self._clock.now()
         async with self._store.unit_of_work(write=True) as uow:

@@ -10,15 +10,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from keepgate.domain.access import Action
 from keepgate.domain.audit import AuditEvent, EventKind, Outcome
-from keepgate.domain.errors import FactorNotFound, InputRejected, LastFactor
+from keepgate.domain.errors import FactorNameRequired, FactorNotFound, LastFactor
 from keepgate.domain.factors import FACTOR_LABELS, DefencePolicy, Factor, clean_label
+from keepgate.domain.principals import CustomerSession
+from keepgate.services.access import AccessService
 from keepgate.services.clock import Clock
 from keepgate.services.context import RequestContext
-from keepgate.services.guards import require_privileged
 from keepgate.services.notices import Notifier
 from keepgate.services.ports import Store
-from keepgate.services.sessions import Principal
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,11 +30,12 @@ class FactorOverview:
 
 class FactorService:
     def __init__(self, *, store: Store, clock: Clock, policy: DefencePolicy,
-                 notifier: Notifier) -> None:
+                 notifier: Notifier, access: AccessService) -> None:
         self._store = store
         self._clock = clock
         self._policy = policy
         self._notifier = notifier
+        self._access = access
 
     async def overview(self, account_id: str) -> FactorOverview:
         async with self._store.unit_of_work(write=False) as uow:
@@ -41,9 +43,9 @@ class FactorService:
             left = await uow.recovery_codes.remaining(account_id)
         return FactorOverview(factors, left)
 
-    async def remove(self, principal: Principal, factor_id: str, ctx: RequestContext) -> None:
+    async def remove(self, principal: CustomerSession, factor_id: str, ctx: RequestContext) -> None:
         now = self._clock.now()
-        await require_privileged(self._store, principal, self._policy, now)
+        await self._access.require(principal, Action.REMOVE_FACTOR)
         account = principal.account
         async with self._store.unit_of_work(write=True) as uow:
             factors = [f for f in await uow.factors.for_account(account.id) if f.active]
@@ -60,11 +62,12 @@ class FactorService:
             await self._notifier.notify_account(uow, account, "factor_removed", {
                 "factor": target.label or FACTOR_LABELS[target.kind], "ip": ctx.ip}, now)
 
-    async def rename(self, principal: Principal, factor_id: str, label: str,
+    async def rename(self, principal: CustomerSession, factor_id: str, label: str,
                      ctx: RequestContext) -> None:
         name = clean_label(label)
         if not name:
-            raise InputRejected("Give the key a name.", code="factor.name_required")
+            raise FactorNameRequired()
+        await self._access.require(principal, Action.RENAME_FACTOR)
         now = self._clock.now()
         async with self._store.unit_of_work(write=True) as uow:
             factor = await uow.factors.get(factor_id)

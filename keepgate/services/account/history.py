@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Protocol
 
 from keepgate.domain.audit import EventKind
-from keepgate.domain.errors import InputRejected
+from keepgate.domain.errors import UnknownHistoryEntry
 from keepgate.security.errors import InvalidOpaqueId
 from keepgate.security.opaque_ids import OpaqueIds
 from keepgate.services.devices import describe_device
@@ -82,8 +82,7 @@ class LoginHistory:
         try:
             return self._ids.decode(account_id, entry_id)
         except InvalidOpaqueId:
-            raise InputRejected("That is not an entry of your login history.",
-                                code="history.unknown_entry") from None
+            raise UnknownHistoryEntry() from None
 
     def _entry(self, account_id: str, record: AuditRecord) -> LoginEntry:
         event = record.event

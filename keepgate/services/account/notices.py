@@ -11,40 +11,40 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
+from keepgate.domain.access import Action
 from keepgate.domain.anti_phishing import parse_anti_phishing_code
 from keepgate.domain.audit import AuditEvent, EventKind, Outcome
-from keepgate.domain.errors import InputRejected
-from keepgate.domain.factors import DefencePolicy
+from keepgate.domain.errors import NoticeNotMutable
 from keepgate.domain.notices import MUTABLE_NOTICES
+from keepgate.domain.principals import CustomerSession
+from keepgate.services.access import AccessService
 from keepgate.services.account.security_version import save_if_current
 from keepgate.services.clock import Clock
 from keepgate.services.context import RequestContext
-from keepgate.services.guards import require_privileged
 from keepgate.services.notices import Notifier
 from keepgate.services.ports import Store
-from keepgate.services.sessions import Principal
 
 
 class NoticeSettings:
     def __init__(self, *, store: Store, clock: Clock, notifier: Notifier,
-                 defence_policy: DefencePolicy) -> None:
+                 access: AccessService) -> None:
         self._store = store
         self._clock = clock
         self._notifier = notifier
-        self._defence_policy = defence_policy
+        self._access = access
 
-    async def set_muted(self, principal: Principal, muted: Sequence[str], ctx: RequestContext,
+    async def set_muted(self, principal: CustomerSession, muted: Sequence[str], ctx: RequestContext,
                         expected_version: int | None = None) -> tuple[str, ...]:
         """Mutes exactly ``muted`` (critical notices cannot be); returns them sorted."""
         unknown = set(muted) - MUTABLE_NOTICES
         if unknown:
-            raise InputRejected(
+            raise NoticeNotMutable(
                 f"These notices cannot be muted: {', '.join(sorted(unknown))}. Only "
-                f"{', '.join(sorted(MUTABLE_NOTICES))} can.", code="notices.not_mutable")
+                f"{', '.join(sorted(MUTABLE_NOTICES))} can.")
         chosen = tuple(sorted(set(muted)))
         now = self._clock.now()
         if set(chosen) - set(principal.account.muted_notices):
-            await require_privileged(self._store, principal, self._defence_policy, now)
+            await self._access.require(principal, Action.MUTE_NOTICE)
         async with self._store.unit_of_work(write=True) as uow:
             account = await uow.accounts.get(principal.account.id)
             assert account is not None
@@ -54,12 +54,12 @@ class NoticeSettings:
                                               {"muted": list(chosen)}), now)
         return chosen
 
-    async def set_anti_phishing_code(self, principal: Principal, raw: object,
+    async def set_anti_phishing_code(self, principal: CustomerSession, raw: object,
                                      ctx: RequestContext,
                                      expected_version: int | None = None) -> None:
         code = parse_anti_phishing_code(raw)
         now = self._clock.now()
-        await require_privileged(self._store, principal, self._defence_policy, now)
+        await self._access.require(principal, Action.SET_ANTI_PHISHING_CODE)
         async with self._store.unit_of_work(write=True) as uow:
             account = await uow.accounts.get(principal.account.id)
             assert account is not None

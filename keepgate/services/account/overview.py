@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from keepgate.domain.accounts import Account
 from keepgate.domain.factors import FactorKind
 from keepgate.domain.holds import SecurityHold
+from keepgate.domain.principals import CustomerSession
 from keepgate.services.clock import Clock
 from keepgate.services.ports import Store
-from keepgate.services.sessions import Principal
 
 RECOVERY_CODES_LOW = 3
 
@@ -56,7 +56,7 @@ class SecurityOverview:
         self._store = store
         self._clock = clock
 
-    async def overview(self, principal: Principal) -> Overview:
+    async def overview(self, principal: CustomerSession) -> Overview:
         now = self._clock.now()
         account_id = principal.account.id
         async with self._store.unit_of_work(write=False) as uow:

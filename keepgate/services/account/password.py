@@ -12,29 +12,29 @@ from datetime import datetime
 
 import anyio
 
+from keepgate.domain.access import Action
 from keepgate.domain.audit import AuditEvent, EventKind, Outcome
-from keepgate.domain.errors import CurrentPasswordIncorrect, PasswordRejected
-from keepgate.domain.factors import DefencePolicy
+from keepgate.domain.errors import CurrentPasswordIncorrect, PasswordUnchanged
 from keepgate.domain.holds import HoldReason
 from keepgate.domain.policy import PasswordPolicy
+from keepgate.domain.principals import CustomerSession
 from keepgate.security.password_screen import screen_password
+from keepgate.services.access import AccessService
 from keepgate.services.account.security_version import save_if_current
 from keepgate.services.clock import Clock
 from keepgate.services.context import RequestContext
 from keepgate.services.defences import SignInDefences
 from keepgate.services.devices import describe_device
-from keepgate.services.guards import require_privileged
 from keepgate.services.hashing import AsyncPasswordHasher
 from keepgate.services.holds import place_hold
 from keepgate.services.notices import Notifier
 from keepgate.services.ports import Store
-from keepgate.services.sessions import Principal
 
 
 class PasswordService:
     def __init__(self, *, store: Store, clock: Clock, hasher: AsyncPasswordHasher,
                  defences: SignInDefences, notifier: Notifier, password_policy: PasswordPolicy,
-                 defence_policy: DefencePolicy,
+                 access: AccessService,
                  range_check: Callable[[str], bool] | None = None) -> None:
         self._store = store
         self._clock = clock
@@ -42,18 +42,17 @@ class PasswordService:
         self._defences = defences
         self._notifier = notifier
         self._password_policy = password_policy
-        self._defence_policy = defence_policy
+        self._access = access
         self._range_check = range_check
 
-    async def change(self, principal: Principal, current: str, new: str,
+    async def change(self, principal: CustomerSession, current: str, new: str,
                      ctx: RequestContext) -> int:
         """Returns how many other sessions were signed out."""
         now = self._clock.now()
-        await require_privileged(self._store, principal, self._defence_policy, now)
+        await self._access.require(principal, Action.CHANGE_PASSWORD)
         await self._check_current(principal, current, ctx, now)
         if new == current:
-            raise PasswordRejected("Choose a password different from the current one.",
-                                   code="password.unchanged")
+            raise PasswordUnchanged()
         account = principal.account
         inputs = [v for v in (account.email, account.phone) if v]
         await anyio.to_thread.run_sync(
@@ -73,7 +72,7 @@ class PasswordService:
                 "ip": ctx.ip or "unknown", "device": describe_device(ctx.user_agent)}, now)
         return revoked
 
-    async def _check_current(self, principal: Principal, current: str, ctx: RequestContext,
+    async def _check_current(self, principal: CustomerSession, current: str, ctx: RequestContext,
                              now: datetime) -> None:
         account = principal.account
         identifier = account.email or account.phone or ""

@@ -23,6 +23,7 @@ from typing import Any
 from keepgate.domain.accounts import Account
 from keepgate.domain.audit import AuditEvent, EventKind, Outcome
 from keepgate.domain.holds import HoldReason
+from keepgate.domain.principals import CustomerSession
 from keepgate.security.link_tokens import LinkSigner
 from keepgate.services.account.security_version import save_if_current
 from keepgate.services.clock import Clock
@@ -30,7 +31,6 @@ from keepgate.services.context import RequestContext
 from keepgate.services.holds import place_hold
 from keepgate.services.notices import Notifier
 from keepgate.services.ports import Store, UnitOfWork
-from keepgate.services.sessions import Principal
 
 CONTACT_FIELDS = ("email", "phone")
 
@@ -60,7 +60,7 @@ class TakeoverReports:
         """Raises ``InvalidLinkToken`` unless ``token`` is a live link signed for ``link``."""
         self._read(link, token)
 
-    async def not_me(self, principal: Principal, ctx: RequestContext) -> None:
+    async def not_me(self, principal: CustomerSession, ctx: RequestContext) -> None:
         """'This wasn't me' from the login history, by the signed-in owner."""
         now = self._clock.now()
         account_id = principal.account.id

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from keepgate.domain.access import Action
 from keepgate.domain.errors import MethodNotAllowed, UnknownFlowKind
 from keepgate.domain.policy import Policies
 from keepgate.flows import login, registration, settings, step_up
@@ -142,3 +143,21 @@ def test_a_refused_step_may_stay_but_never_move_off_the_table() -> None:
     with pytest.raises(UnexpectedTransition):
         spec.check_landing(registration.AWAITING_CREDENTIALS, "password", COMPLETED,
                            refused=True)
+
+
+def test_every_method_of_a_privileged_kind_names_its_action() -> None:
+    for spec in SPECS.values():
+        methods = {m for edges in spec.transitions.values() for m in edges}
+        if spec.access is Access.PRIVILEGED:
+            assert set(spec.actions) == methods, spec.kind
+        else:
+            assert spec.actions == {}
+            assert all(spec.guarded_action(m) is None for m in methods)
+
+
+def test_settings_methods_are_guarded_as_what_they_change() -> None:
+    spec = spec_for("settings")
+    assert spec.guarded_action("totp") is Action.ADD_FACTOR
+    assert spec.guarded_action("webauthn") is Action.ADD_FACTOR
+    assert spec.guarded_action("recovery_code") is Action.REGENERATE_RECOVERY_CODES
+    assert spec.guarded_action("contact") is Action.CHANGE_CONTACT

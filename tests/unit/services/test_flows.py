@@ -16,6 +16,7 @@ from keepgate.domain.policy import Policies
 from keepgate.flows import registration
 from keepgate.flows.base import COMPLETED, Channel, Flow, FlowKind, StepResult
 from keepgate.flows.spec import UnexpectedTransition
+from keepgate.services.access import AccessService
 from keepgate.services.clock import FrozenClock
 from keepgate.services.context import RequestContext
 from keepgate.services.flows import FlowService
@@ -68,8 +69,10 @@ class Leap:
 
 def runner(store: Store, method: Leap) -> FlowService:
     unused: Any = None  # no effect is produced, so no handler needs its collaborators
-    return FlowService(store=store, clock=FrozenClock(), methods=[method], notifier=unused,
-                       policies=Policies(), defences=DefencePolicy(), recovery=unused)
+    clock = FrozenClock()
+    return FlowService(store=store, clock=clock, methods=[method], notifier=unused,
+                       policies=Policies(), defences=DefencePolicy(), recovery=unused,
+                       access=AccessService(store=store, clock=clock, policy=DefencePolicy()))
 
 
 async def started(store: Store, method: Leap) -> tuple[FlowService, Flow]:

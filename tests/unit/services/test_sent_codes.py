@@ -12,6 +12,7 @@ from keepgate.adapters.sql.store import SqlStore
 from keepgate.domain.errors import (
     CodeAttemptsExhausted,
     CodeExpired,
+    CodeNotSent,
     InvalidCode,
     ResendTooSoon,
     SendLimitReached,
@@ -87,7 +88,7 @@ async def test_the_right_code_passes_once(budget: SendBudget, clock: FrozenClock
 
 
 async def test_no_code_before_one_was_sent(clock: FrozenClock) -> None:
-    with pytest.raises(InvalidCode) as refused:
+    with pytest.raises(CodeNotSent) as refused:
         SLOT.verify(DIGESTER, POLICY, new_flow(clock), "123456", clock.now())
     assert refused.value.code == "code.not_sent"
 

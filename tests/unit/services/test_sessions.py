@@ -11,10 +11,11 @@ import pytest
 from keepgate.adapters.sql.store import SqlStore
 from keepgate.domain.audit import EventKind
 from keepgate.domain.errors import AuthenticationRequired, SessionNotFound
+from keepgate.domain.principals import CustomerSession
 from keepgate.domain.sessions import SessionPolicy
 from keepgate.services.clock import FrozenClock
 from keepgate.services.context import RequestContext
-from keepgate.services.sessions import MAX_TOKEN_LENGTH, Principal, SessionService
+from keepgate.services.sessions import MAX_TOKEN_LENGTH, SessionService
 from tests.unit.services.records import (
     IP,
     USER_AGENT,
@@ -38,7 +39,7 @@ def sessions(store: SqlStore, clock: FrozenClock) -> SessionService:
 
 @pytest.fixture
 async def principal(sessions: SessionService, store: SqlStore,
-                    clock: FrozenClock) -> Principal:
+                    clock: FrozenClock) -> CustomerSession:
     """Ann, signed in with the token "ann-phone" (and also on "ann-laptop")."""
     await add_account(store, clock)
     await add_session(store, clock, "acc-1", "ann-phone")
@@ -66,11 +67,11 @@ async def test_a_valid_token_authenticates(sessions: SessionService, store: SqlS
 
 @pytest.mark.parametrize("token", [None, "", "unknown-token", "x" * (MAX_TOKEN_LENGTH + 1)])
 async def test_missing_unknown_or_oversized_tokens_are_refused(
-        sessions: SessionService, principal: Principal, token: str | None) -> None:
+        sessions: SessionService, principal: CustomerSession, token: str | None) -> None:
     assert await refused(sessions, token)
 
 
-async def test_an_idle_session_ends(sessions: SessionService, principal: Principal,
+async def test_an_idle_session_ends(sessions: SessionService, principal: CustomerSession,
                                     clock: FrozenClock) -> None:
     clock.advance(POLICY.idle_timeout - timedelta(seconds=1))
     assert not await refused(sessions, "ann-laptop")
@@ -79,7 +80,7 @@ async def test_an_idle_session_ends(sessions: SessionService, principal: Princip
     assert not await refused(sessions, "ann-laptop")  # seen a second ago
 
 
-async def test_use_keeps_a_session_alive(sessions: SessionService, principal: Principal,
+async def test_use_keeps_a_session_alive(sessions: SessionService, principal: CustomerSession,
                                          clock: FrozenClock) -> None:
     for _ in range(5):
         clock.advance(timedelta(minutes=20))
@@ -88,7 +89,7 @@ async def test_use_keeps_a_session_alive(sessions: SessionService, principal: Pr
 
 
 async def test_last_seen_is_written_at_most_once_a_touch_interval(
-        sessions: SessionService, store: SqlStore, principal: Principal,
+        sessions: SessionService, store: SqlStore, principal: CustomerSession,
         clock: FrozenClock) -> None:
     start = clock.now()
     clock.advance(POLICY.touch_interval - timedelta(seconds=1))
@@ -100,7 +101,7 @@ async def test_last_seen_is_written_at_most_once_a_touch_interval(
 
 
 async def test_the_absolute_timeout_ends_even_a_busy_session(
-        sessions: SessionService, principal: Principal, clock: FrozenClock) -> None:
+        sessions: SessionService, principal: CustomerSession, clock: FrozenClock) -> None:
     end = principal.session.expires_at
     while clock.now() + timedelta(minutes=20) < end:
         clock.advance(timedelta(minutes=20))
@@ -112,7 +113,7 @@ async def test_the_absolute_timeout_ends_even_a_busy_session(
 
 
 async def test_active_sessions_are_listed_most_recent_first(
-        sessions: SessionService, store: SqlStore, principal: Principal,
+        sessions: SessionService, store: SqlStore, principal: CustomerSession,
         clock: FrozenClock) -> None:
     await add_account(store, clock, "acc-2", email="bob@example.com")
     await add_session(store, clock, "acc-2", "bob-phone")
@@ -127,7 +128,7 @@ async def test_active_sessions_are_listed_most_recent_first(
 
 
 async def test_revoking_another_session_ends_it_at_once(
-        sessions: SessionService, store: SqlStore, principal: Principal) -> None:
+        sessions: SessionService, store: SqlStore, principal: CustomerSession) -> None:
     await sessions.revoke(principal, "ses-ann-laptop", CTX)
     assert await refused(sessions, "ann-laptop")
     assert not await refused(sessions, "ann-phone")
@@ -138,14 +139,14 @@ async def test_revoking_another_session_ends_it_at_once(
 
 
 async def test_revoking_ones_own_session_is_a_logout(
-        sessions: SessionService, store: SqlStore, principal: Principal) -> None:
+        sessions: SessionService, store: SqlStore, principal: CustomerSession) -> None:
     await sessions.revoke(principal, principal.session.id, CTX)
     assert await refused(sessions, "ann-phone")
     assert [e.kind for e in await audit_events(store)] == [EventKind.LOGOUT]
 
 
 async def test_only_ones_own_active_sessions_can_be_revoked(
-        sessions: SessionService, store: SqlStore, principal: Principal,
+        sessions: SessionService, store: SqlStore, principal: CustomerSession,
         clock: FrozenClock) -> None:
     await add_account(store, clock, "acc-2", email="bob@example.com")
     await add_session(store, clock, "acc-2", "bob-phone")
@@ -160,7 +161,7 @@ async def test_only_ones_own_active_sessions_can_be_revoked(
 
 
 async def test_revoke_others_keeps_the_current_session(
-        sessions: SessionService, store: SqlStore, principal: Principal,
+        sessions: SessionService, store: SqlStore, principal: CustomerSession,
         clock: FrozenClock) -> None:
     await add_session(store, clock, "acc-1", "ann-tablet")
     await add_account(store, clock, "acc-2", email="bob@example.com")
@@ -177,7 +178,7 @@ async def test_revoke_others_keeps_the_current_session(
 
 
 async def test_logout_ends_the_current_session(sessions: SessionService, store: SqlStore,
-                                               principal: Principal) -> None:
+                                               principal: CustomerSession) -> None:
     await sessions.logout(principal, CTX)
     assert await refused(sessions, "ann-phone")
     assert not await refused(sessions, "ann-laptop")

@@ -1,0 +1,178 @@
+"""keepgate.domain.access: authorize over principal kind × action × facts, as one table.
+
+Security changes keep today's guard exactly: with a second factor, one proven in this session
+within five minutes; without, a sign-in within fifteen. Capability actions follow the KYC tier.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from keepgate.domain.access import (
+    CAPABILITIES,
+    PRIVILEGED,
+    REASON_TEXT,
+    SESSION_ONLY,
+    AccessFacts,
+    Action,
+    Reason,
+    authorize,
+)
+from keepgate.domain.accounts import Account, AccountStatus
+from keepgate.domain.factors import DefencePolicy
+from keepgate.domain.holds import HoldReason, SecurityHold
+from keepgate.domain.principals import (
+    ApiKeyPrincipal,
+    CustomerSession,
+    Principal,
+    ServiceClient,
+    StaffSession,
+)
+from keepgate.domain.sessions import AAL, Session
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+POLICY = DefencePolicy()
+ACCOUNT = Account(id="acc-1", email="ann@example.com", phone=None, password_hash="h",
+                  status=AccountStatus.RESTRICTED, kyc_tier=0, created_at=NOW)
+SESSION = Session(id="ses-1", account_id="acc-1", token_hash="t", aal=AAL.AAL1,
+                  methods=("password",), channel="api", created_at=NOW, last_seen_at=NOW,
+                  expires_at=NOW + timedelta(hours=12), ip="203.0.113.7", user_agent="ua")
+
+CUSTOMER = CustomerSession(SESSION, ACCOUNT)
+API_KEY = ApiKeyPrincipal("key-1", ACCOUNT, frozenset({"view_markets", "trade"}))
+STAFF = StaffSession("staff-1", frozenset({"support"}), "staff-ses-1")
+SERVICE = ServiceClient("withdrawals", frozenset({"withdraw"}))
+
+BASE = AccessFacts(kyc_tier=0, holds=(), locked=False, has_second_factor=False,
+                   session_created_at=NOW, second_factor_at=None, assurance=AAL.AAL1)
+WITH_FACTOR = replace(BASE, has_second_factor=True)
+
+
+def ago(minutes: float) -> datetime:
+    return NOW - timedelta(minutes=minutes)
+
+
+def hold(expires_in: timedelta) -> SecurityHold:
+    return SecurityHold("hold-1", "acc-1", "withdrawal", HoldReason.PASSWORD_CHANGE,
+                        NOW - timedelta(hours=1), NOW + expires_in)
+
+
+STEP_UP = (Reason.STEP_UP_REQUIRED,)
+FRESH = (Reason.FRESH_SIGN_IN_REQUIRED,)
+NOT_ALLOWED = (Reason.PRINCIPAL_NOT_ALLOWED,)
+
+# Today's guard, for every privileged action: (facts, expected reasons).
+GUARD_CASES: list[tuple[str, AccessFacts, tuple[Reason, ...]]] = [
+    ("factor, never proven", WITH_FACTOR, STEP_UP),
+    ("factor, proven just now", replace(WITH_FACTOR, second_factor_at=NOW), ()),
+    ("factor, proven 5 minutes ago", replace(WITH_FACTOR, second_factor_at=ago(5)), ()),
+    ("factor, proven 5 minutes 1 second ago",
+     replace(WITH_FACTOR, second_factor_at=ago(5 + 1 / 60)), STEP_UP),
+    ("factor, fresh sign-in is not enough",
+     replace(WITH_FACTOR, session_created_at=NOW, second_factor_at=None), STEP_UP),
+    ("no factor, signed in just now", BASE, ()),
+    ("no factor, signed in 15 minutes ago", replace(BASE, session_created_at=ago(15)), ()),
+    ("no factor, signed in 15 minutes 1 second ago",
+     replace(BASE, session_created_at=ago(15 + 1 / 60)), FRESH),
+    ("no factor, a stale proof does not help",
+     replace(BASE, session_created_at=ago(60), second_factor_at=NOW), FRESH),
+    ("locked and high tier change nothing",
+     replace(BASE, locked=True, kyc_tier=2, holds=(hold(timedelta(hours=1)),)), ()),
+]
+
+
+@pytest.mark.parametrize("action", sorted(PRIVILEGED))
+@pytest.mark.parametrize(("facts", "reasons"), [(f, r) for _, f, r in GUARD_CASES],
+                         ids=[name for name, _, _ in GUARD_CASES])
+def test_privileged_actions_keep_the_step_up_guard(
+        action: Action, facts: AccessFacts, reasons: tuple[Reason, ...]) -> None:
+    assert authorize(CUSTOMER, action, facts, NOW, POLICY).reasons == reasons
+
+
+@pytest.mark.parametrize("facts", [f for _, f, _ in GUARD_CASES],
+                         ids=[name for name, _, _ in GUARD_CASES])
+def test_renaming_a_factor_needs_only_the_session(facts: AccessFacts) -> None:
+    assert authorize(CUSTOMER, Action.RENAME_FACTOR, facts, NOW, POLICY).allowed
+
+
+def test_the_windows_come_from_the_policy() -> None:
+    tight = DefencePolicy(step_up_window=timedelta(minutes=1),
+                          fresh_sign_in=timedelta(minutes=1))
+    proven = replace(WITH_FACTOR, second_factor_at=ago(2))
+    signed_in = replace(BASE, session_created_at=ago(2))
+    assert authorize(CUSTOMER, Action.ADD_FACTOR, proven, NOW, tight).reasons == STEP_UP
+    assert authorize(CUSTOMER, Action.ADD_FACTOR, signed_in, NOW, tight).reasons == FRESH
+
+
+@pytest.mark.parametrize("principal", [API_KEY, STAFF, SERVICE], ids=["api_key", "staff",
+                                                                      "service"])
+@pytest.mark.parametrize("action", sorted(PRIVILEGED | SESSION_ONLY))
+def test_security_changes_are_for_the_customer_session_only(
+        principal: Principal, action: Action) -> None:
+    fresh = replace(WITH_FACTOR, second_factor_at=NOW)
+    assert authorize(principal, action, fresh, NOW, POLICY).reasons == NOT_ALLOWED
+
+
+# Capabilities for a customer session: (tier, action, extra facts, expected reasons).
+CAPABILITY_CASES: list[tuple[int, Action, dict[str, object], tuple[Reason, ...]]] = [
+    (0, Action.VIEW_MARKETS, {}, ()),
+    (0, Action.DEPOSIT, {}, (Reason.TIER_TOO_LOW,)),
+    (0, Action.TRADE, {}, (Reason.TIER_TOO_LOW,)),
+    (0, Action.WITHDRAW, {}, (Reason.TIER_TOO_LOW,)),
+    (0, Action.API_ACCESS, {}, (Reason.TIER_TOO_LOW,)),
+    (1, Action.DEPOSIT, {}, ()),
+    (1, Action.TRADE, {}, ()),
+    (1, Action.WITHDRAW, {}, ()),
+    (1, Action.API_ACCESS, {}, (Reason.TIER_TOO_LOW,)),
+    (2, Action.API_ACCESS, {}, ()),
+    (2, Action.WITHDRAW, {"holds": (hold(timedelta(hours=1)),)}, (Reason.HOLD_ACTIVE,)),
+    (2, Action.WITHDRAW, {"holds": (hold(timedelta(0)),)}, ()),
+    (2, Action.TRADE, {"holds": (hold(timedelta(hours=1)),)}, ()),
+    (2, Action.TRADE, {"locked": True}, (Reason.ACCOUNT_LOCKED,)),
+    (0, Action.WITHDRAW, {"locked": True, "holds": (hold(timedelta(hours=1)),)},
+     (Reason.ACCOUNT_LOCKED, Reason.TIER_TOO_LOW, Reason.HOLD_ACTIVE)),
+]
+
+
+@pytest.mark.parametrize(("level", "action", "extra", "reasons"), CAPABILITY_CASES)
+def test_capabilities_follow_the_tier(level: int, action: Action, extra: dict[str, object],
+                                      reasons: tuple[Reason, ...]) -> None:
+    facts = replace(BASE, kyc_tier=level, **extra)  # type: ignore[arg-type]
+    assert authorize(CUSTOMER, action, facts, NOW, POLICY).reasons == reasons
+
+
+@pytest.mark.parametrize(("level", "action", "reasons"), [
+    (2, Action.TRADE, ()),
+    (2, Action.VIEW_MARKETS, ()),
+    (2, Action.WITHDRAW, NOT_ALLOWED),  # not in the key's scopes
+    (1, Action.TRADE, (Reason.TIER_TOO_LOW,)),  # the tier grants no API access
+])
+def test_an_api_key_takes_its_scopes_on_a_tier_with_api_access(
+        level: int, action: Action, reasons: tuple[Reason, ...]) -> None:
+    facts = replace(BASE, kyc_tier=level, session_created_at=None, assurance=None)
+    assert authorize(API_KEY, action, facts, NOW, POLICY).reasons == reasons
+
+
+@pytest.mark.parametrize("principal", [STAFF, SERVICE], ids=["staff", "service"])
+@pytest.mark.parametrize("action", sorted(CAPABILITIES))
+def test_staff_and_services_have_no_capability_actions_yet(principal: Principal,
+                                                           action: Action) -> None:
+    assert authorize(principal, action, replace(BASE, kyc_tier=2), NOW, POLICY).reasons == (
+        NOT_ALLOWED)
+
+
+def test_every_action_is_decided_by_one_rule() -> None:
+    rules = [PRIVILEGED, SESSION_ONLY, frozenset(CAPABILITIES)]
+    assert sum(len(rule) for rule in rules) == len(Action)
+    assert frozenset().union(*rules) == frozenset(Action)
+
+
+def test_a_refusal_reads_for_people_and_machines() -> None:
+    decision = authorize(CUSTOMER, Action.CHANGE_PASSWORD, WITH_FACTOR, NOW, POLICY)
+    assert not decision.allowed
+    assert [r.value for r in decision.reasons] == ["step_up_required"]
+    assert decision.messages == (REASON_TEXT[Reason.STEP_UP_REQUIRED],)
+    assert set(REASON_TEXT) == set(Reason)
