@@ -175,7 +175,7 @@ def submit_code(flow: Flow, *, code: str, digester: CodeDigester, now: datetime,
     done = flow.evolve(
         state=COMPLETED,
         messages=(Message("registration.completed",
-                          "Your account is ready. Sign in to continue."),),
+                          "Your account is ready. You are signed in."),),
     ).with_context(code_digest=None, password_hash=None)
     return StepResult(done, (CreateAccount(identifier, flow.context["password_hash"]),))
 

@@ -128,9 +128,11 @@ class SendMessageHandler:
 
 @dataclass(frozen=True, slots=True)
 class CreateAccountHandler:
-    """A proven address becomes a restricted account; the device that proved it is trusted."""
+    """A proven address becomes a restricted account, signed in (password only: aal1) on the
+    device that proved it, which is trusted: no sign-in again, no new-device code next."""
 
     devices: DeviceTrust
+    sign_in: IssueSessionHandler
 
     async def __call__(self, effect: CreateAccount, run: EffectRun) -> None:
         ident = effect.identifier
@@ -143,10 +145,10 @@ class CreateAccountHandler:
         )
         await run.uow.accounts.create(account)
         run.flow = run.flow.evolve(account_id=account.id)
-        # The device that proved the address is trusted: no new-device code next.
         run.device_token = await self.devices.trust(run, account.id)
         await run.record(RecordEvent(EventKind.SIGNUP, Outcome.SUCCESS, account.id,
                                      {"identifier": ident.masked()}))
+        await self.sign_in(IssueSession(account.id, ("password",)), run)
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,10 +290,11 @@ def effect_handlers(*, notifier: Notifier, sessions: SessionPolicy, defences: De
     """Every effect type and its handler (a test keeps this equal to the ``Effect`` union)."""
     devices = DeviceTrust(defences)
     codes = RecoveryCodeIssuer(recovery)
+    sign_in = IssueSessionHandler(sessions, devices, notifier)
     handlers: dict[type[Any], Handler[Any]] = {
         SendMessage: SendMessageHandler(notifier),
-        CreateAccount: CreateAccountHandler(devices),
-        IssueSession: IssueSessionHandler(sessions, devices, notifier),
+        CreateAccount: CreateAccountHandler(devices, sign_in),
+        IssueSession: sign_in,
         ElevateSession: elevate_session,
         CreateFactor: CreateFactorHandler(notifier, codes),
         IssueRecoveryCodes: IssueRecoveryCodesHandler(codes, notifier),

@@ -68,12 +68,12 @@ class FlowPage:
     kind: FlowKind
     path: str
     template: str
-    done: str  # after completion (a signed-in session, or an account ready to sign in to)
+    done: str  # where a completed flow goes, signed in
 
 
-SIGNUP = FlowPage(FlowKind.REGISTRATION, "/signup", "signup.html", "/login?notice=registered")
+SIGNUP = FlowPage(FlowKind.REGISTRATION, "/signup", "signup.html", "/account")
 LOGIN = FlowPage(FlowKind.LOGIN, "/login", "login.html", "/account")
-NOTICES = frozenset({"registered", "signed-out"})
+NOTICES = frozenset({"signed-out"})
 
 
 def cookie_names(settings: Settings) -> tuple[str, str]:
@@ -267,7 +267,7 @@ async def _flow_page(page: PageState, kit: FlowPageKit, flow_page: FlowPage) -> 
                                      request_context(request, page.binding))
         query = {"flow": flow.id}
         notice = request.query_params.get("notice")
-        if notice in NOTICES:  # "account is ready", "signed out": shown on the flow's page
+        if notice in NOTICES:  # "signed out": shown on the flow's page
             query["notice"] = notice
         return page.redirect(f"{flow_page.path}?{urlencode(query)}")
     try:
@@ -368,6 +368,17 @@ async def account(page: Page) -> Response:
     current = principal.account
     return page.render("account.html", account=current, tier=tier(current.kyc_tier), tiers=TIERS,
                        labels=CAPABILITY_LABELS, session=principal.session)
+
+
+@router.get("/account/verify", response_class=HTMLResponse)
+async def verify(page: Page) -> Response:
+    """Where the restricted banner's "Verify your identity" leads: what verification takes and
+    unlocks; identity checks themselves are not offered online yet, and the page says so."""
+    principal = await page.principal()
+    if principal is None:
+        return page.redirect("/login")
+    current = principal.account
+    return page.render("verify.html", account=current, tiers=TIERS, labels=CAPABILITY_LABELS)
 
 
 @router.get("/account/sessions", response_class=HTMLResponse)

@@ -43,7 +43,14 @@ async def test_page_journey_sets_safe_cookies(client: httpx.AsyncClient, kg: Kee
     assert "We sent a 6-digit code" in page.text and 'autocomplete="one-time-code"' in page.text
     code = await last_code(kg, "page@example.com")
     done = await client.post(url, data={"csrf_token": csrf, "method": "code", "code": code})
-    assert done.headers["location"] == "/login?notice=registered"
+    assert done.headers["location"] == "/account"  # signed in by the sign-up itself
+    assert any(c.startswith("keepgate_session=") for c in done.headers.get_list("set-cookie"))
+    welcome = await client.get("/account")
+    assert welcome.status_code == 200 and "page@example.com" in welcome.text
+    assert 'href="/account/verify"' in welcome.text  # the restricted banner's way forward
+    verify = await client.get("/account/verify")
+    assert verify.status_code == 200 and "Verify your identity" in verify.text
+    await client.post("/logout", data={"csrf_token": csrf_of(welcome.text)})
 
     url, csrf = await open_flow(client, "/login")
     signed_in = await client.post(url, data={"csrf_token": csrf, "method": "password",

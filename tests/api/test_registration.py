@@ -179,3 +179,15 @@ async def test_the_same_identifier_can_register_only_once(client: httpx.AsyncCli
     conflict = await submit(client, second_id, method="code", code=second_code)
     assert conflict.status_code == 409
     assert conflict.json()["error"]["code"] == "registration.identifier_taken"
+
+
+async def test_completed_registration_signs_the_new_customer_in(client: httpx.AsyncClient,
+                                                                 kg: Keepgate) -> None:
+    flow_id, _ = await credentials(client, "newcomer@example.com")
+    done = (await submit(client, flow_id, method="code",
+                         code=await last_code(kg, "newcomer@example.com"))).json()
+    session = done["session"]
+    assert done["state"] == "completed" and session["aal"] == "aal1"
+    me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {session['token']}"})
+    assert me.status_code == 200 and me.json()["email"] == "newcomer@example.com"
+    assert done["device_token"]  # the device that proved the address is trusted

@@ -35,9 +35,11 @@ async def signed_up_and_in(client: httpx.AsyncClient, kg: Keepgate) -> None:
     url = str(page.url)
     await client.post(url, data={"csrf_token": csrf(page.text), "method": "password",
                                  "identifier": ID, "password": PASSWORD, "accept_terms": "yes"})
-    await client.post(url, data={"csrf_token": csrf(page.text), "method": "code",
-                                 "code": await last_code(kg, ID)})
-    page = await follow(client, await client.get("/login"))
+    joined = await client.post(url, data={"csrf_token": csrf(page.text), "method": "code",
+                                          "code": await last_code(kg, ID)})
+    assert joined.headers["location"] == "/account"  # sign-up signs in...
+    await client.post("/logout", data={"csrf_token": csrf(page.text)})  # ...and out again,
+    page = await follow(client, await client.get("/login"))  # to sign in as a returning one
     done = await client.post(str(page.url), data={"csrf_token": csrf(page.text),
                                                   "method": "password", "identifier": ID,
                                                   "password": PASSWORD})

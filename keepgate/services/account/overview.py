@@ -37,7 +37,9 @@ class Overview:
 
 def checklist(account: Account, factors: int, passkeys: int,
               recovery_codes_left: int) -> tuple[ChecklistItem, ...]:
-    return (
+    """What makes an account safer, each done or not. Recovery codes come with the first
+    factor, so they join the list only once there is one: before, they cannot be a to-do."""
+    items = (
         ChecklistItem("second_factor", factors > 0, "Two-factor sign-in",
                       "Add an authenticator app, a passkey, or a code by SMS or email."),
         ChecklistItem("passkey", passkeys > 0, "A passkey",
@@ -45,10 +47,12 @@ def checklist(account: Account, factors: int, passkeys: int,
         ChecklistItem("anti_phishing_code", account.anti_phishing_code is not None,
                       "Anti-phishing code",
                       "Set a code that every genuine message from us will show."),
-        ChecklistItem("recovery_codes", factors > 0 and recovery_codes_left > RECOVERY_CODES_LOW,
-                      "Recovery codes",
-                      "Keep enough recovery codes: generate new ones when few remain."),
     )
+    if factors == 0:
+        return items
+    return (*items, ChecklistItem(
+        "recovery_codes", recovery_codes_left > RECOVERY_CODES_LOW, "Recovery codes",
+        "Keep enough recovery codes: generate new ones when few remain."))
 
 
 class SecurityOverview:
