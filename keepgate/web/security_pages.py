@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
@@ -252,6 +253,8 @@ async def setup(visit: OwnerVisit) -> Response:
         flow = await flows.start(FlowKind.SETTINGS.value, Channel.BROWSER, visit.ctx,
                                  visit.principal)
         method = visit.query.get("method", "")
+        if method == FactorKind.TOTP.value:
+            await _show_totp_key(visit, flow)
         suffix = f"&method={quote(method)}" if method else ""
         return page.redirect(f"{SETUP}?flow={flow.id}{suffix}")
     try:
@@ -259,6 +262,14 @@ async def setup(visit: OwnerVisit) -> Response:
     except FlowError:
         return page.redirect(SETUP)
     return _settings_view(visit, flow, method=visit.query.get("method", ""))
+
+
+async def _show_totp_key(visit: OwnerVisit, flow: Flow) -> None:
+    """An authenticator's key and QR code are shown without a click to ask for them. A refusal
+    (a stale sign-in, say) is not shown here: the button left on the page meets it, explained."""
+    with suppress(KeepgateError):
+        await visit.flows.submit(flow.id, Channel.BROWSER, FactorKind.TOTP.value,
+                                 FactorSubmission(), visit.ctx, visit.principal)
 
 
 @owner_page("POST", SETUP)

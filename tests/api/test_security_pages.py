@@ -52,11 +52,9 @@ async def test_enrol_totp_then_step_up_for_the_anti_phishing_code(
     security = await client.get("/account/security")
     assert security.status_code == 200
     assert "Security score: <strong id=\"score\">0%" in security.text
-    setup = await follow(client, await client.get("/account/security/setup?method=totp"))
-    shown = await follow(client, await client.post(str(setup.url), data={
-        "csrf_token": csrf(setup.text), "method": "totp"}))
-    assert "<svg" in shown.text
-    secret = re.search(r'id="totp-secret">([A-Z2-7]{32})<', shown.text)
+    shown = await follow(client, await client.get("/account/security/setup?method=totp"))
+    assert "<svg" in shown.text  # no extra click to see the QR code
+    secret = re.search(r'href="otpauth://totp/[^"]*secret=([A-Z2-7]{32})', shown.text)
     assert secret is not None
     code = totp.code_at(secret.group(1), totp.step_of(clock.now()))
     codes_page = await client.post(str(shown.url), data={"csrf_token": csrf(shown.text),
@@ -112,3 +110,21 @@ async def test_a_stale_sign_in_is_explained_not_looped(client: httpx.AsyncClient
     assert refused.status_code == 403
     assert "fresh_sign_in_required" in refused.text
     assert "Sign out, then sign in again" in refused.text
+
+
+async def test_authenticator_setup_works_on_a_phone(client: httpx.AsyncClient,
+                                                    kg: Keepgate) -> None:
+    await signed_up_and_in(client, kg)
+    shown = await follow(client, await client.get("/account/security/setup?method=totp"))
+    assert 'role="img" aria-label="QR code for your authenticator app"><svg' in shown.text
+    link = re.search(r'<a class="button" href="(otpauth://totp/[^"]+)">Open in authenticator app'
+                     r'</a>', shown.text)
+    assert link is not None
+    secret = re.search(r"secret=([A-Z2-7]{32})", link.group(1))
+    assert secret is not None
+    grouped = " ".join(secret.group(1)[i:i + 4] for i in range(0, 32, 4))
+    assert f'id="totp-secret">{grouped}<' in shown.text
+    assert (f'<button type="button" class="secondary-button" data-copy-text="{secret.group(1)}">'
+            "Copy the key</button>") in shown.text
+    assert re.search(r'<script type="module" src="[^"]*/static/copy.js"></script>', shown.text)
+    assert "<script>" not in shown.text

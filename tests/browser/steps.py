@@ -87,14 +87,20 @@ async def enter_code(page: Page, code: str) -> Response:
 
 
 async def sign_up(page: Page, email: str, password: str = PASSWORD) -> None:
-    """The whole sign-up, ending on the sign-in page with the 'account is ready' notice."""
+    """The whole sign-up: the new customer lands signed in on the account page, then signs
+    out, so that the journeys go on as a returning customer would."""
     await open_signup(page)
     await submit_credentials(page, email, password)
     await expect(page.get_by_label("Verification code")).to_be_visible()
     await enter_code(page, await read_code(page.context, email))
-    await expect(page).to_have_url(re.compile(r"/login\?flow=[\w-]+&notice=registered$"))
-    await expect(page.get_by_role("status")).to_have_text(
-        "Your account is ready. Sign in to continue.")
+    await signed_in_after_sign_up(page)
+
+
+async def signed_in_after_sign_up(page: Page) -> None:
+    await expect(page).to_have_url(ACCOUNT_PAGE)
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Your account")
+    await expect(page.get_by_role("link", name="Verify your identity")).to_be_visible()
+    await sign_out(page)
 
 
 async def submit_sign_in(page: Page, identifier: str, password: str = PASSWORD) -> Response:

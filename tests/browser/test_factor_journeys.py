@@ -71,13 +71,20 @@ async def show_totp_qr(page: Page) -> str:
     """From the security page to the QR code; returns the secret shown as text."""
     await page.get_by_role("link", name="Add an authenticator app").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Add an authenticator app")
-    await steps.submit(page, page.get_by_role("button", name="Show the QR code"))
-    qr = page.get_by_role("img", name="QR code for your authenticator app")
+    qr = page.get_by_role("img", name="QR code for your authenticator app")  # no extra click
     await expect(qr).to_be_visible()
     await expect(qr.locator("svg")).to_be_visible()
+    app_link = page.get_by_role("link", name="Open in authenticator app")
+    await expect(app_link).to_have_attribute("href", re.compile(r"^otpauth://totp/"))
     secret = page.locator("#totp-secret")
-    await expect(secret).to_have_text(re.compile(r"^[A-Z2-7]{32}$"))
-    return await secret.inner_text()
+    await expect(secret).to_have_text(re.compile(r"^([A-Z2-7]{4} ){7}[A-Z2-7]{4}$"))
+    key = (await secret.inner_text()).replace(" ", "")
+    copy = page.get_by_role("button", name="Copy the key")
+    await page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    await copy.click()
+    await expect(copy).to_have_text("Copied")
+    assert await page.evaluate("navigator.clipboard.readText()") == key
+    return key
 
 
 async def turn_on_totp(page: Page, secret: str) -> tuple[list[str], int]:
@@ -133,8 +140,7 @@ async def sign_up_by_phone(page: Page, phone: str) -> None:
     await expect(page.get_by_label("Verification code")).to_be_visible()
     code = await steps.read_code(page.context, phone, "SMS")
     await steps.enter_code(page, code)
-    await expect(page.get_by_role("status")).to_have_text(
-        "Your account is ready. Sign in to continue.")
+    await steps.signed_in_after_sign_up(page)
 
 
 def password_form(page: Page) -> Locator:
@@ -176,7 +182,8 @@ async def test_totp_enrolment_sign_in_and_a_recovery_code(page: Page, tmp_path: 
     response = await steps.submit(page, page.get_by_role("button", name="Turn on"))
     assert response.status == 400
     await expect(steps.alert(page)).to_contain_text("Error code: code.invalid")
-    await expect(page.locator("#totp-secret")).to_have_text(secret)
+    await expect(page.locator("#totp-secret")).to_have_text(
+        " ".join(secret[i:i + 4] for i in range(0, len(secret), 4)))
 
     codes, used = await turn_on_totp(page, secret)
     assert len(set(codes)) == 10
