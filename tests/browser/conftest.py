@@ -76,11 +76,12 @@ async def new_context(browser: Browser, live_server: LiveServer) -> AsyncIterato
             problems.append(f"console error on {message.page.url if message.page else '?'}: "
                             f"{message.text}")
 
-    async def make(viewport: dict[str, int] | None = None, user_agent: str | None = None
-                   ) -> BrowserContext:
+    async def make(viewport: dict[str, int] | None = None, user_agent: str | None = None,
+                   bypass_csp: bool = False) -> BrowserContext:
+        """``bypass_csp``: only to inject a test tool (axe-core) into the pages."""
         context = await browser.new_context(base_url=live_server.url,
                                             viewport=viewport or DESKTOP,  # type: ignore[arg-type]
-                                            user_agent=user_agent)
+                                            user_agent=user_agent, bypass_csp=bypass_csp)
         context.set_default_timeout(10_000)
         context.on("console", on_console)
         context.on("weberror", lambda error: problems.append(f"page error: {error.error}"))

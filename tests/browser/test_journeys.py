@@ -118,8 +118,7 @@ async def test_signup_errors_are_announced_and_marked_on_the_field(page: Page) -
 
     # The right code still finishes the sign-up after wrong ones.
     await steps.enter_code(page, code)
-    await expect(page).to_have_url(steps.LOGIN_PAGE)
-    await expect(page.get_by_role("status")).to_contain_text("Your account is ready")
+    await steps.signed_in_after_sign_up(page)
 
 
 async def test_sign_in_errors_are_generic(page: Page) -> None:
