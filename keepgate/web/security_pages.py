@@ -15,7 +15,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, Response
@@ -142,16 +142,30 @@ def owner_page(method: str, path: str) -> Callable[[OwnerView], OwnerView]:
     return register
 
 
-def settings_change(path: str, done: str) -> Callable[[OwnerAction], OwnerAction]:
+# What a change posted from the overview keeps when step-up interrupts it: the form comes back
+# filled with these fields (never a password: the person types it again) and a message.
+Resumable = Callable[[OwnerVisit], Awaitable[dict[str, str]]]
+RESUMED_FIELDS = ("code", "factor", "label", "muted")
+
+
+async def _nothing_kept(visit: OwnerVisit) -> dict[str, str]:
+    return {}
+
+
+def settings_change(path: str, done: str, resume: Resumable = _nothing_kept
+                    ) -> Callable[[OwnerAction], OwnerAction]:
     """Registers a change posted from the overview: back to it with ``?notice=done``, or with
-    the refusal shown there (through step-up first when that is what it takes)."""
+    the refusal shown there. When step-up is what it takes, the browser goes through it and
+    comes back to the form, filled with what ``resume`` keeps (``?resume=<done>``)."""
 
     def register(action: OwnerAction) -> OwnerAction:
         async def view(visit: OwnerVisit) -> Response:
             try:
                 await action(visit)
             except KeepgateError as error:
-                return await _refused(visit, error)
+                kept = await resume(visit)
+                back = f"{SECURITY}?{urlencode({'resume': done, **kept})}"
+                return await _refused(visit, error, back)
             return visit.page.redirect(f"{SECURITY}?notice={done}")
 
         view.__name__ = action.__name__
@@ -169,8 +183,8 @@ def _to_step_up(page: PageState, error: KeepgateError, back: str) -> Response | 
     return None
 
 
-async def _refused(visit: OwnerVisit, error: KeepgateError) -> Response:
-    detour = _to_step_up(visit.page, error, SECURITY)
+async def _refused(visit: OwnerVisit, error: KeepgateError, back: str = SECURITY) -> Response:
+    detour = _to_step_up(visit.page, error, back)
     if detour is not None:
         return detour
     return await _overview(visit, status=status_for(error), error=error)
@@ -188,7 +202,14 @@ async def _overview(visit: OwnerVisit, status: int = 200, **extra: Any) -> Respo
     return visit.page.render("security.html", status=status, view=view, factors=factors.factors,
                              labels=FACTOR_LABELS, holds=holds, notice_labels=NOTICE_LABELS,
                              mutable=sorted(MUTABLE_NOTICES), account=visit.principal.account,
-                             notice=visit.query.get("notice"), **extra)
+                             notice=visit.query.get("notice"), **_resumed(visit), **extra)
+
+
+def _resumed(visit: OwnerVisit) -> dict[str, Any]:
+    """After step-up: which change to finish (``resume``) and what its form held."""
+    kept = {name: visit.query.get(name, "")[:64] for name in RESUMED_FIELDS}
+    return {"resume": visit.query.get("resume"), "kept": kept,
+            "kept_muted": frozenset(kept["muted"].split(","))}
 
 
 def _duration(delta: timedelta) -> str:
@@ -202,7 +223,24 @@ async def security(visit: OwnerVisit) -> Response:
     return await _overview(visit)
 
 
-@settings_change(f"{SECURITY}/anti-phishing", "anti-phishing-saved")
+async def _keep_code(visit: OwnerVisit) -> dict[str, str]:
+    return {"code": visit.field("code", 20)}
+
+
+async def _keep_factor(visit: OwnerVisit) -> dict[str, str]:
+    return {"factor": visit.path("factor_id")[:64], "label": visit.field("label", 64)}
+
+
+async def _keep_muted(visit: OwnerVisit) -> dict[str, str]:
+    return {"muted": ",".join(sorted(set(await _muted(visit)) & MUTABLE_NOTICES))}
+
+
+async def _muted(visit: OwnerVisit) -> list[str]:
+    form = await visit.page.request.form()  # parsed once already, for the CSRF check
+    return [str(v) for v in form.getlist("muted")][:10]
+
+
+@settings_change(f"{SECURITY}/anti-phishing", "anti-phishing-saved", _keep_code)
 async def anti_phishing(visit: OwnerVisit) -> None:
     await visit.account.notices.set_anti_phishing_code(
         visit.principal, visit.field("code", 64), visit.ctx,
@@ -215,19 +253,17 @@ async def password(visit: OwnerVisit) -> None:
                                         visit.field("new_password", 1024), visit.ctx)
 
 
-@settings_change(f"{SECURITY}/notifications", "notifications-saved")
+@settings_change(f"{SECURITY}/notifications", "notifications-saved", _keep_muted)
 async def notifications(visit: OwnerVisit) -> None:
-    form = await visit.page.request.form()
-    muted = [str(v) for v in form.getlist("muted")][:10]
-    await visit.account.notices.set_muted(visit.principal, muted, visit.ctx)
+    await visit.account.notices.set_muted(visit.principal, await _muted(visit), visit.ctx)
 
 
-@settings_change(f"{SECURITY}/factors/{{factor_id}}/remove", "factor-removed")
+@settings_change(f"{SECURITY}/factors/{{factor_id}}/remove", "factor-removed", _keep_factor)
 async def remove_factor(visit: OwnerVisit) -> None:
     await visit.account.factors.remove(visit.principal, visit.path("factor_id"), visit.ctx)
 
 
-@settings_change(f"{SECURITY}/factors/{{factor_id}}/rename", "factor-renamed")
+@settings_change(f"{SECURITY}/factors/{{factor_id}}/rename", "factor-renamed", _keep_factor)
 async def rename_factor(visit: OwnerVisit) -> None:
     await visit.account.factors.rename(visit.principal, visit.path("factor_id"),
                                        visit.field("label", 64), visit.ctx)

@@ -73,8 +73,11 @@ async def test_enrol_totp_then_step_up_for_the_anti_phishing_code(
     code = totp.code_at(secret.group(1), totp.step_of(clock.now()))
     back = await client.post(str(step.url), data={"csrf_token": csrf(step.text),
                                                   "method": "totp", "code": code})
-    assert back.headers["location"] == "/account/security"
-    overview = await client.get("/account/security")
+    # back to the form, filled with what was submitted, and told what is left to do
+    assert back.headers["location"].startswith("/account/security?resume=anti-phishing")
+    overview = await client.get(back.headers["location"])
+    assert 'value="Harbour7"' in overview.text
+    assert "You confirmed it is you. Save your anti-phishing code now." in overview.text
     saved = await client.post("/account/security/anti-phishing", data={
         "csrf_token": csrf(overview.text), "code": "Harbour7"})
     assert saved.headers["location"] == "/account/security?notice=anti-phishing-saved"
@@ -128,3 +131,46 @@ async def test_authenticator_setup_works_on_a_phone(client: httpx.AsyncClient,
             "Copy the key</button>") in shown.text
     assert re.search(r'<script type="module" src="[^"]*/static/copy.js"></script>', shown.text)
     assert "<script>" not in shown.text
+
+
+async def stepped_up_back(client: httpx.AsyncClient, refused: httpx.Response, secret: str,
+                          clock: FrozenClock) -> httpx.Response:
+    """Through the step-up page the refusal led to, and back where it sends the browser."""
+    assert refused.headers["location"].startswith("/account/step-up?next=")
+    step = await follow(client, refused)
+    clock.advance(timedelta(seconds=30))
+    back = await client.post(str(step.url), data={
+        "csrf_token": csrf(step.text), "method": "totp",
+        "code": totp.code_at(secret, totp.step_of(clock.now()))})
+    return await client.get(back.headers["location"])
+
+
+async def test_step_up_keeps_the_removal_and_the_password_change_asked_for(
+        client: httpx.AsyncClient, kg: Keepgate, clock: FrozenClock) -> None:
+    await signed_up_and_in(client, kg)
+    shown = await follow(client, await client.get("/account/security/setup?method=totp"))
+    found = re.search(r"secret=([A-Z2-7]{32})", shown.text)
+    assert found is not None
+    secret = found.group(1)
+    await client.post(str(shown.url), data={
+        "csrf_token": csrf(shown.text), "method": "totp",
+        "code": totp.code_at(secret, totp.step_of(clock.now()))})
+    clock.advance(timedelta(minutes=16))  # the second factor is no longer fresh
+
+    overview = await client.get("/account/security")
+    factor = re.search(r"/account/security/factors/([\w-]+)/remove", overview.text)
+    assert factor is not None
+    removal = f"/account/security/factors/{factor.group(1)}/remove"
+    back = await stepped_up_back(client, await client.post(removal, data={
+        "csrf_token": csrf(overview.text)}), secret, clock)
+    assert "You confirmed it is you. Remove Authenticator app now?" in back.text
+    assert f'action="{removal}"' in back.text
+
+    clock.advance(timedelta(minutes=16))
+    refused = await client.post("/account/security/password", data={
+        "csrf_token": csrf(back.text), "current_password": PASSWORD,
+        "new_password": "a brand new passphrase for this"})
+    assert PASSWORD not in refused.headers["location"]
+    back = await stepped_up_back(client, refused, secret, clock)
+    assert "You confirmed it is you. Enter your passwords again to change it." in back.text
+    assert PASSWORD not in back.text and "brand new" not in str(back.url)
