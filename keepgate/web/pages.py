@@ -26,6 +26,13 @@ from keepgate.domain.errors import (
     KeepgateError,
 )
 from keepgate.domain.factors import FACTOR_LABELS
+from keepgate.domain.identifiers import (
+    COUNTRIES,
+    country_from_accept_language,
+    display_phone,
+    known_country,
+    phone_example,
+)
 from keepgate.domain.kyc import CAPABILITY_LABELS, TIERS, tier
 from keepgate.domain.principals import CustomerSession
 from keepgate.flows.base import COMPLETED, Channel, Flow, FlowKind
@@ -58,6 +65,7 @@ from keepgate.web.present import FlowPresenter
 from keepgate.web.requests import request_context
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates.env.filters["phone"] = display_phone  # numbers are shown formatted, never in E.164
 router = APIRouter(include_in_schema=False)
 
 
@@ -220,7 +228,8 @@ def _submission(fields: dict[str, str]) -> tuple[str, Submission]:
         return method, PasswordSubmission(fields.get("identifier", "")[:254],
                                           fields.get("password", "")[:1024],
                                           fields.get("accept_terms") == "yes",
-                                          captcha=_captcha(fields))
+                                          captcha=_captcha(fields),
+                                          country=fields.get("country", "")[:2] or None)
     if method == "code":  # the sign-up code
         return method, CodeSubmission(fields.get("code", "")[:32], fields.get("action", "verify"))
     # device_code, the second factors and passkeys: the methods expect a FactorSubmission
@@ -253,7 +262,19 @@ def _flow_view(page: PageState, presenter: FlowPresenter, template: str, flow: F
     options = webauthn_options(flow)
     return page.render(template, status=status, flow=flow, data=presenter.public_data(flow),
                        methods=methods, chosen=chosen, labels=FACTOR_LABELS, next=None,
-                       webauthn_json=json.dumps(options) if options else None, **extra)
+                       webauthn_json=json.dumps(options) if options else None,
+                       **_country_picker(page, extra.get("form")), **extra)
+
+
+EXAMPLE_COUNTRY = "GB"  # the hint's example when the browser names no region
+
+
+def _country_picker(page: PageState, form: dict[str, str] | None) -> dict[str, Any]:
+    """The identifier field's country picker: the one submitted, else the browser's region."""
+    chosen = known_country((form or {}).get("country")) or country_from_accept_language(
+        page.request.headers.get("accept-language", "")[:200])
+    example = phone_example(chosen or EXAMPLE_COUNTRY) or phone_example(EXAMPLE_COUNTRY)
+    return {"countries": COUNTRIES, "country": chosen, "phone_example": example}
 
 
 async def _flow_page(page: PageState, kit: FlowPageKit, flow_page: FlowPage) -> Response:

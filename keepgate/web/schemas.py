@@ -35,7 +35,12 @@ class PasswordIn(Strict):
 
     method: Literal["password"]
     identifier: str = Field(min_length=1, max_length=254,
-                            description="Email address, or mobile number in E.164 (+…)")
+                            description="Email address, or mobile number: in international "
+                                        "format (+…), or in the national format of `country`")
+    country: str | None = Field(
+        None, min_length=2, max_length=2, pattern="^[A-Za-z]{2}$",
+        description="ISO 3166-1 alpha-2 region of a mobile number typed in its national "
+                    "format (`GB` for `07400 123456`); ignored for + numbers and emails")
     password: str = Field(min_length=1, max_length=1024)
     accept_terms: StrictBool | None = None
     captcha: str | None = CAPTCHA
@@ -103,7 +108,7 @@ FlowSubmission = Annotated[AnySubmission, Field(discriminator="method")]
 def to_submission(body: AnySubmission) -> Submission:
     if isinstance(body, PasswordIn):
         return PasswordSubmission(body.identifier, body.password, body.accept_terms,
-                                  body.captcha)
+                                  body.captcha, body.country)
     if isinstance(body, CodeIn):
         return CodeSubmission(body.code, body.action)
     if isinstance(body, WebAuthnIn):

@@ -114,3 +114,36 @@ async def test_production_uses_host_prefixed_secure_cookies_and_hsts(
     assert cookie.startswith("__Host-keepgate_csrf=") and "Secure" in cookie
     assert "strict-transport-security" in start.headers
     assert (await production_client.get("/dev/messages")).status_code == 404
+
+
+async def test_a_number_in_national_format_signs_up_with_the_country_picker(
+        client: httpx.AsyncClient, kg: Keepgate) -> None:
+    start = await client.get("/signup", headers={"Accept-Language": "en-GB,en;q=0.8"})
+    page = await client.get(start.headers["location"],
+                            headers={"Accept-Language": "en-GB,en;q=0.8"})
+    assert '<select id="country" name="country"' in page.text
+    assert '<option value="GB" selected>United Kingdom (+44)</option>' in page.text
+    example = re.search(r'id="identifier-hint">[^<]*e\.g\. ([^)<]+)\)', page.text)
+    assert example is not None and example.group(1) == "+44 7400 123456"
+    sent = await client.post(start.headers["location"], data={
+        "csrf_token": csrf_of(page.text), "method": "password", "identifier": "07400 123456",
+        "country": "GB", "password": PASSWORD, "accept_terms": "yes"})
+    assert sent.status_code == 303
+    code_page = await client.get(sent.headers["location"])
+    assert "+447400123456" not in code_page.text
+    code = await last_code(kg, "+447400123456")
+    done = await client.post(start.headers["location"], data={
+        "csrf_token": csrf_of(page.text), "method": "code", "code": code})
+    assert done.headers["location"] == "/account"
+    account = await client.get("/account")
+    assert "+44 7400 123456" in account.text and "+447400123456" not in account.text
+
+
+async def test_the_api_takes_the_country_beside_the_identifier(client: httpx.AsyncClient,
+                                                               kg: Keepgate) -> None:
+    flow = (await client.post("/api/v1/flows/registration")).json()
+    sent = await client.post(f"/api/v1/flows/{flow['id']}", json={
+        "method": "password", "identifier": "07400 123456", "country": "GB",
+        "password": PASSWORD, "accept_terms": True})
+    assert sent.status_code == 200, sent.text
+    assert await last_code(kg, "+447400123456")

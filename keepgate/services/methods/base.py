@@ -25,6 +25,7 @@ class PasswordSubmission:
     password: str
     accept_terms: bool | None = None
     captcha: str | None = None  # the proof-of-work solution, when the flow demands one
+    country: str | None = None  # the region of a number typed in its national format
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,14 +62,14 @@ class PasswordSignIn:
     async def read(self, uow: UnitOfWork, flow: Flow, submission: Submission,
                    ctx: RequestContext, now: datetime) -> BoundStep:
         assert isinstance(submission, PasswordSubmission)
-        identifier = parse_identifier(submission.identifier)
+        identifier = parse_identifier(submission.identifier, country=submission.country)
         standing = await standing_in(uow, ctx, now, _account_named(identifier))
         return partial(self.run, flow, submission, ctx, now, identifier, standing)
 
     async def step(self, flow: Flow, submission: Submission, ctx: RequestContext,
                    now: datetime) -> StepResult:
         assert isinstance(submission, PasswordSubmission)
-        identifier = parse_identifier(submission.identifier)
+        identifier = parse_identifier(submission.identifier, country=submission.country)
         standing = await self._attempts.standing(ctx, now, _account_named(identifier))
         return await self.run(flow, submission, ctx, now, identifier, standing)
 
@@ -144,7 +144,8 @@ class RegistrationPassword:
     async def step(self, flow: Flow, submission: Submission, ctx: RequestContext,
                    now: datetime) -> StepResult:
         assert isinstance(submission, PasswordSubmission)
-        identifier = parse_identifier(submission.identifier, new_contact=True)
+        identifier = parse_identifier(submission.identifier, new_contact=True,
+                                      country=submission.country)
         demanded = await self._captcha.demanded(flow, None, ctx.ip, submission.captcha)
         if demanded is not None:
             return demanded

@@ -6,13 +6,17 @@ import pytest
 
 from keepgate.domain.errors import InputRejected, InvalidIdentifier
 from keepgate.domain.identifiers import (
+    COUNTRIES,
     MAX_IDENTIFIER_LENGTH,
     Identifier,
     IdentifierKind,
     check_new_contact,
+    country_from_accept_language,
+    display_phone,
     parse_email,
     parse_identifier,
     parse_phone,
+    phone_example,
 )
 
 # Numbers the installed phonenumbers metadata accepts as valid. (+447700900123, Ofcom's drama
@@ -232,3 +236,42 @@ def test_an_internationalised_domain_is_accepted_as_a_new_contact() -> None:
     """Only the local part needs SMTPUTF8; a domain travels as punycode."""
     assert parse_identifier("jane@b\u00fccher.example", new_contact=True).value \
         == "jane@b\u00fccher.example"
+
+
+# --- countries: national formats, display ------------------------------------------------------
+
+
+@pytest.mark.parametrize(("raw", "country"), [("07400 123456", "GB"), ("7400 123456", "GB"),
+                                              ("+44 7400 123456", "FR"),
+                                              ("+44 7400 123456", None)])
+def test_a_national_number_parses_with_its_country(raw: str, country: str | None) -> None:
+    assert parse_identifier(raw, country=country).value == "+447400123456"
+
+
+@pytest.mark.parametrize("country", [None, "", "ZZ", "gb1"])
+def test_a_national_number_without_a_known_country_is_refused(country: str | None) -> None:
+    with pytest.raises(InvalidIdentifier) as info:
+        parse_identifier("07400 123456", country=country)
+    assert info.value.code == "identifier.invalid_phone"
+
+
+def test_numbers_are_displayed_in_international_format() -> None:
+    assert parse_identifier("+447400123456").display() == "+44 7400 123456"
+    assert display_phone("+14155552671") == "+1 415-555-2671"
+    assert parse_identifier("a@example.com").display() == "a@example.com"
+
+
+def test_the_example_shown_for_each_country_is_accepted() -> None:
+    assert ("GB", "United Kingdom", 44) in [(c.region, c.name, c.calling_code)
+                                           for c in COUNTRIES]
+    for country in COUNTRIES:
+        example = phone_example(country.region)
+        if example:
+            assert parse_identifier(example, new_contact=True).display() == example
+
+
+@pytest.mark.parametrize(("header", "region"), [("en-GB,en;q=0.9", "GB"), ("de-at", "AT"),
+                                                ("fr", None), ("", None), ("zh-Hans-CN", "CN"),
+                                                ("en-ZZ", None)])
+def test_the_country_defaults_from_accept_language(header: str, region: str | None) -> None:
+    assert country_from_accept_language(header) == region
