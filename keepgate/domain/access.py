@@ -5,9 +5,22 @@ request, by ``services.access``. It answers a ``Decision``: allowed, or denied w
 that a machine (``Reason``, a stable code) and a person (``REASON_TEXT``) can read.
 
 Security changes (a password, a contact, the second factors, the recovery codes, the
-anti-phishing code) are for a customer's own session only. Changing sign-in methods needs a
-second factor proven in this session within the step-up window once the account has a factor;
-an account with none has nothing to step up with, so it needs a recent sign-in instead.
+anti-phishing code) are for a customer's own session only, and need a *strong* second factor
+(TOTP, a passkey or security key, SMS, a recovery code: ``domain.sessions``) proven in this
+session within the step-up window. An email code proves the second factor for signing in but
+never approves a security change alone:
+
+==========================================  ==============================================
+the account has                             a security change needs
+==========================================  ==============================================
+a strong factor                             a strong factor proven within the window
+                                            (an email code alone: ``strong_factor_required``)
+only an email code                          a strong factor enrolled first
+                                            (``second_factor_required``); adding that first
+                                            strong factor takes the email code
+no second factor                            adding the first: a recent sign-in
+==========================================  ==============================================
+
 Renaming a factor needs only the session.
 
 Capability actions (``view_markets`` … ``api_access``) follow the KYC tier (``domain.kyc``);
@@ -20,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from keepgate.domain.factors import DefencePolicy
@@ -60,6 +73,8 @@ class Reason(StrEnum):
     """Why an action is refused: stable codes, also the public error codes where one is raised."""
 
     STEP_UP_REQUIRED = "step_up_required"
+    STRONG_FACTOR_REQUIRED = "strong_factor_required"
+    SECOND_FACTOR_REQUIRED = "second_factor_required"
     FRESH_SIGN_IN_REQUIRED = "fresh_sign_in_required"
     TIER_TOO_LOW = "tier_too_low"
     HOLD_ACTIVE = "hold_active"
@@ -69,6 +84,11 @@ class Reason(StrEnum):
 
 REASON_TEXT: dict[Reason, str] = {
     Reason.STEP_UP_REQUIRED: "Confirm it is you with your second factor first.",
+    Reason.STRONG_FACTOR_REQUIRED: ("An email code is not enough for this: confirm it is you "
+                                    "with your authenticator app, passkey, text-message code "
+                                    "or a recovery code."),
+    Reason.SECOND_FACTOR_REQUIRED: ("Set up an authenticator app, a passkey or text-message "
+                                    "codes first: security changes need one."),
     Reason.FRESH_SIGN_IN_REQUIRED: "For your security, sign in again first.",
     Reason.TIER_TOO_LOW: "Your verification level does not allow this yet.",
     Reason.HOLD_ACTIVE: "This is on hold after a recent security change.",
@@ -85,8 +105,10 @@ class AccessFacts:
     holds: tuple[SecurityHold, ...]  # in force or not: ``authorize`` compares with ``now``
     locked: bool
     has_second_factor: bool
+    has_strong_factor: bool  # a second factor other than an email code
     session_created_at: datetime | None  # None for principals without a session
     second_factor_at: datetime | None  # last time this session proved a second factor
+    strong_factor_at: datetime | None  # … a strong one (``domain.sessions``)
     assurance: AAL | None
 
 
@@ -115,19 +137,34 @@ def authorize(principal: Principal, action: Action, facts: AccessFacts, now: dat
         return Decision((Reason.PRINCIPAL_NOT_ALLOWED,))
     if action in SESSION_ONLY:
         return ALLOW
-    return _fresh_enough(facts, now, policy)
+    return _security_change(action, facts, now, policy)
 
 
-def _fresh_enough(facts: AccessFacts, now: datetime, policy: DefencePolicy) -> Decision:
-    if facts.has_second_factor:
-        proven = facts.second_factor_at
-        if proven is None or now - proven > policy.step_up_window:
-            return Decision((Reason.STEP_UP_REQUIRED,))
+def _security_change(action: Action, facts: AccessFacts, now: datetime,
+                     policy: DefencePolicy) -> Decision:
+    if not facts.has_second_factor:
+        return _fresh_sign_in(facts, now, policy)
+    if not facts.has_strong_factor:
+        if action is not Action.ADD_FACTOR:
+            return Decision((Reason.SECOND_FACTOR_REQUIRED,))
+        # Adding the first strong factor: the email code is all this account can prove.
+        return ALLOW if _within(facts.second_factor_at, now, policy.step_up_window) else (
+            Decision((Reason.STEP_UP_REQUIRED,)))
+    if _within(facts.strong_factor_at, now, policy.step_up_window):
         return ALLOW
-    started = facts.session_created_at
-    if started is None or now - started > policy.fresh_sign_in:
+    if _within(facts.second_factor_at, now, policy.step_up_window):
+        return Decision((Reason.STRONG_FACTOR_REQUIRED,))
+    return Decision((Reason.STEP_UP_REQUIRED,))
+
+
+def _fresh_sign_in(facts: AccessFacts, now: datetime, policy: DefencePolicy) -> Decision:
+    if not _within(facts.session_created_at, now, policy.fresh_sign_in):
         return Decision((Reason.FRESH_SIGN_IN_REQUIRED,))
     return ALLOW
+
+
+def _within(at: datetime | None, now: datetime, window: timedelta) -> bool:
+    return at is not None and now - at <= window
 
 
 def _capability(principal: Principal, capability: Capability, facts: AccessFacts,

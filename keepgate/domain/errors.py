@@ -59,6 +59,8 @@ KeepgateError                           error                            base of
 ├── RegistrationConflict                registration.identifier_taken    address has an account
 ├── AuthenticationRequired              auth.required                    no valid session
 ├── StepUpRequired                      step_up_required                 second factor needed first
+│   └── StrongFactorRequired            strong_factor_required           not an email code alone
+├── SecondFactorRequired                second_factor_required           enrol a strong factor first
 ├── FreshSignInRequired                 fresh_sign_in_required           sign in again first
 ├── AccessDenied                        access.denied                    refused, with the reasons
 ├── SecurityConflict                    security.conflict                settings changed meanwhile
@@ -387,6 +389,27 @@ class StepUpRequired(KeepgateError):
         super().__init__(message, details={"step_up": {"start": "POST /api/v1/flows/step_up",
                                                        "page": "/account/step-up",
                                                        "valid_for_seconds": 300}})
+
+
+class StrongFactorRequired(StepUpRequired):
+    """Only an email code was proven recently: step up with a strong factor."""
+
+    code = "strong_factor_required"
+    message = ("An email code alone cannot approve this: confirm it is you with your "
+               "authenticator app, passkey, text-message code or a recovery code (start a "
+               "step_up flow, POST /api/v1/flows/step_up) and come back within 5 minutes.")
+
+
+class SecondFactorRequired(KeepgateError):
+    """The account has no factor strong enough for security changes: enrol one first."""
+
+    code = "second_factor_required"
+    message = ("Set up an authenticator app, a passkey or text-message codes first: security "
+               "changes need one.")
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, details={"enrol": {"page": "/account/security",
+                                                     "start": "POST /api/v1/flows/settings"}})
 
 
 class FreshSignInRequired(KeepgateError):

@@ -20,6 +20,9 @@ FACTOR_LABELS = {
     FactorKind.EMAIL_CODE: "Email code",
     FactorKind.WEBAUTHN: "Passkey or security key",
 }
+# Second factors that may approve security changes: every kind but the email code, which
+# whoever holds the password often holds too (``domain.sessions``).
+STRONG_FACTOR_KINDS = frozenset({FactorKind.TOTP, FactorKind.SMS_CODE, FactorKind.WEBAUTHN})
 RECOVERY_CODE = "recovery_code"
 # The order in which the sign-in page offers factors: strongest first.
 FACTOR_PREFERENCE = ("webauthn", "totp", "sms_code", "email_code", RECOVERY_CODE)

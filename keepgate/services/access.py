@@ -1,21 +1,31 @@
 """Access decisions for a request: the facts are read once, ``domain.access.authorize`` decides.
 
-``require`` turns a refusal into the public error for its first reason: ``StepUpRequired`` and
-``FreshSignInRequired`` as before, ``AccessDenied`` (with the reasons in its details) otherwise.
+``require`` turns a refusal into the public error for its first reason: ``StepUpRequired``,
+``StrongFactorRequired`` (a step-up with a strong factor), ``SecondFactorRequired`` (enrol
+one first), ``FreshSignInRequired``, and ``AccessDenied`` (with the reasons in its details)
+otherwise.
 """
 
 from __future__ import annotations
 
 from keepgate.domain.access import AccessFacts, Action, Decision, Reason, authorize
 from keepgate.domain.accounts import Account
-from keepgate.domain.errors import AccessDenied, FreshSignInRequired, KeepgateError, StepUpRequired
-from keepgate.domain.factors import DefencePolicy
+from keepgate.domain.errors import (
+    AccessDenied,
+    FreshSignInRequired,
+    KeepgateError,
+    SecondFactorRequired,
+    StepUpRequired,
+    StrongFactorRequired,
+)
+from keepgate.domain.factors import STRONG_FACTOR_KINDS, DefencePolicy
 from keepgate.domain.principals import ApiKeyPrincipal, CustomerSession, Principal
 from keepgate.services.clock import Clock
 from keepgate.services.ports import Store
 
 NO_FACTS = AccessFacts(kyc_tier=0, holds=(), locked=False, has_second_factor=False,
-                       session_created_at=None, second_factor_at=None, assurance=None)
+                       has_strong_factor=False, session_created_at=None,
+                       second_factor_at=None, strong_factor_at=None, assurance=None)
 
 
 class AccessService:
@@ -33,11 +43,14 @@ class AccessService:
             factors = await uow.factors.for_account(account.id)
             holds = await uow.holds.for_account(account.id)
         session = principal.session if isinstance(principal, CustomerSession) else None
+        active = [f for f in factors if f.active]
         return AccessFacts(
             kyc_tier=account.kyc_tier, holds=tuple(holds), locked=account.locked_at is not None,
-            has_second_factor=any(f.active for f in factors),
+            has_second_factor=bool(active),
+            has_strong_factor=any(f.kind in STRONG_FACTOR_KINDS for f in active),
             session_created_at=session.created_at if session else None,
             second_factor_at=session.second_factor_at if session else None,
+            strong_factor_at=session.strong_factor_at if session else None,
             assurance=session.aal if session else None)
 
     async def decide(self, principal: Principal, action: Action) -> Decision:
@@ -62,6 +75,10 @@ def refusal(decision: Decision) -> KeepgateError:
     first = decision.reasons[0]
     if first is Reason.STEP_UP_REQUIRED:
         return StepUpRequired()
+    if first is Reason.STRONG_FACTOR_REQUIRED:
+        return StrongFactorRequired()
+    if first is Reason.SECOND_FACTOR_REQUIRED:
+        return SecondFactorRequired()
     if first is Reason.FRESH_SIGN_IN_REQUIRED:
         return FreshSignInRequired()
     return AccessDenied(details={"reasons": [r.value for r in decision.reasons],

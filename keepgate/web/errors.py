@@ -42,6 +42,7 @@ STATUS_BY_CLASS: dict[type[e.KeepgateError], int] = {
     e.RegistrationConflict: 409,
     e.AuthenticationRequired: 401,
     e.StepUpRequired: 403,
+    e.SecondFactorRequired: 403,
     e.FreshSignInRequired: 403,
     e.AccessDenied: 403,
     e.SecurityConflict: 409,

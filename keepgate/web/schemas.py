@@ -122,8 +122,17 @@ class MessageOut(BaseModel):
 
 class SessionOut(BaseModel):
     id: str
-    aal: str
-    methods: list[str]
+    aal: str = Field(description="aal1: a password; aal2: a password and a second factor "
+                     "(an email code included), or a passkey")
+    methods: list[str] = Field(description="Every method proven in this session, in order")
+    second_factor_at: datetime | None = Field(
+        default=None, description="When this session last proved a second factor")
+    strong_factor: bool = Field(
+        default=False, description="Whether this session has proven a strong second factor "
+        "(TOTP, a passkey or security key, SMS, a recovery code): an email code is not one")
+    strong_factor_at: datetime | None = Field(
+        default=None, description="When it last did: security changes need this within the "
+        "step-up window (5 minutes)")
     channel: str
     created_at: datetime
     last_seen_at: datetime
@@ -206,6 +215,9 @@ def factor_out(factor: Factor) -> FactorOut:
 
 def session_out(session: Session, current_id: str | None = None) -> SessionOut:
     return SessionOut(id=session.id, aal=session.aal.value, methods=list(session.methods),
+                      second_factor_at=session.second_factor_at,
+                      strong_factor=session.strong_factor_at is not None,
+                      strong_factor_at=session.strong_factor_at,
                       channel=session.channel, created_at=session.created_at,
                       last_seen_at=session.last_seen_at, expires_at=session.expires_at,
                       ip=session.ip, user_agent=session.user_agent,

@@ -91,6 +91,7 @@ sessions = sa.Table(
     sa.Column("user_agent", sa.String(512), nullable=False),
     sa.Column("revoked_at", UTCDateTime),
     sa.Column("second_factor_at", UTCDateTime),
+    sa.Column("strong_factor_at", UTCDateTime),
 )
 
 factors = sa.Table(

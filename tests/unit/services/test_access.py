@@ -10,7 +10,13 @@ import pytest
 
 from keepgate.adapters.sql.store import SqlStore
 from keepgate.domain.access import Action, Reason
-from keepgate.domain.errors import AccessDenied, FreshSignInRequired, StepUpRequired
+from keepgate.domain.errors import (
+    AccessDenied,
+    FreshSignInRequired,
+    SecondFactorRequired,
+    StepUpRequired,
+    StrongFactorRequired,
+)
 from keepgate.domain.factors import DefencePolicy, Factor, FactorKind
 from keepgate.domain.holds import HoldReason
 from keepgate.domain.principals import CustomerSession, ServiceClient
@@ -34,8 +40,9 @@ async def ann(store: SqlStore, clock: FrozenClock) -> CustomerSession:
     return CustomerSession(await add_session(store, clock, account.id, "ann-phone"), account)
 
 
-async def add_factor(store: SqlStore, clock: FrozenClock, *, confirmed: bool = True) -> None:
-    factor = Factor(id="fac-1", account_id="acc-1", kind=FactorKind.TOTP, label="",
+async def add_factor(store: SqlStore, clock: FrozenClock, *, confirmed: bool = True,
+                     kind: FactorKind = FactorKind.TOTP) -> None:
+    factor = Factor(id=f"fac-{kind.value}", account_id="acc-1", kind=kind, label="",
                     created_at=clock.now(), confirmed_at=clock.now() if confirmed else None)
     async with store.unit_of_work(write=True) as uow:
         await uow.factors.create(factor)
@@ -49,11 +56,11 @@ async def test_the_facts_are_read_from_the_store(access: AccessService, store: S
         hold = await place_hold(uow, "acc-1", HoldReason.PASSWORD_CHANGE,
                                 RequestContext(ip=IP, user_agent=USER_AGENT), clock.now())
     facts = await access.facts(ann)
-    assert facts.has_second_factor
+    assert facts.has_second_factor and facts.has_strong_factor
     assert facts.holds == (hold,)
     assert (facts.kyc_tier, facts.locked) == (0, False)
     assert facts.session_created_at == ann.session.created_at
-    assert facts.second_factor_at is None
+    assert facts.second_factor_at is None and facts.strong_factor_at is None
     assert facts.assurance == ann.session.aal
 
 
@@ -78,7 +85,11 @@ async def test_step_up_is_required_with_a_factor_not_proven(
     assert raised.value.details == {"step_up": {"start": "POST /api/v1/flows/step_up",
                                                 "page": "/account/step-up",
                                                 "valid_for_seconds": 300}}
-    proven = replace(ann, session=replace(ann.session, second_factor_at=clock.now()))
+    weak = replace(ann, session=replace(ann.session, second_factor_at=clock.now()))
+    with pytest.raises(StrongFactorRequired):
+        await access.require(weak, Action.REMOVE_FACTOR)
+    proven = replace(ann, session=replace(ann.session, second_factor_at=clock.now(),
+                                          strong_factor_at=clock.now()))
     await access.require(proven, Action.REMOVE_FACTOR)
 
 
@@ -99,3 +110,16 @@ async def test_other_refusals_name_their_reasons(access: AccessService,
     assert raised.value.details["reasons"] == [Reason.TIER_TOO_LOW.value]
     decision = await access.decide(ann, Action.VIEW_MARKETS)
     assert decision.allowed
+
+
+async def test_an_email_code_is_no_strong_factor(access: AccessService, store: SqlStore,
+                                                 clock: FrozenClock,
+                                                 ann: CustomerSession) -> None:
+    await add_factor(store, clock, kind=FactorKind.EMAIL_CODE)
+    facts = await access.facts(ann)
+    assert facts.has_second_factor and not facts.has_strong_factor
+    proven = replace(ann, session=replace(ann.session, second_factor_at=clock.now()))
+    with pytest.raises(SecondFactorRequired) as raised:
+        await access.require(proven, Action.CHANGE_PASSWORD)
+    assert raised.value.code == "second_factor_required"
+    await access.require(proven, Action.ADD_FACTOR)  # adding the first strong one

@@ -64,6 +64,8 @@ STATUSES = {
     E.RegistrationConflict: 409,
     E.AuthenticationRequired: 401,
     E.StepUpRequired: 403,
+    E.StrongFactorRequired: 403,
+    E.SecondFactorRequired: 403,
     E.FreshSignInRequired: 403,
     E.AccessDenied: 403,
     E.SecurityConflict: 409,
