@@ -18,7 +18,10 @@ a strong factor                             a strong factor proven within the wi
 only an email code                          a strong factor enrolled first
                                             (``second_factor_required``); adding that first
                                             strong factor takes the email code
-no second factor                            adding the first: a recent sign-in
+no second factor                            a second factor enrolled first
+                                            (``second_factor_required``); adding the first
+                                            takes a sign-in at most 5 minutes old (and the
+                                            password again, in the enrolment)
 ==========================================  ==============================================
 
 Renaming a factor needs only the session.
@@ -143,6 +146,8 @@ def authorize(principal: Principal, action: Action, facts: AccessFacts, now: dat
 def _security_change(action: Action, facts: AccessFacts, now: datetime,
                      policy: DefencePolicy) -> Decision:
     if not facts.has_second_factor:
+        if action is not Action.ADD_FACTOR:
+            return Decision((Reason.SECOND_FACTOR_REQUIRED,))
         return _fresh_sign_in(facts, now, policy)
     if not facts.has_strong_factor:
         if action is not Action.ADD_FACTOR:

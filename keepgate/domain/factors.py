@@ -85,7 +85,7 @@ class DefencePolicy:
     signups_per_ip: int = 10  # per hour → 429
     device_trust: timedelta = timedelta(days=30)
     step_up_window: timedelta = timedelta(minutes=5)
-    fresh_sign_in: timedelta = timedelta(minutes=15)  # first enrolment without a factor yet
+    fresh_sign_in: timedelta = timedelta(minutes=5)  # first enrolment without a factor yet
     sign_in_code_lifetime: timedelta = timedelta(minutes=5)
     webauthn_challenge_lifetime: timedelta = timedelta(minutes=5)
     # Once an account has a second factor it keeps one, unless the operator allows going

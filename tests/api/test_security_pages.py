@@ -110,3 +110,20 @@ async def test_a_stale_sign_in_is_explained_not_looped(client: httpx.AsyncClient
     assert refused.status_code == 403
     assert "fresh_sign_in_required" in refused.text
     assert "Sign out, then sign in again" in refused.text
+
+
+async def test_without_a_factor_a_change_links_to_setting_one_up(
+        client: httpx.AsyncClient, kg: Keepgate) -> None:
+    await signed_up_and_in(client, kg)
+    security = await client.get("/account/security")
+    refused = await client.post("/account/security/anti-phishing", data={
+        "csrf_token": csrf(security.text), "code": "Blue42"})
+    assert refused.status_code == 403
+    assert "second_factor_required" in refused.text
+    assert 'id="enrol-first"' in refused.text
+    assert 'href="/account/security/setup?method=totp"' in refused.text
+    setup = await follow(client, await client.get("/account/security/setup?method=contact"))
+    refused = await client.post(str(setup.url), data={
+        "csrf_token": csrf(setup.text), "method": "contact", "kind": "email",
+        "value": "elsewhere@example.com"})
+    assert refused.status_code == 403 and 'id="enrol-first"' in refused.text
