@@ -34,6 +34,7 @@ from keepgate.services.account.history import Geolocator, LoginHistory
 from keepgate.services.account.notices import NoticeSettings
 from keepgate.services.account.overview import SecurityOverview
 from keepgate.services.account.password import PasswordService
+from keepgate.services.account.reauth import PasswordReauth
 from keepgate.services.account.takeover import TakeoverReports
 from keepgate.services.captcha import CaptchaGate
 from keepgate.services.clock import Clock, SystemClock
@@ -144,9 +145,11 @@ def build(settings: Settings, *, clock: Clock | None = None,
                        policies=policies, public_url=settings.public_url,
                        relying_party=relying_party, user_handle_key=user_handles,
                        budget=budget)
+    reauth = PasswordReauth(store=store, clock=clock, hasher=hasher, defences=defences)
     enrolment = EnrolmentKit(store=store, keyring=keyring, digester=digester, policies=policies,
                              relying_party=relying_party, user_handle_key=user_handles,
-                             budget=budget, challenge_lifetime=defence.webauthn_challenge_lifetime)
+                             budget=budget, reauth=reauth,
+                             challenge_lifetime=defence.webauthn_challenge_lifetime)
     methods: list[Method] = [
         *default_methods(Toolkit(store=store, hasher=hasher, digester=digester,
                                  policies=policies, throttle=throttle, captcha=captcha,
@@ -188,7 +191,7 @@ def build(settings: Settings, *, clock: Clock | None = None,
         defences=defences, captcha=captcha, enrolment=enrolment, signin=signin,
         account=AccountServices(
             overview=SecurityOverview(store=store, clock=clock),
-            password=PasswordService(store=store, clock=clock, hasher=hasher, defences=defences,
+            password=PasswordService(store=store, clock=clock, hasher=hasher, reauth=reauth,
                                      notifier=notifier, password_policy=policies.password,
                                      access=access, range_check=range_check),
             factors=FactorService(store=store, clock=clock, policy=defence, notifier=notifier,

@@ -28,6 +28,7 @@ KeepgateError                           error                            base of
 │   │   ├── PasswordTooWeak             password.too_weak                too easy to guess
 │   │   └── PasswordUnchanged           password.unchanged               same as the current one
 │   ├── CurrentPasswordIncorrect        password.current_incorrect       wrong current password
+│   ├── PasswordReentryRequired         password.reentry_required        password needed again
 │   ├── TermsNotAccepted                registration.terms_not_accepted  terms not accepted
 │   ├── ContactInvalid                  contact.invalid                  kind or value missing
 │   ├── ContactUnchanged                contact.unchanged                same as the current one
@@ -229,6 +230,11 @@ class PasswordUnchanged(PasswordRejected):
 class CurrentPasswordIncorrect(InputRejected):
     code = "password.current_incorrect"
     message = "Your current password is not correct."
+
+
+class PasswordReentryRequired(InputRejected):
+    code = "password.reentry_required"
+    message = "Enter your password again to add a sign-in method."
 
 
 class TermsNotAccepted(InputRejected):

@@ -4,6 +4,9 @@ A TOTP secret waits in the flow, encrypted, until a valid code confirms it; only
 factor exist. SMS and email factors are confirmed by a code sent to the account's verified
 number or address. Passkeys and security keys are confirmed by the authenticator's signed
 answer to a single-use challenge. The first factor brings ten recovery codes, revealed once.
+
+The submission that adds a factor (the TOTP code, the sent code, the authenticator's answer)
+carries the password again (``password``), checked like a sign-in (``account.reauth``).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from keepgate.domain.errors import (
     InvalidCode,
     InvalidFactorResponse,
     KeepgateError,
+    PasswordReentryRequired,
     RequestRejected,
 )
 from keepgate.domain.factors import FACTOR_LABELS, Factor, FactorKind, clean_label
@@ -60,6 +64,7 @@ from keepgate.security.codes import CodeDigester
 from keepgate.security.errors import InvalidWebAuthnResponse, VerificationFailed
 from keepgate.security.keyring import KeyRing
 from keepgate.security.tokens import new_id
+from keepgate.services.account.reauth import PasswordReauth
 from keepgate.services.context import RequestContext
 from keepgate.services.methods import FactorSubmission, Submission
 from keepgate.services.ports import Store
@@ -78,6 +83,7 @@ class EnrolmentKit:
     relying_party: webauthn.RelyingParty
     user_handle_key: bytes
     budget: SendBudget
+    reauth: PasswordReauth
     challenge_lifetime: timedelta = timedelta(minutes=5)
 
     def user_handle(self, account_id: str) -> bytes:
@@ -117,7 +123,16 @@ class EnrolMethod(ABC):
                    now: datetime) -> StepResult:
         assert isinstance(submission, FactorSubmission)
         account, factors = await _account_and_factors(self.kit, flow)
+        if self.adds_factor(submission):
+            if not submission.password:
+                raise PasswordReentryRequired()
+            await self.kit.reauth.verify(account, submission.password, ctx,
+                                         failure=EventKind.FACTOR_ADDED)
         return await self.enrol(flow, submission, account, factors, now)
+
+    def adds_factor(self, submission: FactorSubmission) -> bool:
+        """Whether ``submission`` is the one that adds a factor (and needs the password)."""
+        return False
 
     @abstractmethod
     async def enrol(self, flow: Flow, submission: FactorSubmission, account: Account,
@@ -127,6 +142,9 @@ class EnrolMethod(ABC):
 
 class EnrolTotp(EnrolMethod):
     name = "totp"
+
+    def adds_factor(self, submission: FactorSubmission) -> bool:
+        return submission.code is not None
 
     async def enrol(self, flow: Flow, submission: FactorSubmission, account: Account,
                     factors: list[Factor], now: datetime) -> StepResult:
@@ -165,6 +183,9 @@ class EnrolSentCode(EnrolMethod):
 
     name = ""
     kind = FactorKind.SMS_CODE
+
+    def adds_factor(self, submission: FactorSubmission) -> bool:
+        return submission.action not in ("send", "resend")
 
     def destination(self, account: Account) -> Identifier:
         wanted = IdentifierKind.PHONE if self.kind is FactorKind.SMS_CODE else IdentifierKind.EMAIL
@@ -211,6 +232,9 @@ class EnrolEmailCode(EnrolSentCode):
 
 class EnrolWebAuthn(EnrolMethod):
     name = "webauthn"
+
+    def adds_factor(self, submission: FactorSubmission) -> bool:
+        return submission.credential is not None
 
     async def enrol(self, flow: Flow, submission: FactorSubmission, account: Account,
                     factors: list[Factor], now: datetime) -> StepResult:

@@ -211,7 +211,8 @@ def factor_submission(fields: dict[str, str]) -> FactorSubmission:
         credential=credential, name=fields.get("name", "")[:64] or None,
         passkey=None if "passkey" not in fields else fields.get("passkey") == "yes",
         captcha=_captcha(fields),
-        kind=fields.get("kind") or None, value=(fields.get("value") or "")[:254] or None)
+        kind=fields.get("kind") or None, value=(fields.get("value") or "")[:254] or None,
+        password=fields.get("password", "")[:1024] or None)
 
 
 def _submission(fields: dict[str, str]) -> tuple[str, Submission]:

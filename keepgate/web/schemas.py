@@ -47,6 +47,8 @@ class TotpIn(Strict):
 
     method: Literal["totp"]
     code: str | None = Field(default=None, max_length=16)
+    password: str | None = Field(default=None, max_length=1024, description=(
+        "Settings: your password again, with the submission that adds the factor"))
 
 
 class SentCodeIn(Strict):
@@ -55,6 +57,8 @@ class SentCodeIn(Strict):
     method: Literal["sms_code", "email_code", "device_code"]
     action: Literal["send", "resend", "verify"] = "verify"
     code: str | None = Field(default=None, max_length=16)
+    password: str | None = Field(default=None, max_length=1024, description=(
+        "Settings: your password again, with the submission that adds the factor"))
 
 
 class RecoveryCodeIn(Strict):
@@ -75,6 +79,8 @@ class WebAuthnIn(Strict):
     name: str | None = Field(default=None, max_length=64)
     passkey: StrictBool | None = None
     captcha: str | None = CAPTCHA
+    password: str | None = Field(default=None, max_length=1024, description=(
+        "Settings: your password again, with the submission that adds the factor"))
 
 
 class CodeIn(Strict):
@@ -108,10 +114,12 @@ def to_submission(body: AnySubmission) -> Submission:
         return CodeSubmission(body.code, body.action)
     if isinstance(body, WebAuthnIn):
         return FactorSubmission(credential=body.credential, name=body.name,
-                                passkey=body.passkey, captcha=body.captcha)
+                                passkey=body.passkey, captcha=body.captcha,
+                                password=body.password)
     if isinstance(body, ContactIn):
         return FactorSubmission(code=body.code, kind=body.kind, value=body.value)
-    return FactorSubmission(code=body.code, action=getattr(body, "action", "verify"))
+    return FactorSubmission(code=body.code, action=getattr(body, "action", "verify"),
+                            password=getattr(body, "password", None))
 
 
 class MessageOut(BaseModel):

@@ -38,7 +38,7 @@ async def test_a_password_set_under_the_old_minimum_still_signs_in_but_cannot_be
         await uow.accounts.set_password_hash(account.id, PasswordHasher(TEST_HASH).hash(FOURTEEN))
     token = await sign_in(client, ID, FOURTEEN)
     # a password change needs a second factor (finding 3 of issue 8)
-    secret, _ = await enrol_totp(client, token, clock)
+    secret, _ = await enrol_totp(client, token, clock, FOURTEEN)
     clock.advance(timedelta(seconds=30))
     token = await step_up_with_totp(client, token, secret, clock)
     change = await client.post("/api/v1/security/password", headers=bearer(token), json={

@@ -23,7 +23,15 @@ from tests.api.factor_helpers import (
     submit,
     with_totp_and_step_up,
 )
-from tests.conftest import bearer, last_code, recent_messages, register, serve, sign_in
+from tests.conftest import (
+    PASSWORD,
+    bearer,
+    last_code,
+    recent_messages,
+    register,
+    serve,
+    sign_in,
+)
 from tests.support.soft_authenticator import SoftAuthenticator
 
 pytestmark = pytest.mark.anyio
@@ -90,7 +98,7 @@ async def test_sms_code_factor(client: httpx.AsyncClient, kg: Keepgate,
     sent = await submit(client, flow_id, token, method="sms_code", action="send")
     assert sent.status_code == 200, sent.text
     confirmed = await submit(client, flow_id, token, method="sms_code",
-                             code=await last_code(kg, phone))
+                             code=await last_code(kg, phone), password=PASSWORD)
     assert confirmed.json()["messages"][0]["code"] == "factor.added"
     assert len(confirmed.json()["data"]["recovery_codes"]) == 10
 
@@ -129,7 +137,7 @@ async def test_email_code_factor_and_enrolment_needs_a_fresh_sign_in(
     flow_id = await settings_flow(client, token)
     await submit(client, flow_id, token, method="email_code", action="send")
     added = await submit(client, flow_id, token, method="email_code",
-                         code=await last_code(kg, ID))
+                         code=await last_code(kg, ID), password=PASSWORD)
     assert added.status_code == 200, added.text
     # with a factor in place, the next change needs step-up, and this account has no phone
     more = await submit(client, flow_id, token, method="sms_code", action="send")

@@ -18,7 +18,7 @@ from tests.api.factor_helpers import (
     submit,
     with_totp_and_step_up,
 )
-from tests.conftest import bearer, last_code
+from tests.conftest import PASSWORD, bearer, last_code
 
 pytestmark = pytest.mark.anyio
 ID = "strength@example.com"
@@ -28,7 +28,7 @@ async def add_email_code(client: httpx.AsyncClient, kg: Keepgate, token: str) ->
     flow_id = await settings_flow(client, token)
     await submit(client, flow_id, token, method="email_code", action="send")
     added = await submit(client, flow_id, token, method="email_code",
-                         code=await last_code(kg, ID))
+                         code=await last_code(kg, ID), password=PASSWORD)
     assert added.status_code == 200, added.text
 
 

@@ -84,6 +84,7 @@ async def turn_on_totp(page: Page, secret: str) -> tuple[list[str], int]:
     """Confirm the app with its current code; returns the recovery codes and the step used."""
     code, step = totp_code(secret)
     await page.get_by_label("6-digit code from the app").fill(code)
+    await page.get_by_label("Your password").fill(PASSWORD)
     await steps.submit(page, page.get_by_role("button", name="Turn on"))
     return await recovery_codes_shown(page), step
 
@@ -173,6 +174,7 @@ async def test_totp_enrolment_sign_in_and_a_recovery_code(page: Page, tmp_path: 
 
     # A wrong code is refused on the same page, which still shows the QR code and the key.
     await page.get_by_label("6-digit code from the app").fill(wrong_totp(secret))
+    await page.get_by_label("Your password").fill(PASSWORD)
     response = await steps.submit(page, page.get_by_role("button", name="Turn on"))
     assert response.status == 400
     await expect(steps.alert(page)).to_contain_text("Error code: code.invalid")
@@ -268,6 +270,7 @@ async def test_passkey_enrolment_and_passwordless_sign_in(new_context: NewContex
                  ).to_be_checked()
     await steps.submit(page, page.get_by_role("button", name="Continue"))
     await page.get_by_label("Name this key").fill("Test laptop")
+    await page.get_by_label("Your password").fill(PASSWORD)
     await steps.submit(page, page.get_by_role("button", name="Create the passkey"))
     await recovery_codes_shown(page)
     credentials = (await cdp.send("WebAuthn.getCredentials",
@@ -327,6 +330,7 @@ async def test_sent_codes_as_second_factor(page: Page, identifier: str, add: str
     await expect(page.get_by_role("status")).to_contain_text("We sent a code to")
     code = await steps.read_code(page.context, identifier, enrol_subject)
     await page.get_by_label("Code").fill(code)
+    await page.get_by_label("Your password").fill(PASSWORD)
     await steps.submit(page, page.get_by_role("button", name="Confirm"))
     await recovery_codes_shown(page)
     await saved_them(page)

@@ -33,6 +33,7 @@ STATUSES = {
     E.PasswordTooWeak: 400,
     E.PasswordUnchanged: 400,
     E.CurrentPasswordIncorrect: 400,
+    E.PasswordReentryRequired: 400,
     E.TermsNotAccepted: 400,
     E.ContactInvalid: 400,
     E.ContactUnchanged: 400,
