@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -55,6 +56,13 @@ class Factor:
     @property
     def active(self) -> bool:
         return self.confirmed_at is not None
+
+
+def removes_last_strong_factor(factors: Sequence[Factor], removing: Factor) -> bool:
+    """Whether removing ``removing`` leaves ``factors`` without a strong one (an email code at
+    most): that holds withdrawals, as a factor reset would."""
+    return removing.kind in STRONG_FACTOR_KINDS and not any(
+        f.kind in STRONG_FACTOR_KINDS for f in factors if f.id != removing.id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from tests.api.factor_helpers import (
     submit,
     with_totp_and_step_up,
 )
-from tests.conftest import PASSWORD, bearer, last_code
+from tests.conftest import PASSWORD, bearer, last_code, last_message
 
 pytestmark = pytest.mark.anyio
 ID = "strength@example.com"
@@ -85,3 +85,29 @@ async def test_an_email_code_alone_cannot_set_the_anti_phishing_code(
     flow_id = await settings_flow(client, weak)
     refused = await submit(client, flow_id, weak, method="recovery_code", action="regenerate")
     assert refused.json()["error"]["code"] == "strong_factor_required"
+
+
+async def test_removing_the_last_strong_factor_holds_withdrawals(
+        client: httpx.AsyncClient, kg: Keepgate, clock: FrozenClock) -> None:
+    token, _ = await with_totp_and_step_up(client, kg, ID, clock)
+    await add_email_code(client, kg, token)
+    factors = (await client.get("/api/v1/security/factors", headers=bearer(token))).json()
+    ids = {f["kind"]: f["id"] for f in factors["factors"]}
+    removed = await client.delete(f"/api/v1/security/factors/{ids['totp']}",
+                                  headers=bearer(token))
+    assert removed.status_code == 204, removed.text
+    holds = (await client.get("/api/v1/security/holds", headers=bearer(token))).json()
+    assert [h["reason"] for h in holds] == ["strong_factor_removed"]
+    assert holds[0]["seconds_left"] == 24 * 3600
+    assert (await last_message(kg, ID)).template == "factor_removed"
+
+
+async def test_removing_an_email_code_beside_a_strong_factor_holds_nothing(
+        client: httpx.AsyncClient, kg: Keepgate, clock: FrozenClock) -> None:
+    token, _ = await with_totp_and_step_up(client, kg, ID, clock)
+    await add_email_code(client, kg, token)
+    factors = (await client.get("/api/v1/security/factors", headers=bearer(token))).json()
+    email = next(f["id"] for f in factors["factors"] if f["kind"] == "email_code")
+    removed = await client.delete(f"/api/v1/security/factors/{email}", headers=bearer(token))
+    assert removed.status_code == 204, removed.text
+    assert (await client.get("/api/v1/security/holds", headers=bearer(token))).json() == []

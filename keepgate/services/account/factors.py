@@ -2,7 +2,8 @@
 
 Adding one goes through the settings flow. Removing one needs step-up, and an account never
 drops below one second factor once it has one: the last factor's removal is refused with an
-explanation.
+explanation. Removing the last strong factor (leaving an email code at most) holds
+withdrawals for 24 hours, and, like every removal, is told to the owner.
 """
 
 from __future__ import annotations
@@ -13,11 +14,19 @@ from dataclasses import dataclass
 from keepgate.domain.access import Action
 from keepgate.domain.audit import AuditEvent, EventKind, Outcome
 from keepgate.domain.errors import FactorNameRequired, FactorNotFound, LastFactor
-from keepgate.domain.factors import FACTOR_LABELS, DefencePolicy, Factor, clean_label
+from keepgate.domain.factors import (
+    FACTOR_LABELS,
+    DefencePolicy,
+    Factor,
+    clean_label,
+    removes_last_strong_factor,
+)
+from keepgate.domain.holds import HoldReason
 from keepgate.domain.principals import CustomerSession
 from keepgate.services.access import AccessService
 from keepgate.services.clock import Clock
 from keepgate.services.context import RequestContext
+from keepgate.services.holds import place_hold
 from keepgate.services.notices import Notifier
 from keepgate.services.ports import Store
 
@@ -55,6 +64,8 @@ class FactorService:
             if len(factors) == 1 and not self._policy.allow_removing_last_factor:
                 raise LastFactor()
             await uow.factors.delete(factor_id)
+            if removes_last_strong_factor(factors, target):
+                await place_hold(uow, account.id, HoldReason.STRONG_FACTOR_REMOVED, ctx, now)
             await uow.audit.append(AuditEvent(EventKind.FACTOR_REMOVED, Outcome.SUCCESS,
                                               account.id, ctx.ip, ctx.user_agent,
                                               {"kind": target.kind.value,
