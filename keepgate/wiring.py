@@ -177,8 +177,8 @@ def build(settings: Settings, *, clock: Clock | None = None,
         closers.append(sms.close)
     if settings.dev_outbox:
         senders = {"email": DevelopmentSink(), "sms": DevelopmentSink()}
-    sessions = SessionService(store=store, clock=clock, policy=policies.sessions)
     access = AccessService(store=store, clock=clock, policy=defence)
+    sessions = SessionService(store=store, clock=clock, policy=policies.sessions, access=access)
     return Keepgate(
         settings=settings, store=store, clock=clock,
         flows=FlowService(store=store, clock=clock, methods=methods, notifier=notifier,
@@ -196,7 +196,7 @@ def build(settings: Settings, *, clock: Clock | None = None,
                                      access=access, range_check=range_check),
             factors=FactorService(store=store, clock=clock, policy=defence, notifier=notifier,
                                   access=access),
-            devices=DeviceService(store=store, clock=clock),
+            devices=DeviceService(store=store, clock=clock, access=access),
             notices=NoticeSettings(store=store, clock=clock, notifier=notifier, access=access),
             history=LoginHistory(store=store, geolocator=geolocator),
             takeover=TakeoverReports(store=store, clock=clock, notifier=notifier,

@@ -24,7 +24,10 @@ no second factor                            a second factor enrolled first
                                             password again, in the enrolment)
 ==========================================  ==============================================
 
-Renaming a factor needs only the session.
+Renaming a factor needs only the session. Ending other sessions (one, all others, or all)
+needs a second factor proven within the step-up window on an account that has one, so a
+stolen session cannot evict the owner; any factor will do, an email code included, since it
+changes no way of signing in. An account without a factor ends them on its session alone.
 
 Capability actions (``view_markets`` … ``api_access``) follow the KYC tier (``domain.kyc``);
 a locked account takes none of them, and a withdrawal hold stops withdrawals. An API key takes
@@ -56,6 +59,8 @@ class Action(StrEnum):
     RENAME_FACTOR = "rename_factor"
     REGENERATE_RECOVERY_CODES = "regenerate_recovery_codes"
     SET_ANTI_PHISHING_CODE = "set_anti_phishing_code"
+    END_OTHER_SESSIONS = "end_other_sessions"
+    SIGN_OUT_EVERYWHERE = "sign_out_everywhere"
     VIEW_MARKETS = Capability.VIEW_MARKETS.value
     DEPOSIT = Capability.DEPOSIT.value
     TRADE = Capability.TRADE.value
@@ -69,6 +74,8 @@ PRIVILEGED = frozenset({Action.CHANGE_PASSWORD, Action.CHANGE_CONTACT, Action.AD
                         Action.SET_ANTI_PHISHING_CODE})
 # The customer's own session suffices.
 SESSION_ONLY = frozenset({Action.RENAME_FACTOR})
+# Ending sessions other than this one: a second factor proven recently, on an account with one.
+ENDING_SESSIONS = frozenset({Action.END_OTHER_SESSIONS, Action.SIGN_OUT_EVERYWHERE})
 CAPABILITIES: dict[Action, Capability] = {Action(c.value): c for c in Capability}
 
 
@@ -140,7 +147,16 @@ def authorize(principal: Principal, action: Action, facts: AccessFacts, now: dat
         return Decision((Reason.PRINCIPAL_NOT_ALLOWED,))
     if action in SESSION_ONLY:
         return ALLOW
+    if action in ENDING_SESSIONS:
+        return _ending_sessions(facts, now, policy)
     return _security_change(action, facts, now, policy)
+
+
+def _ending_sessions(facts: AccessFacts, now: datetime, policy: DefencePolicy) -> Decision:
+    if facts.has_second_factor and not _within(facts.second_factor_at, now,
+                                               policy.step_up_window):
+        return Decision((Reason.STEP_UP_REQUIRED,))
+    return ALLOW
 
 
 def _security_change(action: Action, facts: AccessFacts, now: datetime,

@@ -1,14 +1,20 @@
-"""Sessions: authenticate a bearer or cookie token, list, revoke. Every change is immediate."""
+"""Sessions: authenticate a bearer or cookie token, list, revoke. Every change is immediate.
+
+Ending a session other than this one asks ``services.access`` (``END_OTHER_SESSIONS``): on an
+account with a second factor, a stolen session must not evict the owner.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from keepgate.domain.access import Action
 from keepgate.domain.audit import AuditEvent, EventKind, Outcome
 from keepgate.domain.errors import AuthenticationRequired, SessionNotFound
 from keepgate.domain.principals import CustomerSession
 from keepgate.domain.sessions import Session, SessionPolicy
 from keepgate.security.tokens import hash_token
+from keepgate.services.access import AccessService
 from keepgate.services.clock import Clock
 from keepgate.services.context import RequestContext
 from keepgate.services.ports import Store
@@ -17,10 +23,12 @@ MAX_TOKEN_LENGTH = 128
 
 
 class SessionService:
-    def __init__(self, *, store: Store, clock: Clock, policy: SessionPolicy) -> None:
+    def __init__(self, *, store: Store, clock: Clock, policy: SessionPolicy,
+                 access: AccessService) -> None:
         self._store = store
         self._clock = clock
         self.policy = policy
+        self._access = access
 
     async def authenticate(self, token: str | None) -> CustomerSession:
         if not token or len(token) > MAX_TOKEN_LENGTH:
@@ -45,6 +53,9 @@ class SessionService:
 
     async def revoke(self, principal: CustomerSession, session_id: str,
                      ctx: RequestContext) -> None:
+        own = session_id == principal.session.id
+        if not own:
+            await self._access.require(principal, Action.END_OTHER_SESSIONS)
         now = self._clock.now()
         async with self._store.unit_of_work(write=True) as uow:
             target = await uow.sessions.get(session_id)
@@ -52,12 +63,12 @@ class SessionService:
                     or not target.is_active(self.policy, now)):
                 raise SessionNotFound()
             await uow.sessions.revoke(session_id, now)
-            own = session_id == principal.session.id
             kind = EventKind.LOGOUT if own else EventKind.SESSION_REVOKED
             await uow.audit.append(AuditEvent(kind, Outcome.SUCCESS, principal.account.id, ctx.ip,
                                               ctx.user_agent, {"session_id": session_id}), now)
 
     async def revoke_others(self, principal: CustomerSession, ctx: RequestContext) -> int:
+        await self._access.require(principal, Action.END_OTHER_SESSIONS)
         now = self._clock.now()
         async with self._store.unit_of_work(write=True) as uow:
             count = await uow.sessions.revoke_all(principal.account.id, now,

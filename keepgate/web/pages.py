@@ -24,6 +24,7 @@ from keepgate.domain.errors import (
     CsrfRejected,
     FlowError,
     KeepgateError,
+    StepUpRequired,
 )
 from keepgate.domain.factors import FACTOR_LABELS
 from keepgate.domain.kyc import CAPABILITY_LABELS, TIERS, tier
@@ -385,7 +386,10 @@ async def sessions_page(page: Page) -> Response:
 async def revoke_others(page: Page) -> Response:
     await page.check_csrf()
     principal = await _signed_in(page)
-    count = await page.sessions.revoke_others(principal, request_context(page.request))
+    try:
+        count = await page.sessions.revoke_others(principal, request_context(page.request))
+    except StepUpRequired:  # a stolen session must not evict the owner
+        return page.redirect(f"/account/step-up?next={quote('/account/sessions')}")
     return page.redirect(f"/account/sessions?notice=revoked-{count}")
 
 
@@ -393,7 +397,10 @@ async def revoke_others(page: Page) -> Response:
 async def revoke_one(session_id: str, page: Page) -> Response:
     await page.check_csrf()
     principal = await _signed_in(page)
-    await page.sessions.revoke(principal, session_id, request_context(page.request))
+    try:
+        await page.sessions.revoke(principal, session_id, request_context(page.request))
+    except StepUpRequired:
+        return page.redirect(f"/account/step-up?next={quote('/account/sessions')}")
     if session_id == principal.session.id:
         return page.signed_out()
     return page.redirect("/account/sessions?notice=revoked-1")

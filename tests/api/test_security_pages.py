@@ -81,6 +81,17 @@ async def test_enrol_totp_then_step_up_for_the_anti_phishing_code(
     assert saved.headers["location"] == "/account/security?notice=anti-phishing-saved"
     assert 'id="anti-phishing-code">Harbour7<' in (await client.get("/account/security")).text
 
+    # six minutes on, ending other sessions goes through step-up first, and comes back
+    clock.advance(timedelta(minutes=6))
+    sessions = await client.get("/account/sessions")
+    others = await client.post("/account/sessions/revoke-others",
+                               data={"csrf_token": csrf(sessions.text)})
+    assert others.headers["location"] == "/account/step-up?next=/account/sessions"
+    everywhere = await client.post("/account/sign-out-everywhere",
+                                   data={"csrf_token": csrf(sessions.text)})
+    assert everywhere.headers["location"] == "/account/step-up?next=/account/security/devices"
+    assert (await client.get("/account/security")).status_code == 200  # still signed in
+
 
 async def test_history_and_devices_pages(client: httpx.AsyncClient, kg: Keepgate) -> None:
     await signed_up_and_in(client, kg)

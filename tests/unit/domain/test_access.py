@@ -14,6 +14,7 @@ import pytest
 
 from keepgate.domain.access import (
     CAPABILITIES,
+    ENDING_SESSIONS,
     PRIVILEGED,
     REASON_TEXT,
     SESSION_ONLY,
@@ -149,6 +150,27 @@ def test_without_a_factor_only_the_first_one_is_enrolled(
         assert authorize(CUSTOMER, action, facts, NOW, POLICY).reasons == ENROL
 
 
+# Ending other sessions (finding 18): a stolen session must not evict the owner, so an account
+# with a factor proves one first (any, an email code included: this changes no sign-in method).
+ENDING_CASES: list[tuple[str, AccessFacts, tuple[Reason, ...]]] = [
+    ("no factor: the session suffices", replace(BASE, session_created_at=ago(600)), ()),
+    ("factor, never proven", WITH_FACTOR, STEP_UP),
+    ("factor, proven 6 minutes ago", strong(WITH_FACTOR, ago(6)), STEP_UP),
+    ("factor, proven just now", strong(WITH_FACTOR, NOW), ()),
+    ("email only, email code just now", weak(EMAIL_ONLY, NOW), ()),
+    ("strong factor, email code just now", weak(WITH_FACTOR, NOW), ()),
+]
+
+
+@pytest.mark.parametrize("action", sorted(ENDING_SESSIONS))
+@pytest.mark.parametrize(("facts", "reasons"), [(f, r) for _, f, r in ENDING_CASES],
+                         ids=[name for name, _, _ in ENDING_CASES])
+def test_ending_other_sessions_needs_step_up_with_a_factor(
+        action: Action, facts: AccessFacts, reasons: tuple[Reason, ...]) -> None:
+    assert authorize(CUSTOMER, action, facts, NOW, POLICY).reasons == reasons
+    assert authorize(API_KEY, action, facts, NOW, POLICY).reasons == NOT_ALLOWED
+
+
 def test_the_fresh_sign_in_window_is_five_minutes() -> None:
     assert POLICY.fresh_sign_in == timedelta(minutes=5)
 
@@ -226,7 +248,7 @@ def test_staff_and_services_have_no_capability_actions_yet(principal: Principal,
 
 
 def test_every_action_is_decided_by_one_rule() -> None:
-    rules = [PRIVILEGED, SESSION_ONLY, frozenset(CAPABILITIES)]
+    rules = [PRIVILEGED, SESSION_ONLY, ENDING_SESSIONS, frozenset(CAPABILITIES)]
     assert sum(len(rule) for rule in rules) == len(Action)
     assert frozenset().union(*rules) == frozenset(Action)
 

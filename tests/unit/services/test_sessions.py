@@ -11,8 +11,10 @@ import pytest
 from keepgate.adapters.sql.store import SqlStore
 from keepgate.domain.audit import EventKind
 from keepgate.domain.errors import AuthenticationRequired, SessionNotFound
+from keepgate.domain.factors import DefencePolicy
 from keepgate.domain.principals import CustomerSession
 from keepgate.domain.sessions import SessionPolicy
+from keepgate.services.access import AccessService
 from keepgate.services.clock import FrozenClock
 from keepgate.services.context import RequestContext
 from keepgate.services.sessions import MAX_TOKEN_LENGTH, SessionService
@@ -34,7 +36,8 @@ CTX = RequestContext(ip=IP, user_agent=USER_AGENT)
 
 @pytest.fixture
 def sessions(store: SqlStore, clock: FrozenClock) -> SessionService:
-    return SessionService(store=store, clock=clock, policy=POLICY)
+    access = AccessService(store=store, clock=clock, policy=DefencePolicy())
+    return SessionService(store=store, clock=clock, policy=POLICY, access=access)
 
 
 @pytest.fixture
