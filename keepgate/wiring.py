@@ -177,7 +177,7 @@ def build(settings: Settings, *, clock: Clock | None = None,
         closers.append(sms.close)
     if settings.dev_outbox:
         senders = {"email": DevelopmentSink(), "sms": DevelopmentSink()}
-    access = AccessService(store=store, clock=clock, policy=defence)
+    access = AccessService(store=store, clock=clock, policy=defence, counters=counters)
     sessions = SessionService(store=store, clock=clock, policy=policies.sessions, access=access)
     return Keepgate(
         settings=settings, store=store, clock=clock,

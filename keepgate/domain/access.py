@@ -24,10 +24,14 @@ no second factor                            a second factor enrolled first
                                             password again, in the enrolment)
 ==========================================  ==============================================
 
-Renaming a factor needs only the session. Ending other sessions (one, all others, or all)
-needs a second factor proven within the step-up window on an account that has one, so a
-stolen session cannot evict the owner; any factor will do, an email code included, since it
-changes no way of signing in. An account without a factor ends them on its session alone.
+An object of another account (``AccessFacts.resource``) is refused as ``not_owner`` before
+anything else, for any action: the service answers as if it did not exist.
+
+Renaming a factor or forgetting a trusted device needs only the session. Ending other
+sessions (one, all others, or all) needs a second factor proven within the step-up window on
+an account that has one, so a stolen session cannot evict the owner; any factor will do, an
+email code included, since it changes no way of signing in. An account without a factor ends
+them on its session alone.
 
 Capability actions (``view_markets`` … ``api_access``) follow the KYC tier (``domain.kyc``);
 a locked account takes none of them, and a withdrawal hold stops withdrawals. An API key takes
@@ -57,6 +61,7 @@ class Action(StrEnum):
     ADD_FACTOR = "add_factor"
     REMOVE_FACTOR = "remove_factor"
     RENAME_FACTOR = "rename_factor"
+    FORGET_DEVICE = "forget_device"
     REGENERATE_RECOVERY_CODES = "regenerate_recovery_codes"
     SET_ANTI_PHISHING_CODE = "set_anti_phishing_code"
     END_OTHER_SESSIONS = "end_other_sessions"
@@ -73,7 +78,7 @@ PRIVILEGED = frozenset({Action.CHANGE_PASSWORD, Action.CHANGE_CONTACT, Action.AD
                         Action.REMOVE_FACTOR, Action.REGENERATE_RECOVERY_CODES,
                         Action.SET_ANTI_PHISHING_CODE})
 # The customer's own session suffices.
-SESSION_ONLY = frozenset({Action.RENAME_FACTOR})
+SESSION_ONLY = frozenset({Action.RENAME_FACTOR, Action.FORGET_DEVICE})
 # Ending sessions other than this one: a second factor proven recently, on an account with one.
 ENDING_SESSIONS = frozenset({Action.END_OTHER_SESSIONS, Action.SIGN_OUT_EVERYWHERE})
 CAPABILITIES: dict[Action, Capability] = {Action(c.value): c for c in Capability}
@@ -90,6 +95,7 @@ class Reason(StrEnum):
     HOLD_ACTIVE = "hold_active"
     ACCOUNT_LOCKED = "account_locked"
     PRINCIPAL_NOT_ALLOWED = "principal_not_allowed"
+    NOT_OWNER = "not_owner"
 
 
 REASON_TEXT: dict[Reason, str] = {
@@ -104,7 +110,20 @@ REASON_TEXT: dict[Reason, str] = {
     Reason.HOLD_ACTIVE: "This is on hold after a recent security change.",
     Reason.ACCOUNT_LOCKED: "Your account is locked until it is recovered.",
     Reason.PRINCIPAL_NOT_ALLOWED: "This cannot be done with this kind of access.",
+    Reason.NOT_OWNER: "There is nothing like that on your account.",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """The object an action is asked on (a session, a factor, a device) and whose it is."""
+
+    kind: str
+    id: str
+    owner_id: str  # the account it belongs to
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +139,7 @@ class AccessFacts:
     second_factor_at: datetime | None  # last time this session proved a second factor
     strong_factor_at: datetime | None  # … a strong one (``domain.sessions``)
     assurance: AAL | None
+    resource: Resource | None = None  # the object the action is asked on, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +161,8 @@ ALLOW = Decision()
 def authorize(principal: Principal, action: Action, facts: AccessFacts, now: datetime,
               policy: DefencePolicy) -> Decision:
     """The decision for ``action``; ``policy`` gives the step-up and fresh sign-in windows."""
+    if _not_theirs(principal, facts.resource):
+        return Decision((Reason.NOT_OWNER,))
     if action in CAPABILITIES:
         return _capability(principal, CAPABILITIES[action], facts, now)
     if not isinstance(principal, CustomerSession):
@@ -150,6 +172,12 @@ def authorize(principal: Principal, action: Action, facts: AccessFacts, now: dat
     if action in ENDING_SESSIONS:
         return _ending_sessions(facts, now, policy)
     return _security_change(action, facts, now, policy)
+
+
+def _not_theirs(principal: Principal, resource: Resource | None) -> bool:
+    """A customer's session or key reaching for an object of another account."""
+    return resource is not None and isinstance(principal, CustomerSession | ApiKeyPrincipal) and (
+        resource.owner_id != principal.account.id)
 
 
 def _ending_sessions(facts: AccessFacts, now: datetime, policy: DefencePolicy) -> Decision:

@@ -46,6 +46,8 @@ class EventKind(StrEnum):
     FACTOR_RENAMED = "factor.renamed"
     CONTACT_CHANGED = "contact.changed"
     CONTACT_CHANGE_UNDONE = "contact.change_undone"
+    ACCESS_DENIED = "access.denied"  # refused by ``domain.access.authorize``
+    UNAUTHENTICATED = "access.unauthenticated"  # a request without a valid session
 
 
 # What Keepgate does on its own, even when the event concerns an account.

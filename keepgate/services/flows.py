@@ -126,7 +126,7 @@ class FlowService:
             action = spec.guarded_action(method_name)
             if action is not None:
                 assert principal is not None
-                await self._access.require(principal, action)
+                await self._access.require(principal, action, ctx)
             result = await method.step(flow, submission, ctx, now)
         except KeepgateError as error:
             # Rejected before the step (bad input, limits): the flow is unchanged.

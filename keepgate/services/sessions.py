@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from keepgate.domain.access import Action
+from keepgate.domain.access import Action, Resource
 from keepgate.domain.audit import AuditEvent, EventKind, Outcome
 from keepgate.domain.errors import AuthenticationRequired, SessionNotFound
 from keepgate.domain.principals import CustomerSession
@@ -54,9 +54,14 @@ class SessionService:
     async def revoke(self, principal: CustomerSession, session_id: str,
                      ctx: RequestContext) -> None:
         own = session_id == principal.session.id
-        if not own:
-            await self._access.require(principal, Action.END_OTHER_SESSIONS)
         now = self._clock.now()
+        if not own:
+            async with self._store.unit_of_work(write=False) as uow:
+                found = await uow.sessions.get(session_id)
+            if found is None or not found.is_active(self.policy, now):
+                raise SessionNotFound()
+            await self._access.require(principal, Action.END_OTHER_SESSIONS, ctx,
+                                       Resource("session", session_id, found.account_id))
         async with self._store.unit_of_work(write=True) as uow:
             target = await uow.sessions.get(session_id)
             if (target is None or target.account_id != principal.account.id
@@ -68,7 +73,7 @@ class SessionService:
                                               ctx.user_agent, {"session_id": session_id}), now)
 
     async def revoke_others(self, principal: CustomerSession, ctx: RequestContext) -> int:
-        await self._access.require(principal, Action.END_OTHER_SESSIONS)
+        await self._access.require(principal, Action.END_OTHER_SESSIONS, ctx)
         now = self._clock.now()
         async with self._store.unit_of_work(write=True) as uow:
             count = await uow.sessions.revoke_all(principal.account.id, now,

@@ -37,6 +37,11 @@ class SqlDevices:
             last_used_at=device.last_used_at, ip=device.ip[:64],
             user_agent=device.user_agent[:512], failed_logins=0))
 
+    async def get(self, device_id: str) -> TrustedDevice | None:
+        row = (await self._c.execute(sa.select(t.trusted_devices).where(
+            t.trusted_devices.c.id == device_id))).first()
+        return self._row(row) if row else None
+
     async def by_token_hash(self, token_hash: str) -> TrustedDevice | None:
         row = (await self._c.execute(sa.select(t.trusted_devices).where(
             t.trusted_devices.c.token_hash == token_hash))).first()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from keepgate.domain.access import Action
+from keepgate.domain.access import Action, Resource
 from keepgate.domain.audit import AuditEvent, EventKind, Outcome
 from keepgate.domain.errors import DeviceNotFound
 from keepgate.domain.factors import TrustedDevice
@@ -46,6 +46,12 @@ class DeviceService:
 
     async def forget(self, principal: CustomerSession, device_id: str, ctx: RequestContext) -> None:
         now = self._clock.now()
+        async with self._store.unit_of_work(write=False) as uow:
+            device = await uow.devices.get(device_id)
+        if device is None or not device.usable(now):
+            raise DeviceNotFound()
+        await self._access.require(principal, Action.FORGET_DEVICE, ctx,
+                                   Resource("device", device_id, device.account_id))
         async with self._store.unit_of_work(write=True) as uow:
             mine = {d.id for d in await uow.devices.for_account(principal.account.id)}
             if device_id not in mine or not await uow.devices.revoke(device_id, now):
@@ -56,7 +62,7 @@ class DeviceService:
 
     async def sign_out_everywhere(self, principal: CustomerSession, ctx: RequestContext) -> int:
         """Ends every session, this one included; returns how many."""
-        await self._access.require(principal, Action.SIGN_OUT_EVERYWHERE)
+        await self._access.require(principal, Action.SIGN_OUT_EVERYWHERE, ctx)
         now = self._clock.now()
         async with self._store.unit_of_work(write=True) as uow:
             count = await uow.sessions.revoke_all(principal.account.id, now, keep=None)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from keepgate.domain.access import Action
+from keepgate.domain.access import Action, Resource
 from keepgate.domain.audit import AuditEvent, EventKind, Outcome
 from keepgate.domain.errors import FactorNameRequired, FactorNotFound, LastFactor
 from keepgate.domain.factors import (
@@ -46,6 +46,14 @@ class FactorService:
         self._notifier = notifier
         self._access = access
 
+    async def _resource(self, factor_id: str) -> Resource:
+        """The factor as ``authorize`` sees it: whose it is. ``FactorNotFound`` if none."""
+        async with self._store.unit_of_work(write=False) as uow:
+            factor = await uow.factors.get(factor_id)
+        if factor is None or not factor.active:
+            raise FactorNotFound()
+        return Resource("factor", factor_id, factor.account_id)
+
     async def overview(self, account_id: str) -> FactorOverview:
         async with self._store.unit_of_work(write=False) as uow:
             factors = [f for f in await uow.factors.for_account(account_id) if f.active]
@@ -54,7 +62,8 @@ class FactorService:
 
     async def remove(self, principal: CustomerSession, factor_id: str, ctx: RequestContext) -> None:
         now = self._clock.now()
-        await self._access.require(principal, Action.REMOVE_FACTOR)
+        await self._access.require(principal, Action.REMOVE_FACTOR, ctx,
+                                   await self._resource(factor_id))
         account = principal.account
         async with self._store.unit_of_work(write=True) as uow:
             factors = [f for f in await uow.factors.for_account(account.id) if f.active]
@@ -78,7 +87,8 @@ class FactorService:
         name = clean_label(label)
         if not name:
             raise FactorNameRequired()
-        await self._access.require(principal, Action.RENAME_FACTOR)
+        await self._access.require(principal, Action.RENAME_FACTOR, ctx,
+                                   await self._resource(factor_id))
         now = self._clock.now()
         async with self._store.unit_of_work(write=True) as uow:
             factor = await uow.factors.get(factor_id)

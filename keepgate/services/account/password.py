@@ -49,7 +49,7 @@ class PasswordService:
                      ctx: RequestContext) -> int:
         """Returns how many other sessions were signed out."""
         now = self._clock.now()
-        await self._access.require(principal, Action.CHANGE_PASSWORD)
+        await self._access.require(principal, Action.CHANGE_PASSWORD, ctx)
         await self._reauth.verify(principal.account, current, ctx,
                                   failure=EventKind.PASSWORD_CHANGED)
         if new == current:

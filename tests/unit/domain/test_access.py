@@ -21,6 +21,7 @@ from keepgate.domain.access import (
     AccessFacts,
     Action,
     Reason,
+    Resource,
     authorize,
 )
 from keepgate.domain.accounts import Account, AccountStatus
@@ -169,6 +170,26 @@ def test_ending_other_sessions_needs_step_up_with_a_factor(
         action: Action, facts: AccessFacts, reasons: tuple[Reason, ...]) -> None:
     assert authorize(CUSTOMER, action, facts, NOW, POLICY).reasons == reasons
     assert authorize(API_KEY, action, facts, NOW, POLICY).reasons == NOT_ALLOWED
+
+
+# Another customer's objects (finding 9): refused as not theirs, whatever else holds, so the
+# service answers as if the object did not exist (and the refusal is audited).
+THEIRS = Resource("factor", "fac-9", owner_id="acc-2")
+MINE = Resource("factor", "fac-1", owner_id="acc-1")
+
+
+@pytest.mark.parametrize("action", [Action.REMOVE_FACTOR, Action.RENAME_FACTOR,
+                                    Action.END_OTHER_SESSIONS, Action.FORGET_DEVICE])
+def test_another_customers_object_is_not_theirs(action: Action) -> None:
+    fresh = strong(WITH_FACTOR, NOW)
+    theirs = replace(fresh, resource=THEIRS)
+    assert authorize(CUSTOMER, action, theirs, NOW, POLICY).reasons == (Reason.NOT_OWNER,)
+    assert authorize(CUSTOMER, action, replace(fresh, resource=MINE), NOW, POLICY).allowed
+    assert authorize(API_KEY, action, theirs, NOW, POLICY).reasons == (Reason.NOT_OWNER,)
+
+
+def test_forgetting_a_trusted_device_needs_only_the_session() -> None:
+    assert authorize(CUSTOMER, Action.FORGET_DEVICE, WITH_FACTOR, NOW, POLICY).allowed
 
 
 def test_the_fresh_sign_in_window_is_five_minutes() -> None:
