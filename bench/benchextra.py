@@ -275,7 +275,7 @@ def add_totp_factors(database_url: str,
                     assert found is not None, account.email
                     secret = totp.new_secret()
                     factor_id = new_id()
-                    sealed = kg.signin.keyring.encrypt(secret.encode(),
+                    sealed = kg.keyring.encrypt(secret.encode(),
                                                        context=f"totp:{factor_id}")
                     await uow.factors.create(Factor(
                         id=factor_id, account_id=found.id, kind=FactorKind.TOTP,

@@ -7,7 +7,7 @@ Argon2id bound of this machine measured in the same run.
    ``keepgate_bench_<random>`` database on 127.0.0.1:5432) is migrated and seeded with
    ``--accounts`` accounts (production Argon2id hashes, a trusted device each, by benchlib),
    then each gets a confirmed TOTP factor, written through the app's repositories with the
-   seed encrypted by the app's key ring (``build(settings).signin.keyring``).
+   seed encrypted by the app's key ring (``build(settings).keyring``).
 2. The server starts with ``--workers`` (2). Per round: the Argon2 bound (reusing
    ``benchlib.argon2_bound``: 2 threads, server idle), then
    ``--concurrency`` client tasks each run complete sign-ins back to back:

@@ -1,8 +1,9 @@
 """Typed settings, read once at the edge from ``KEEPGATE_*`` environment variables.
 
 Production fails closed: it refuses to start on a placeholder or short secret key, without
-SMTP, or with a public URL that is not HTTPS. Loosening a baseline number below its floor
-starts with a loud warning.
+SMTP, or with a public URL that is not HTTPS, and names every such problem at once. Loosening a
+baseline number below its floor starts with a loud warning, said once per start-up: ``keepgate
+serve`` announces the settings and its workers read them again without a word.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -26,10 +27,24 @@ DEV_SECRET = "development-only-secret-key-do-not-use-in-production"  # noqa: S10
 PLACEHOLDERS = {"", "changeme", "change-me", "change_me", "secret", "placeholder", "xxx",
                 "your-secret-key", DEV_SECRET}
 MIN_SECRET_LENGTH = 32
+# Set by ``keepgate serve`` once it has announced the settings' warnings, so that the app
+# factory in each worker process reads the same settings without repeating them.
+ANNOUNCED = "KEEPGATE_SETTINGS_ANNOUNCED"
 
 
 class ConfigError(Exception):
-    """The configuration is unsafe or malformed; the service does not start."""
+    """The configuration is unsafe or malformed; the service does not start.
+
+    ``problems`` lists every problem found, so an operator fixes them in one pass.
+    """
+
+    def __init__(self, problems: str | Sequence[str]) -> None:
+        self.problems = (problems,) if isinstance(problems, str) else tuple(problems)
+        if len(self.problems) == 1:
+            super().__init__(self.problems[0])
+        else:
+            super().__init__(f"{len(self.problems)} problems:\n" +
+                             "\n".join(f"  - {problem}" for problem in self.problems))
 
 
 class Secret:
@@ -47,17 +62,41 @@ class Secret:
     __str__ = __repr__
 
 
-def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
-    raw = env.get(f"KEEPGATE_{name}")
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"KEEPGATE_{name} must be a whole number, not {raw!r}") from None
-    if value < minimum:
-        raise ConfigError(f"KEEPGATE_{name} must be at least {minimum}")
-    return value
+class _Environment:
+    """Reads ``KEEPGATE_*`` variables, noting every malformed one instead of stopping at it."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+        self.problems: list[str] = []
+
+    def text(self, name: str, default: str | None = None) -> str | None:
+        value = self._env.get(f"KEEPGATE_{name}")
+        return value if value not in (None, "") else default
+
+    def whole(self, name: str, default: int, *, minimum: int = 0) -> int:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            self.problems.append(f"KEEPGATE_{name} must be a whole number, not {raw!r}")
+            return default
+        if value < minimum:
+            self.problems.append(f"KEEPGATE_{name} must be at least {minimum}")
+            return default
+        return value
+
+    def networks(self, name: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        found = []
+        for item in (self.text(name) or "").split(","):
+            if item.strip():
+                try:
+                    found.append(ipaddress.ip_network(item.strip(), strict=False))
+                except ValueError:
+                    self.problems.append(f"KEEPGATE_{name}: {item.strip()!r} is not an IP "
+                                         "address or network")
+        return tuple(found)
 
 
 @dataclass(frozen=True)
@@ -89,6 +128,8 @@ class Settings:
     allow_removing_last_factor: bool = False
     # The Have I Been Pwned range API, e.g. https://api.pwnedpasswords.com; off when unset.
     pwned_range_url: str | None = None
+    # A bearer token for /metrics; the endpoint does not exist while this is unset.
+    metrics_token: Secret | None = None
 
     @property
     def production(self) -> bool:
@@ -112,93 +153,121 @@ class Settings:
         )
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Settings:
-        def text(name: str, default: str | None = None) -> str | None:
-            value = env.get(f"KEEPGATE_{name}")
-            return value if value not in (None, "") else default
+    def from_env(cls, env: Mapping[str, str], *, announce: bool = True) -> Settings:
+        """Read and check the settings; ``announce`` logs the warnings (once per start-up).
 
-        mode = text("ENV", "development")
+        Raises one ``ConfigError`` naming every problem found.
+        """
+        read = _Environment(env)
+        mode = read.text("ENV", "development") or "development"
         if mode not in ("development", "production"):
-            raise ConfigError("KEEPGATE_ENV must be 'development' or 'production'")
-        proxies = []
-        for item in (text("TRUSTED_PROXIES", "") or "").split(","):
-            if item.strip():
-                try:
-                    proxies.append(ipaddress.ip_network(item.strip(), strict=False))
-                except ValueError:
-                    raise ConfigError(f"KEEPGATE_TRUSTED_PROXIES: {item!r} is not an IP "
-                                      "address or network") from None
-        token = text("SMS_WEBHOOK_TOKEN")
+            read.problems.append("KEEPGATE_ENV must be 'development' or 'production'")
+        sms_token = read.text("SMS_WEBHOOK_TOKEN")
+        metrics_token = read.text("METRICS_TOKEN")
         settings = cls(
-            env=mode or "development",
-            host=text("HOST", "127.0.0.1") or "127.0.0.1",
-            port=_int(env, "PORT", 8000, minimum=1),
-            workers=_int(env, "WORKERS", 1, minimum=1),
-            database_url=text("DATABASE_URL", DEFAULT_DATABASE_URL) or DEFAULT_DATABASE_URL,
-            redis_url=text("REDIS_URL"),
-            smtp_url=text("SMTP_URL"),
-            mail_from=text("MAIL_FROM", cls.mail_from) or cls.mail_from,
-            sms_webhook_url=text("SMS_WEBHOOK_URL"),
-            sms_webhook_token=Secret(token) if token else None,
-            public_url=(text("PUBLIC_URL", cls.public_url) or cls.public_url).rstrip("/"),
-            secret_key=Secret(text("SECRET_KEY", DEV_SECRET) or DEV_SECRET),
-            trusted_proxies=tuple(proxies),
-            max_body_bytes=_int(env, "MAX_BODY_BYTES", 16 * 1024, minimum=1024),
+            env=mode,
+            host=read.text("HOST", "127.0.0.1") or "127.0.0.1",
+            port=read.whole("PORT", 8000, minimum=1),
+            workers=read.whole("WORKERS", 1, minimum=1),
+            database_url=read.text("DATABASE_URL", DEFAULT_DATABASE_URL) or DEFAULT_DATABASE_URL,
+            redis_url=read.text("REDIS_URL"),
+            smtp_url=read.text("SMTP_URL"),
+            mail_from=read.text("MAIL_FROM", cls.mail_from) or cls.mail_from,
+            sms_webhook_url=read.text("SMS_WEBHOOK_URL"),
+            sms_webhook_token=Secret(sms_token) if sms_token else None,
+            public_url=(read.text("PUBLIC_URL", cls.public_url) or cls.public_url).rstrip("/"),
+            secret_key=Secret(read.text("SECRET_KEY", DEV_SECRET) or DEV_SECRET),
+            trusted_proxies=read.networks("TRUSTED_PROXIES"),
+            max_body_bytes=read.whole("MAX_BODY_BYTES", 16 * 1024, minimum=1024),
             hash_params=HashParams(
-                memory_kib=_int(env, "ARGON2_MEMORY_KIB", FLOOR_MEMORY_KIB, minimum=8),
-                time_cost=_int(env, "ARGON2_TIME_COST", FLOOR_TIME_COST, minimum=1),
-                parallelism=_int(env, "ARGON2_PARALLELISM", 1, minimum=1),
+                memory_kib=read.whole("ARGON2_MEMORY_KIB", FLOOR_MEMORY_KIB, minimum=8),
+                time_cost=read.whole("ARGON2_TIME_COST", FLOOR_TIME_COST, minimum=1),
+                parallelism=read.whole("ARGON2_PARALLELISM", 1, minimum=1),
             ),
-            session_idle_minutes=_int(env, "SESSION_IDLE_MINUTES", 30, minimum=1),
-            session_absolute_hours=_int(env, "SESSION_ABSOLUTE_HOURS", 12, minimum=1),
+            session_idle_minutes=read.whole("SESSION_IDLE_MINUTES", 30, minimum=1),
+            session_absolute_hours=read.whole("SESSION_ABSOLUTE_HOURS", 12, minimum=1),
             encryption_keys=tuple(Secret(k.strip()) for k in
-                                  (text("ENCRYPTION_KEYS", "") or "").split(",") if k.strip()),
-            captcha_max_number=_int(env, "CAPTCHA_MAX_NUMBER", 10_000, minimum=1),
-            geoip_db=text("GEOIP_DB"),
-            allow_removing_last_factor=(text("ALLOW_REMOVING_LAST_FACTOR", "false") or "false"
-                                        ).lower() in ("1", "true", "yes"),
-            pwned_range_url=text("PWNED_RANGE_URL"),
+                                  (read.text("ENCRYPTION_KEYS", "") or "").split(",")
+                                  if k.strip()),
+            captcha_max_number=read.whole("CAPTCHA_MAX_NUMBER", 10_000, minimum=1),
+            geoip_db=read.text("GEOIP_DB"),
+            allow_removing_last_factor=(read.text("ALLOW_REMOVING_LAST_FACTOR", "false")
+                                        or "false").lower() in ("1", "true", "yes"),
+            pwned_range_url=read.text("PWNED_RANGE_URL"),
+            metrics_token=Secret(metrics_token) if metrics_token else None,
         )
-        settings.check()
+        problems = read.problems + settings.problems()
+        if problems:
+            raise ConfigError(problems)
+        if announce:
+            settings.announce()
         return settings
 
     def check(self) -> None:
-        """Refuse unsafe production settings; warn loudly about anything below the baseline."""
-        for name, url, schemes in (("SMTP_URL", self.smtp_url, ("smtp", "smtps")),
-                                   ("SMS_WEBHOOK_URL", self.sms_webhook_url, ("http", "https")),
-                                   ("PUBLIC_URL", self.public_url, ("http", "https")),
-                                   ("PWNED_RANGE_URL", self.pwned_range_url, ("https", "http"))):
-            if url and (urlsplit(url).scheme not in schemes or not urlsplit(url).hostname):
-                raise ConfigError(f"KEEPGATE_{name} must look like {schemes[0]}://host:port")
+        """Refuse unsafe or malformed settings, naming every problem in one ``ConfigError``."""
+        problems = self.problems()
+        if problems:
+            raise ConfigError(problems)
+
+    def problems(self) -> list[str]:
+        """Every reason these settings must not run; empty when they may."""
+        problems = [f"KEEPGATE_{name} must look like {schemes[0]}://host:port"
+                    for name, url, schemes in (
+                        ("SMTP_URL", self.smtp_url, ("smtp", "smtps")),
+                        ("SMS_WEBHOOK_URL", self.sms_webhook_url, ("http", "https")),
+                        ("PUBLIC_URL", self.public_url, ("http", "https")),
+                        ("PWNED_RANGE_URL", self.pwned_range_url, ("https", "http")))
+                    if url and (urlsplit(url).scheme not in schemes
+                                or not urlsplit(url).hostname)]
+        if any(not _valid_key(secret) for secret in self.encryption_keys):
+            problems.append("each KEEPGATE_ENCRYPTION_KEYS entry must be 32 bytes, base64 "
+                            "(python3 -c 'import os,base64; "
+                            "print(base64.b64encode(os.urandom(32)).decode())')")
+        if self.metrics_token and len(self.metrics_token.reveal()) < MIN_SECRET_LENGTH:
+            problems.append(f"KEEPGATE_METRICS_TOKEN must be at least {MIN_SECRET_LENGTH} "
+                            "characters")
         if self.production:
-            key = self.secret_key.reveal()
-            if key.strip().lower() in PLACEHOLDERS or len(key) < MIN_SECRET_LENGTH:
-                raise ConfigError(
-                    "KEEPGATE_SECRET_KEY is a placeholder or shorter than "
-                    f"{MIN_SECRET_LENGTH} characters; generate one with "
-                    "`python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`")
-            if not self.smtp_url:
-                raise ConfigError("production needs KEEPGATE_SMTP_URL: account mail must go out")
-            if not self.public_url.startswith("https://"):
-                raise ConfigError("production needs an https:// KEEPGATE_PUBLIC_URL")
-        for secret in self.encryption_keys:
-            try:
-                raw = base64.b64decode(secret.reveal(), validate=True)
-            except ValueError:
-                raw = b""
-            if len(raw) != 32:
-                raise ConfigError("each KEEPGATE_ENCRYPTION_KEYS entry must be 32 bytes, base64 "
-                                  "(python3 -c 'import os,base64; "
-                                  "print(base64.b64encode(os.urandom(32)).decode())')")
-        if self.production and not self.encryption_keys:
-            raise ConfigError("production needs KEEPGATE_ENCRYPTION_KEYS for secrets at rest")
+            problems.extend(self._production_problems())
+        return problems
+
+    def _production_problems(self) -> list[str]:
+        problems = []
+        key = self.secret_key.reveal()
+        if key.strip().lower() in PLACEHOLDERS or len(key) < MIN_SECRET_LENGTH:
+            problems.append(
+                "KEEPGATE_SECRET_KEY is a placeholder or shorter than "
+                f"{MIN_SECRET_LENGTH} characters; generate one with "
+                "`python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`")
+        if not self.smtp_url:
+            problems.append("production needs KEEPGATE_SMTP_URL: account mail must go out")
+        if not self.public_url.startswith("https://"):
+            problems.append("production needs an https:// KEEPGATE_PUBLIC_URL")
+        if not self.encryption_keys:
+            problems.append("production needs KEEPGATE_ENCRYPTION_KEYS for secrets at rest")
+        return problems
+
+    def warnings(self) -> list[str]:
+        """Settings that run, but below the security baseline: said loudly at start-up."""
+        warnings = []
         if not self.production and self.secret_key.reveal() == DEV_SECRET:
-            log.warning("!!! development mode on the public development secret: never expose "
-                        "this instance (set KEEPGATE_ENV=production and real secrets) !!!")
+            warnings.append("development mode on the public development secret: never expose "
+                            "this instance (set KEEPGATE_ENV=production and real secrets)")
         if self.hash_params.below_floor():
-            log.warning("!!! Argon2 parameters %s are BELOW the security baseline "
-                        "(m=19 MiB, t=2): acceptable for tests only !!!", self.hash_params)
+            warnings.append(f"Argon2 parameters {self.hash_params} are BELOW the security "
+                            "baseline (m=19 MiB, t=2): acceptable for tests only")
         if self.session_idle_minutes > 30 or self.session_absolute_hours > 12:
-            log.warning("!!! session timeouts (%s min idle, %s h absolute) are looser than the "
-                        "baseline (30 min, 12 h) !!!", self.session_idle_minutes,
-                        self.session_absolute_hours)
+            warnings.append(f"session timeouts ({self.session_idle_minutes} min idle, "
+                            f"{self.session_absolute_hours} h absolute) are looser than the "
+                            "baseline (30 min, 12 h)")
+        return warnings
+
+    def announce(self) -> None:
+        for warning in self.warnings():
+            log.warning("!!! %s !!!", warning)
+
+
+def _valid_key(secret: Secret) -> bool:
+    try:
+        return len(base64.b64decode(secret.reveal(), validate=True)) == 32
+    except ValueError:
+        return False

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from keepgate.adapters.metrics import PrometheusMetrics
 from keepgate.adapters.pwned_range import PwnedRange
 from keepgate.adapters.ratelimit import LimitsWindowCounters
 from keepgate.adapters.replay import MemoryReplayGuard, RedisReplayGuard
@@ -17,12 +19,14 @@ from keepgate.adapters.sql.engine import make_engine
 from keepgate.adapters.sql.store import SqlStore
 from keepgate.config import Settings
 from keepgate.domain.factors import DefencePolicy
+from keepgate.domain.policy import Policies
 from keepgate.security.captcha import CaptchaIssuer
 from keepgate.security.codes import CodeDigester
 from keepgate.security.csrf import CsrfTokens
 from keepgate.security.keyring import KeyRing
 from keepgate.security.keys import derive_key
 from keepgate.security.link_tokens import LinkSigner
+from keepgate.security.opaque_ids import OpaqueIds
 from keepgate.security.passwords import PasswordHasher
 from keepgate.security.recovery_codes import RecoveryCodeHasher
 from keepgate.security.webauthn import relying_party_from_public_url
@@ -36,29 +40,43 @@ from keepgate.services.account.overview import SecurityOverview
 from keepgate.services.account.password import PasswordService
 from keepgate.services.account.reauth import PasswordReauth
 from keepgate.services.account.takeover import TakeoverReports
+from keepgate.services.admin import AdminService
 from keepgate.services.captcha import CaptchaGate
 from keepgate.services.clock import Clock, SystemClock
 from keepgate.services.defences import SignInDefences
-from keepgate.services.enrolment import (
-    ChangeContactMethod,
-    EnrolEmailCode,
-    EnrolmentKit,
-    EnrolSmsCode,
-    EnrolTotp,
-    EnrolWebAuthn,
-    RegenerateRecoveryCodes,
-)
 from keepgate.services.flows import FlowService
 from keepgate.services.hashing import AsyncPasswordHasher
 from keepgate.services.maintenance import Maintenance
 from keepgate.services.messages import MessageRenderer
-from keepgate.services.methods import Method, Toolkit, default_methods
+from keepgate.services.methods import Method
+from keepgate.services.methods.attempts import SignInAttempts
+from keepgate.services.methods.contact import ContactMethod
+from keepgate.services.methods.device_code import DeviceCodeCheck, NewDeviceCodes
+from keepgate.services.methods.password import PasswordSignIn, RegistrationPassword
+from keepgate.services.methods.recovery_code import RecoveryCodeCheck, RecoveryCodeRegeneration
+from keepgate.services.methods.second_factor import Finish, SignInFinish, StepUpFinish
+from keepgate.services.methods.sent_code import (
+    EmailCodeCheck,
+    EmailCodeEnrolment,
+    RegistrationCode,
+    SentCodes,
+    SmsCodeCheck,
+    SmsCodeEnrolment,
+)
+from keepgate.services.methods.totp import TotpCheck, TotpEnrolment
+from keepgate.services.methods.webauthn import (
+    Challenges,
+    UserHandles,
+    WebAuthnCheck,
+    WebAuthnEnrolment,
+)
+from keepgate.services.metrics import CountedSolutions, OutboxStatus
 from keepgate.services.notices import Notifier
 from keepgate.services.outbox import OutboxPolicy, OutboxWorker
 from keepgate.services.ports import MessageSender, ReplayGuard
+from keepgate.services.readiness import Check, Readiness
 from keepgate.services.send_budget import SendBudget
 from keepgate.services.sessions import SessionService
-from keepgate.services.signin import SignInKit, sign_in_methods
 from keepgate.services.throttle import Throttle
 
 
@@ -81,10 +99,14 @@ class Keepgate:
     csrf: CsrfTokens
     defences: SignInDefences
     captcha: CaptchaGate
-    enrolment: EnrolmentKit
-    signin: SignInKit
+    hasher: AsyncPasswordHasher
+    keyring: KeyRing
     account: AccountServices
     maintenance: Maintenance
+    metrics: PrometheusMetrics
+    outbox_status: OutboxStatus
+    readiness: Readiness
+    admin: AdminService
     _closers: tuple[Any, ...] = ()
 
     async def close(self) -> None:
@@ -97,7 +119,9 @@ def build(settings: Settings, *, clock: Clock | None = None,
           defence_policy: DefencePolicy | None = None) -> Keepgate:
     clock = clock or SystemClock()
     master = settings.secret_key.reveal().encode()
-    store = SqlStore(make_engine(settings.database_url))
+    metrics = PrometheusMetrics()
+    store = SqlStore(make_engine(settings.database_url), metrics)
+    checks: dict[str, Check] = {"database": store.ping}
     policies = settings.policies()
     range_check = PwnedRange(settings.pwned_range_url).seen if settings.pwned_range_url else None
     defence = defence_policy or DefencePolicy(
@@ -119,6 +143,7 @@ def build(settings: Settings, *, clock: Clock | None = None,
         client = aioredis.Redis(connection_pool=pool)
         counters = LimitsWindowCounters.on_redis(settings.redis_url, pool)
         guard = RedisReplayGuard(client)
+        checks["redis"] = client.ping
         closers.append(pool.aclose)
     else:
         counters = LimitsWindowCounters.in_memory()
@@ -129,7 +154,7 @@ def build(settings: Settings, *, clock: Clock | None = None,
     captcha = CaptchaGate(
         issuer=CaptchaIssuer(derive_key(master, "captcha"), max_number=settings.captcha_max_number,
                              lifetime=timedelta(minutes=10)),
-        guard=guard, throttle=throttle, clock=clock)
+        guard=CountedSolutions(guard, metrics), throttle=throttle, clock=clock)
     keys = [base64.b64decode(k.reveal()) for k in settings.encryption_keys] or [
         derive_key(master, "secrets-at-rest")]
     keyring = KeyRing(keys)
@@ -137,28 +162,18 @@ def build(settings: Settings, *, clock: Clock | None = None,
                         limit=policies.codes.max_sends_per_hour)
     recovery = RecoveryCodeHasher(derive_key(master, "recovery-codes"))
     relying_party = relying_party_from_public_url(settings.public_url)
-    user_handles = derive_key(master, "webauthn-user-handle")
     links = LinkSigner(derive_key(master, "signed-links"))
-    signin = SignInKit(store=store, hasher=hasher, digester=digester, defences=defences,
-                       keyring=keyring, recovery=recovery,
-                       signer=links, captcha=captcha,
-                       policies=policies, public_url=settings.public_url,
-                       relying_party=relying_party, user_handle_key=user_handles,
-                       budget=budget)
     reauth = PasswordReauth(store=store, clock=clock, hasher=hasher, defences=defences)
-    enrolment = EnrolmentKit(store=store, keyring=keyring, digester=digester, policies=policies,
-                             relying_party=relying_party, user_handle_key=user_handles,
-                             budget=budget, reauth=reauth,
-                             challenge_lifetime=defence.webauthn_challenge_lifetime)
-    methods: list[Method] = [
-        *default_methods(Toolkit(store=store, hasher=hasher, digester=digester,
-                                 policies=policies, throttle=throttle, captcha=captcha,
-                                 budget=budget, range_check=range_check)),
-        *sign_in_methods(signin),
-        EnrolTotp(enrolment), EnrolSmsCode(enrolment), EnrolEmailCode(enrolment),
-        EnrolWebAuthn(enrolment), RegenerateRecoveryCodes(enrolment),
-        ChangeContactMethod(enrolment),
-    ]
+    methods = _methods(
+        store=store, hasher=hasher, keyring=keyring, recovery=recovery, captcha=captcha,
+        throttle=throttle, defences=defences, policies=policies, range_check=range_check,
+        reauth=reauth,
+        codes=SentCodes(digester=digester, policy=policies.codes, budget=budget),
+        device_codes=NewDeviceCodes(digester=digester, digits=policies.codes.digits,
+                                    lifetime=defence.sign_in_code_lifetime, signer=links,
+                                    public_url=settings.public_url),
+        challenges=Challenges(relying_party, defence.webauthn_challenge_lifetime),
+        handles=UserHandles(derive_key(master, "webauthn-user-handle")))
     geolocator: Geolocator | None = None
     if settings.geoip_db:
         from keepgate.adapters.geoip import MaxMindGeolocator
@@ -183,12 +198,12 @@ def build(settings: Settings, *, clock: Clock | None = None,
         settings=settings, store=store, clock=clock,
         flows=FlowService(store=store, clock=clock, methods=methods, notifier=notifier,
                           policies=policies, defences=defence, recovery=recovery,
-                          access=access, signer=signin.signer, public_url=settings.public_url),
+                          access=access, signer=links, public_url=settings.public_url),
         sessions=sessions, access=access,
         outbox=OutboxWorker(store=store, clock=clock, senders=senders,
                             policy=OutboxPolicy(keep_bodies=settings.dev_outbox)),
         csrf=CsrfTokens(derive_key(master, "csrf")),
-        defences=defences, captcha=captcha, enrolment=enrolment, signin=signin,
+        defences=defences, captcha=captcha, hasher=hasher, keyring=keyring,
         account=AccountServices(
             overview=SecurityOverview(store=store, clock=clock),
             password=PasswordService(store=store, clock=clock, hasher=hasher, reauth=reauth,
@@ -198,9 +213,56 @@ def build(settings: Settings, *, clock: Clock | None = None,
                                   access=access),
             devices=DeviceService(store=store, clock=clock, access=access),
             notices=NoticeSettings(store=store, clock=clock, notifier=notifier, access=access),
-            history=LoginHistory(store=store, geolocator=geolocator),
+            history=LoginHistory(store=store, geolocator=geolocator,
+                                 ids=OpaqueIds(derive_key(master, "login-history-ids"))),
             takeover=TakeoverReports(store=store, clock=clock, notifier=notifier,
                                      links=links)),
         maintenance=Maintenance(store=store, clock=clock),
+        metrics=metrics, outbox_status=OutboxStatus(store=store, clock=clock),
+        readiness=Readiness(checks),
+        admin=AdminService(store=store, clock=clock, keyring=keyring,
+                           session_policy=policies.sessions),
         _closers=tuple(closers),
     )
+
+
+def _methods(*, store: SqlStore, hasher: AsyncPasswordHasher, keyring: KeyRing,
+             recovery: RecoveryCodeHasher, captcha: CaptchaGate, throttle: Throttle,
+             defences: SignInDefences, policies: Policies,
+             range_check: Callable[[str], bool] | None, reauth: PasswordReauth,
+             codes: SentCodes,
+             device_codes: NewDeviceCodes, challenges: Challenges,
+             handles: UserHandles) -> list[Method]:
+    """Every flow method: registration's, sign-in's, step-up's and the settings flow's.
+
+    Each second factor serves twice, once as sign-in's second step and once as step-up's."""
+    attempts = SignInAttempts(store=store, defences=defences, budget=codes.budget)
+    lifetime = device_codes.lifetime
+
+    def factor_checks(finish: Finish) -> list[Method]:
+        return [
+            TotpCheck(attempts, finish, keyring=keyring),
+            RecoveryCodeCheck(attempts, finish, hasher=recovery),
+            SmsCodeCheck(attempts, finish, codes=codes, lifetime=lifetime),
+            EmailCodeCheck(attempts, finish, codes=codes, lifetime=lifetime),
+            WebAuthnCheck(attempts, finish, challenges=challenges, handles=handles,
+                          captcha=captcha, device_codes=device_codes),
+        ]
+
+    return [
+        RegistrationPassword(store, hasher=hasher, codes=codes, policy=policies.password,
+                             throttle=throttle, captcha=captcha, range_check=range_check),
+        RegistrationCode(codes),
+        PasswordSignIn(attempts, hasher=hasher, captcha=captcha, challenges=challenges,
+                       device_codes=device_codes),
+        DeviceCodeCheck(attempts, codes=codes, device_codes=device_codes),
+        *factor_checks(SignInFinish(device_codes)),
+        *factor_checks(StepUpFinish()),
+        TotpEnrolment(store, reauth=reauth, keyring=keyring),
+        SmsCodeEnrolment(store, reauth=reauth, codes=codes),
+        EmailCodeEnrolment(store, reauth=reauth, codes=codes),
+        WebAuthnEnrolment(store, reauth=reauth, relying_party=challenges.relying_party,
+                          handles=handles, challenge_lifetime=challenges.lifetime),
+        RecoveryCodeRegeneration(store),
+        ContactMethod(store, codes=codes),
+    ]

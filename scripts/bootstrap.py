@@ -1,10 +1,15 @@
 """Create ./.venv and install the locked dependencies, using only the standard library.
 
+    python3 scripts/bootstrap.py runtime   # what the service needs (make run)
+    python3 scripts/bootstrap.py dev       # that, plus the test and lint tools (make test)
+
 Runs on a fresh Debian machine that has `python3` and nothing else: Debian ships `venv` without
 `ensurepip` (that lives in the separate python3-venv package), so when `python3 -m venv` cannot
 seed pip we create the environment without it and install a pinned, hash-checked pip wheel from
-the package index. Every dependency then comes from `requirements.lock`, installed with
-`--require-hashes`, and the install is skipped while the lock file is unchanged.
+the package index. Every dependency then comes from a lock (`requirements-runtime.lock` or
+`requirements.lock`, both generated from pyproject.toml with the same pins), installed with
+`--require-hashes`, and each install is skipped while its lock file is unchanged. Progress is
+printed as packages download and install: a first install takes a minute or more.
 """
 
 from __future__ import annotations
@@ -21,8 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
-LOCK = ROOT / "requirements.lock"
-STAMP = VENV / ".keepgate-lock.sha256"
+LOCKS = {"runtime": ROOT / "requirements-runtime.lock", "dev": ROOT / "requirements.lock"}
 PIP_WHEEL = "pip-25.3-py3-none-any.whl"
 PIP_SHA256 = "9655943313a94722b7774661c21049070f6bbb0a1516bf02f7c8d5d9201514cd"
 INDEX = os.environ.get("KEEPGATE_BOOTSTRAP_INDEX", "https://pypi.org/simple")
@@ -67,6 +71,7 @@ def ensure_venv() -> None:
     if venv_python().exists() and has_pip():
         return
     if not venv_python().exists():
+        print("bootstrap: creating .venv", flush=True)
         seeded = subprocess.run([sys.executable, "-m", "venv", str(VENV)], capture_output=True)
         if seeded.returncode != 0:
             print("bootstrap: ensurepip is unavailable; seeding pip from the package index")
@@ -75,23 +80,57 @@ def ensure_venv() -> None:
         seed_pip_from_index()
 
 
-def install_locked() -> None:
-    digest = hashlib.sha256(LOCK.read_bytes()).hexdigest()
-    if STAMP.exists() and STAMP.read_text().strip() == digest:
+def pinned(lock: Path) -> int:
+    return sum(1 for line in lock.read_text().splitlines() if re.match(r"^[A-Za-z0-9].*==", line))
+
+
+def run_with_progress(total: int, *cmd: str | Path) -> None:
+    """Run pip, printing one line per package it collects; its full output only on failure."""
+    process = subprocess.Popen([str(c) for c in cmd], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, bufsize=1)
+    assert process.stdout is not None
+    seen: list[str] = []
+    collected = 0
+    for line in process.stdout:
+        seen.append(line)
+        if line.startswith(("Collecting ", "Processing ")):  # from the index, from a cache
+            collected += 1
+            name = Path(line.split()[1]).name
+            print(f"bootstrap: [{collected}/{total}] {name}", flush=True)
+        elif line.startswith("Installing collected packages"):
+            print("bootstrap: installing the packages into .venv ...", flush=True)
+    if process.wait() != 0:
+        sys.stdout.write("".join(seen))
+        sys.exit(f"bootstrap: {' '.join(str(c) for c in cmd[:4])} ... failed")
+
+
+def install_locked(kind: str) -> None:
+    lock = LOCKS[kind]
+    stamp = VENV / f".keepgate-{kind}-lock.sha256"
+    digest = hashlib.sha256(lock.read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text().strip() == digest:
         return
-    print("bootstrap: installing locked dependencies into .venv")
-    run(venv_python(), "-m", "pip", "install", "--quiet", "--require-hashes", "--no-deps",
-        "-r", LOCK)
+    total = pinned(lock)
+    print(f"bootstrap: installing {total} locked packages from {lock.name} into .venv",
+          flush=True)
+    run_with_progress(total, venv_python(), "-m", "pip", "install", "--progress-bar", "off",
+                      "--disable-pip-version-check", "--require-hashes", "--no-deps",
+                      "-r", lock)
+    print("bootstrap: installing keepgate itself (editable)", flush=True)
     run(venv_python(), "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
         "--editable", ROOT)
-    STAMP.write_text(digest + "\n")
+    stamp.write_text(digest + "\n")
+    print("bootstrap: done", flush=True)
 
 
 def main() -> None:
     if sys.version_info < (3, 11):  # noqa: UP036 (runs under whatever python3 the machine has)
         sys.exit("Keepgate needs Python 3.11 or newer")
+    kind = sys.argv[1] if len(sys.argv) > 1 else "dev"
+    if kind not in LOCKS:
+        sys.exit(f"usage: bootstrap.py [{'|'.join(LOCKS)}]")
     ensure_venv()
-    install_locked()
+    install_locked(kind)
 
 
 if __name__ == "__main__":

@@ -66,6 +66,7 @@ class Action(StrEnum):
     SET_ANTI_PHISHING_CODE = "set_anti_phishing_code"
     END_OTHER_SESSIONS = "end_other_sessions"
     SIGN_OUT_EVERYWHERE = "sign_out_everywhere"
+    MUTE_NOTICE = "mute_notice"  # hearing less of what changes; unmuting needs nothing
     VIEW_MARKETS = Capability.VIEW_MARKETS.value
     DEPOSIT = Capability.DEPOSIT.value
     TRADE = Capability.TRADE.value
@@ -76,7 +77,7 @@ class Action(StrEnum):
 # Changing how the account signs in or is reached: step-up, or a fresh sign-in without a factor.
 PRIVILEGED = frozenset({Action.CHANGE_PASSWORD, Action.CHANGE_CONTACT, Action.ADD_FACTOR,
                         Action.REMOVE_FACTOR, Action.REGENERATE_RECOVERY_CODES,
-                        Action.SET_ANTI_PHISHING_CODE})
+                        Action.SET_ANTI_PHISHING_CODE, Action.MUTE_NOTICE})
 # The customer's own session suffices.
 SESSION_ONLY = frozenset({Action.RENAME_FACTOR, Action.FORGET_DEVICE})
 # Ending sessions other than this one: a second factor proven recently, on an account with one.

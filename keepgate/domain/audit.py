@@ -48,6 +48,8 @@ class EventKind(StrEnum):
     CONTACT_CHANGE_UNDONE = "contact.change_undone"
     ACCESS_DENIED = "access.denied"  # refused by ``domain.access.authorize``
     UNAUTHENTICATED = "access.unauthenticated"  # a request without a valid session
+    BAN_LIFTED = "login.ban_lifted"
+    SECRETS_REENCRYPTED = "secrets.reencrypted"
 
 
 # What Keepgate does on its own, even when the event concerns an account.

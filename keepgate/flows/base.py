@@ -141,8 +141,19 @@ class RecordEvent:
     details: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class SettleAttempt:
+    """A reserved sign-in attempt passed: its reservation is given back or, once the sign-in
+    is complete, the failures it counted against (the trusted device's, if one) are cleared."""
+
+    account_id: str
+    device_id: str | None
+    completed: bool
+
+
 Effect = (SendMessage | CreateAccount | IssueSession | ElevateSession | CreateFactor
-          | IssueRecoveryCodes | ChangeContact | UpdatePasswordHash | RecordEvent)
+          | IssueRecoveryCodes | ChangeContact | UpdatePasswordHash | RecordEvent
+          | SettleAttempt)
 
 
 @dataclass(frozen=True, slots=True)

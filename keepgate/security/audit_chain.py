@@ -18,9 +18,12 @@ def entry_hash(prev_hash: str, entry: Mapping[str, Any]) -> str:
     return hashlib.sha256(prev_hash.encode() + b"\n" + canonical.encode()).hexdigest()
 
 
-def verify_chain(entries: Iterable[tuple[Mapping[str, Any], str, str]]) -> int | None:
-    """Entries as (content, prev_hash, hash) in order; returns the index of the first bad one."""
-    expected_prev = GENESIS
+def verify_chain(entries: Iterable[tuple[Mapping[str, Any], str, str]], *,
+                 after: str = GENESIS) -> int | None:
+    """Entries as (content, prev_hash, hash) in order, the first one following the hash
+    ``after`` (the genesis, or the last hash of the entries before); returns the index of the
+    first bad one."""
+    expected_prev = after
     for index, (content, prev_hash, stored_hash) in enumerate(entries):
         if prev_hash != expected_prev or entry_hash(prev_hash, content) != stored_hash:
             return index

@@ -38,6 +38,11 @@ class KeyRing:
         self._keys = {key_id(k): AESGCM(k) for k in keys}
         self._current = key_id(keys[0])
 
+    @property
+    def current_key_id(self) -> str:
+        """The id of the key that encrypts (the first), as it appears in ciphertexts."""
+        return self._current
+
     def encrypt(self, plaintext: bytes, *, context: str) -> str:
         nonce = secrets.token_bytes(12)
         sealed = self._keys[self._current].encrypt(nonce, plaintext, context.encode())

@@ -16,15 +16,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from keepgate.domain.accounts import Account
 from keepgate.domain.audit import Actor, AuditEvent, EventKind, Outcome
 from keepgate.domain.factors import DefencePolicy, TrustedDevice
+from keepgate.flows.base import SettleAttempt
 from keepgate.security.tokens import hash_token
 from keepgate.services.clock import Clock
 from keepgate.services.context import RequestContext
 from keepgate.services.notices import Notifier
-from keepgate.services.ports import Store
+from keepgate.services.ports import Store, UnitOfWork
 from keepgate.services.throttle import Throttle
 
 
@@ -50,13 +52,8 @@ class SignInDefences:
         self._notifier = notifier
 
     async def trusted_device(self, token: str | None, account_id: str) -> TrustedDevice | None:
-        if not token or len(token) > 128:
-            return None
         async with self._store.unit_of_work(write=False) as uow:
-            device = await uow.devices.by_token_hash(hash_token(token))
-        if device is None or device.account_id != account_id:
-            return None
-        return device if device.usable(self._clock.now()) else None
+            return await trusted_device_in(uow, token, account_id, self._clock.now())
 
     async def reserve(self, ctx: RequestContext, account: Account | None,
                       identifier: str = "", *,
@@ -87,32 +84,33 @@ class SignInDefences:
                                                             self.policy.max_failures)
         return Attempt(account, device, number, None if number is not None else "banned")
 
+    async def passed(self, attempt: Attempt, ctx: RequestContext, identifier: str, *,
+                     completed: bool) -> tuple[SettleAttempt, ...]:
+        """A step passed: the IP's reservation is given back now; the failure counter's
+        settlement is returned, to be written with the flow (``write_settlement``).
+
+        Only a finished sign-in clears the failure count: a right password followed by wrong
+        codes must still add up to a ban, so a step that leads to another only gives back its
+        own reservation."""
+        await self.throttle.release_sign_in(ctx.ip)
+        if completed:
+            await self.throttle.identifier_succeeded(identifier)
+        if attempt.account is None:
+            return ()
+        device_id = attempt.device.id if attempt.device is not None else None
+        return (SettleAttempt(attempt.account.id, device_id, completed),)
+
     async def settle(self, attempt: Attempt, ctx: RequestContext, identifier: str, *,
                      completed: bool) -> None:
-        """A step passed. Only a finished sign-in clears the failure count: a right password
-        followed by wrong codes must still add up to a ban, so a step that leads to another
-        only gives back its own reservation."""
-        if completed:
-            await self.succeeded(attempt, ctx, identifier)
-            return
-        if attempt.account is not None:
+        """``passed``, written at once: for an attempt that saves no flow."""
+        settlements = await self.passed(attempt, ctx, identifier, completed=completed)
+        if settlements:
             async with self._store.unit_of_work(write=True) as uow:
-                if attempt.device is not None:
-                    await uow.devices.refund_attempt(attempt.device.id)
-                else:
-                    await uow.accounts.refund_attempt(attempt.account.id)
-        await self.throttle.release_sign_in(ctx.ip)
+                for settlement in settlements:
+                    await write_settlement(uow, settlement, self._clock.now())
 
     async def succeeded(self, attempt: Attempt, ctx: RequestContext, identifier: str) -> None:
-        now = self._clock.now()
-        if attempt.account is not None:
-            async with self._store.unit_of_work(write=True) as uow:
-                if attempt.device is not None:
-                    await uow.devices.clear_failures(attempt.device.id, now)
-                else:
-                    await uow.accounts.clear_failures(attempt.account.id)
-        await self.throttle.release_sign_in(ctx.ip)
-        await self.throttle.identifier_succeeded(identifier)
+        await self.settle(attempt, ctx, identifier, completed=True)
 
     async def failed(self, attempt: Attempt, ctx: RequestContext, identifier: str) -> None:
         await self.throttle.identifier_failed(identifier)
@@ -139,3 +137,27 @@ class SignInDefences:
 
     async def captcha_needed(self, identifier: str | None, ip: str) -> bool:
         return await self.throttle.captcha_needed(identifier, ip)
+
+
+async def trusted_device_in(uow: UnitOfWork, token: str | None, account_id: str,
+                            now: datetime) -> TrustedDevice | None:
+    """The account's usable trusted device that ``token`` names, read in ``uow``."""
+    if not token or len(token) > 128:
+        return None
+    device = await uow.devices.by_token_hash(hash_token(token))
+    if device is None or device.account_id != account_id:
+        return None
+    return device if device.usable(now) else None
+
+
+async def write_settlement(uow: UnitOfWork, settlement: SettleAttempt, now: datetime) -> None:
+    """Give a passed attempt's reservation back, or clear the failures once signed in."""
+    if settlement.device_id is not None:
+        if settlement.completed:
+            await uow.devices.clear_failures(settlement.device_id, now)
+        else:
+            await uow.devices.refund_attempt(settlement.device_id)
+    elif settlement.completed:
+        await uow.accounts.clear_failures(settlement.account_id)
+    else:
+        await uow.accounts.refund_attempt(settlement.account_id)

@@ -5,15 +5,16 @@ The runner knows no flow kind by name: it looks each one up in ``keepgate.flows.
 on a state the kind's transition table allows. Every submit is a compare-and-swap on the
 flow's version, so concurrent submits of one flow cannot both count: one wins, the others get
 ``flow.conflict`` and nothing they did is kept. Signed-in flows belong to the session that
-started them.
+started them. A method that reads what it needs (``ReadsWithFlow``) does so in the unit of
+work that loads the flow, so a submission reads once and writes its outcome once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from keepgate.domain.errors import (
     AuthenticationRequired,
@@ -30,7 +31,7 @@ from keepgate.domain.policy import Policies
 from keepgate.domain.principals import CustomerSession
 from keepgate.flows.base import Channel, Flow, Message, StepResult
 from keepgate.flows.registry import spec_for
-from keepgate.flows.spec import Opening, Owner
+from keepgate.flows.spec import FlowSpec, Opening, Owner
 from keepgate.security.link_tokens import LinkSigner
 from keepgate.security.recovery_codes import RecoveryCodeHasher
 from keepgate.security.tokens import new_id
@@ -40,8 +41,11 @@ from keepgate.services.context import RequestContext
 from keepgate.services.effects import EffectRun, IssuedSession, carry_out, effect_handlers
 from keepgate.services.guards import factor_methods
 from keepgate.services.methods import Method, Submission
+from keepgate.services.methods.base import ReadsWithFlow
 from keepgate.services.notices import Notifier
-from keepgate.services.ports import IdentifierTaken, StaleFlow, Store
+from keepgate.services.ports import IdentifierTaken, StaleFlow, Store, UnitOfWork
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +104,11 @@ class FlowService:
     async def get(self, flow_id: str, channel: Channel, ctx: RequestContext,
                   principal: CustomerSession | None = None) -> Flow:
         async with self._store.unit_of_work(write=False) as uow:
-            flow = await uow.flows.get(flow_id)
+            return await self._load(uow, flow_id, channel, ctx, principal)
+
+    async def _load(self, uow: UnitOfWork, flow_id: str, channel: Channel, ctx: RequestContext,
+                    principal: CustomerSession | None) -> Flow:
+        flow = await uow.flows.get(flow_id)
         # A flow of the other channel, another browser or another session is as good as unknown.
         if flow is None or flow.channel is not channel or (
             channel is Channel.BROWSER and flow.binding != ctx.binding
@@ -114,25 +122,19 @@ class FlowService:
     async def submit(self, flow_id: str, channel: Channel, method_name: str,
                      submission: Submission, ctx: RequestContext,
                      principal: CustomerSession | None = None) -> SubmitOutcome:
-        flow = await self.get(flow_id, channel, ctx, principal)
-        if flow.finished:
-            raise FlowCompleted()
-        spec = spec_for(flow.kind)
-        method = self._methods.get((flow.kind, method_name))
-        if method is None or method_name not in spec.methods(flow):
-            raise MethodNotAllowed(details={"methods": list(spec.methods(flow))})
         now = self._clock.now()
-        try:
-            action = spec.guarded_action(method_name)
-            if action is not None:
-                assert principal is not None
-                await self._access.require(principal, action, ctx)
-            result = await method.step(flow, submission, ctx, now)
-        except KeepgateError as error:
-            # Rejected before the step (bad input, limits): the flow is unchanged.
-            if error.flow is None:
-                error.flow = flow.evolve(messages=(Message(error.code, error.message, "error"),))
-            raise
+        async with self._store.unit_of_work(write=False) as uow:
+            flow = await self._load(uow, flow_id, channel, ctx, principal)
+            spec, method = self._open_method(flow, method_name)
+            # What the method needs is read with the flow: one read per submission.
+            bound = await _unchanged_on_error(flow, method.read(
+                uow, flow, submission, ctx, now)) if isinstance(method, ReadsWithFlow) else None
+        action = spec.guarded_action(method_name)
+        if action is not None:
+            assert principal is not None
+            await _unchanged_on_error(flow, self._access.require(principal, action, ctx))
+        result = await _unchanged_on_error(
+            flow, bound() if bound is not None else method.step(flow, submission, ctx, now))
         spec.check_landing(flow.state, method_name, result.flow.state,
                            refused=result.error is not None)
         run = await self._persist(result, ctx, principal, now)
@@ -140,6 +142,15 @@ class FlowService:
             result.error.flow = run.flow
             raise result.error
         return SubmitOutcome(run.flow, run.issued, run.device_token, run.revealed)
+
+    def _open_method(self, flow: Flow, method_name: str) -> tuple[FlowSpec, Method]:
+        if flow.finished:
+            raise FlowCompleted()
+        spec = spec_for(flow.kind)
+        method = self._methods.get((flow.kind, method_name))
+        if method is None or method_name not in spec.methods(flow):
+            raise MethodNotAllowed(details={"methods": list(spec.methods(flow))})
+        return spec, method
 
     async def _persist(self, result: StepResult, ctx: RequestContext,
                        principal: CustomerSession | None, now: datetime) -> EffectRun:
@@ -155,3 +166,14 @@ class FlowService:
             # Only someone who received the code gets here, so they control the address.
             raise RegistrationConflict() from None
         return run
+
+
+async def _unchanged_on_error(flow: Flow, step: Awaitable[T]) -> T:
+    """``step``'s answer; rejected before the step (bad input, limits), the flow is unchanged
+    and the error carries it, with its message."""
+    try:
+        return await step
+    except KeepgateError as error:
+        if error.flow is None:
+            error.flow = flow.evolve(messages=(Message(error.code, error.message, "error"),))
+        raise

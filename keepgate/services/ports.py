@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,6 +42,29 @@ class OutboxMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class OutboxBacklog:
+    """Messages not yet delivered (pending, retries included) and how long the oldest waits."""
+
+    pending: int
+    oldest_created_at: datetime | None
+
+    def oldest_age_seconds(self, now: datetime) -> float:
+        if self.oldest_created_at is None:
+            return 0.0
+        return max((now - self.oldest_created_at).total_seconds(), 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class ChainLink:
+    """One audit entry as the hash chain sees it: the content its hash covers."""
+
+    seq: int
+    content: Mapping[str, Any]
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
 class AuditRecord:
     seq: int
     at: datetime
@@ -62,6 +85,9 @@ class AccountRepo(Protocol):
     async def clear_failures(self, account_id: str) -> None: ...
     async def ban(self, account_id: str, until: datetime) -> None: ...
     async def lock(self, account_id: str, now: datetime) -> None: ...
+    async def lift_ban(self, account_id: str) -> bool:
+        """End a sign-in ban and forget the failures before it; False when none was set."""
+        ...
     async def update_security(self, account_id: str, expected_version: int,
                               **values: Any) -> bool:
         """Compare-and-swap on ``security_version``; raises IdentifierTaken on a duplicate."""
@@ -81,6 +107,8 @@ class SessionRepo(Protocol):
     async def with_account(self, token_hash: str) -> tuple[Session, Account] | None: ...
     async def get(self, session_id: str) -> Session | None: ...
     async def list_for_account(self, account_id: str) -> Sequence[Session]: ...
+    async def active_for_account(self, account_id: str, *, now: datetime,
+                                 seen_since: datetime) -> Sequence[Session]: ...
     async def touch(self, session_id: str, now: datetime) -> None: ...
     async def elevate(self, session_id: str, *, token_hash: str, aal: str,
                       methods: Sequence[str], now: datetime, strong: bool) -> None: ...
@@ -98,6 +126,15 @@ class FactorRepo(Protocol):
                          sign_count: int | None = None) -> None: ...
     async def rename(self, factor_id: str, label: str) -> None: ...
     async def delete(self, factor_id: str) -> bool: ...
+    async def count_secrets(self) -> int:
+        """How many factors hold an encrypted secret (TOTP seeds)."""
+        ...
+    async def with_secrets(self, *, after_id: str, limit: int) -> Sequence[Factor]:
+        """Factors holding an encrypted secret, in id order, from just after ``after_id``."""
+        ...
+    async def replace_secret(self, factor_id: str, old: str, new: str) -> bool:
+        """Swap the stored secret only if it is still ``old``."""
+        ...
 
 
 class RecoveryCodeRepo(Protocol):
@@ -153,6 +190,7 @@ class OutboxRepo(Protocol):
     async def mark_retry(self, message_id: int, error: str, next_attempt_at: datetime | None
                          ) -> None: ...
     async def recent(self, limit: int) -> Sequence[OutboxMessage]: ...
+    async def backlog(self) -> OutboxBacklog: ...
 
 
 class AuditRepo(Protocol):
@@ -161,6 +199,10 @@ class AuditRepo(Protocol):
     async def for_account(self, account_id: str, kinds: Sequence[str], *,
                           before_seq: int | None = None, outcome: str | None = None,
                           limit: int = 50) -> Sequence[AuditRecord]: ...
+    async def head(self) -> tuple[int, str]:
+        """The last sequence number and hash, as recorded by the last append."""
+        ...
+    async def links(self, *, after_seq: int, limit: int) -> Sequence[ChainLink]: ...
 
 
 class UnitOfWork(Protocol):
@@ -191,6 +233,10 @@ class UnitOfWork(Protocol):
 class Store(Protocol):
     def unit_of_work(self, *, write: bool) -> AbstractAsyncContextManager[UnitOfWork]:
         """One transaction: committed when the block exits normally, rolled back otherwise."""
+        ...
+
+    async def ping(self) -> None:
+        """Answer a trivial query on the schema or raise: the readiness probe's check."""
         ...
 
     async def close(self) -> None: ...

@@ -15,15 +15,17 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
 from keepgate import __version__
-from keepgate.config import Settings
+from keepgate.config import ANNOUNCED, Settings
+from keepgate.services import request_ids
 from keepgate.services.clock import Clock
-from keepgate.web import api, errors, pages, security_api, security_pages
+from keepgate.web import api, errors, ops, pages, security_api, security_pages
 from keepgate.web.middleware import (
     MAX_HEADER_BYTES,
     MAX_HEADER_LINE_BYTES,
     BodyLimit,
     HeaderLimit,
     RejectNul,
+    RequestId,
     SecurityHeaders,
 )
 from keepgate.wiring import Keepgate, build
@@ -89,9 +91,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
     app.add_middleware(HeaderLimit, line_limit=MAX_HEADER_LINE_BYTES,
                        total_limit=MAX_HEADER_BYTES)
     app.add_middleware(SecurityHeaders, hsts=settings.public_url.startswith("https://"))
+    app.include_router(ops.router)
+    app.add_middleware(ops.RequestLatency)  # times every answer, refusals included
+    app.add_middleware(RequestId)  # outermost: every answer and log line names its request
+    request_ids.stamp_log_records()
     return app
 
 
 def app_from_env() -> FastAPI:
     """The uvicorn factory: ``uvicorn --factory keepgate.web.app:app_from_env``."""
-    return create_app(Settings.from_env(os.environ))
+    return create_app(Settings.from_env(os.environ, announce=ANNOUNCED not in os.environ))

@@ -88,7 +88,7 @@ def _outbox(kg: Services) -> OutboxWorker:
 
 
 def presenter_of(kg: Keepgate) -> FlowPresenter:
-    return FlowPresenter(policies=kg.flows.policies, captcha=kg.captcha, totp=kg.enrolment)
+    return FlowPresenter(policies=kg.flows.policies, captcha=kg.captcha, keyring=kg.keyring)
 
 
 def _presenter(kg: Services) -> FlowPresenter:

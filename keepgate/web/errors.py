@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from keepgate.domain import errors as e
+from keepgate.services import request_ids
 from keepgate.web.middleware import CSP, STATIC_HEADERS, AnswerInternalErrors
 
 log = logging.getLogger("keepgate.web")
@@ -55,26 +56,14 @@ HTTP_CODES = {404: "http.not_found", 405: "http.method_not_allowed",
 
 
 def status_for(error: e.KeepgateError) -> int:
-    return next(STATUS_BY_CLASS[kind] for kind in _class_named(error).__mro__
+    return next(STATUS_BY_CLASS[kind] for kind in type(error).__mro__
                 if kind in STATUS_BY_CLASS)
-
-
-def _class_named(error: e.KeepgateError) -> type[e.KeepgateError]:
-    """The class whose code the error carries: its own, but where a raise site still passes
-    ``code=`` (the files ``tests/unit/test_raise_sites.py`` allows), the class with that code."""
-    return _CLASS_BY_CODE.get(error.code, type(error))
-
-
-def _tree(root: type[e.KeepgateError]) -> list[type[e.KeepgateError]]:
-    return [root, *(kind for sub in root.__subclasses__() for kind in _tree(sub))]
-
-
-_CLASS_BY_CODE = {kind.code: kind for kind in _tree(e.KeepgateError)}
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None
                ) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "details": details or {}}}
+    return {"error": {"code": code, "message": message, "details": details or {},
+                      "reference": request_ids.current()}}
 
 
 class ErrorResponse(JSONResponse):

@@ -13,15 +13,16 @@ from keepgate.domain.policy import Policies
 from keepgate.flows.base import Flow
 from keepgate.flows.context import webauthn_options
 from keepgate.flows.registry import spec_for
+from keepgate.security.keyring import KeyRing
 from keepgate.services.captcha import CaptchaGate
-from keepgate.services.enrolment import EnrolmentKit, pending_totp_data
+from keepgate.services.methods.totp import pending_totp_data
 
 
 @dataclass(frozen=True, slots=True)
 class FlowPresenter:
     policies: Policies
     captcha: CaptchaGate
-    totp: EnrolmentKit  # unseals a pending TOTP secret for its own session to scan
+    keyring: KeyRing  # unseals a pending TOTP secret for its own session to scan
 
     def public_data(self, flow: Flow) -> dict[str, Any]:
         spec = spec_for(flow.kind)
@@ -34,5 +35,5 @@ class FlowPresenter:
             # In awaiting_credentials these are passkey (passwordless) options; later, the
             # account's security keys as a second factor; in settings, creation options.
             data["webauthn"] = options
-        data.update(pending_totp_data(self.totp, flow))
+        data.update(pending_totp_data(self.keyring, flow))
         return data

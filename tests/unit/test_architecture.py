@@ -32,7 +32,7 @@ PACKAGE_ROOT = Path(keepgate.__file__).resolve().parent
 WEB_FRAMEWORKS = frozenset({"fastapi", "starlette", "pydantic"})
 INFRASTRUCTURE = frozenset({
     "sqlalchemy", "alembic", "asyncpg", "aiosqlite", "redis", "limits", "aiosmtplib", "httpx",
-    "maxminddb", "uvicorn",
+    "maxminddb", "uvicorn", "prometheus_client",
 })
 
 

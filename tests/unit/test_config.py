@@ -250,3 +250,42 @@ def test_captcha_max_number_default_and_override() -> None:
 def test_captcha_max_number_must_be_a_positive_whole_number(value: str) -> None:
     with pytest.raises(ConfigError, match="KEEPGATE_CAPTCHA_MAX_NUMBER"):
         Settings.from_env({"KEEPGATE_CAPTCHA_MAX_NUMBER": value})
+
+
+# --- every problem at once, warnings once ----------------------------------------------------
+
+
+def test_production_names_every_problem_at_once() -> None:
+    env = {"KEEPGATE_ENV": "production", "KEEPGATE_PORT": "eighty",
+           "KEEPGATE_TRUSTED_PROXIES": "not-an-ip", "KEEPGATE_PUBLIC_URL": "http://k.example",
+           "KEEPGATE_ENCRYPTION_KEYS": "short"}
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env(env)
+    problems = info.value.problems
+    for name in ("KEEPGATE_PORT", "KEEPGATE_TRUSTED_PROXIES", "KEEPGATE_SECRET_KEY",
+                 "KEEPGATE_SMTP_URL", "https:// KEEPGATE_PUBLIC_URL", "KEEPGATE_ENCRYPTION_KEYS"):
+        assert sum(name in problem for problem in problems) == 1, (name, problems)
+    assert str(info.value).startswith(f"{len(problems)} problems:\n  - ")
+
+
+def test_a_single_problem_reads_as_one_sentence() -> None:
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({"KEEPGATE_PORT": "0"})
+    assert str(info.value) == "KEEPGATE_PORT must be at least 1"
+    assert info.value.problems == ("KEEPGATE_PORT must be at least 1",)
+
+
+def test_settings_read_without_announcing_say_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="keepgate.config"):
+        settings = Settings.from_env({}, announce=False)
+    assert caplog.records == []
+    assert [("development secret" in w) for w in settings.warnings()] == [True]
+
+
+def test_metrics_token_is_a_secret_of_some_length() -> None:
+    with pytest.raises(ConfigError, match="KEEPGATE_METRICS_TOKEN"):
+        Settings.from_env({"KEEPGATE_METRICS_TOKEN": "short"})
+    settings = Settings.from_env({"KEEPGATE_METRICS_TOKEN": STRONG_SECRET})
+    assert settings.metrics_token is not None
+    assert STRONG_SECRET not in repr(settings)
+    assert Settings.from_env({}).metrics_token is None

@@ -18,11 +18,7 @@ from keepgate.domain import errors as E
 
 PACKAGE_ROOT = Path(keepgate.__file__).resolve().parent
 ERRORS_MODULE = "keepgate/domain/errors.py"
-NOT_YET_CONVERTED = frozenset({
-    "keepgate/services/enrolment.py",
-    "keepgate/services/methods.py",
-    "keepgate/services/signin.py",
-})
+NOT_YET_CONVERTED: frozenset[str] = frozenset()
 ERROR_CLASSES = frozenset(name for name, value in vars(E).items()
                           if isinstance(value, type) and issubclass(value, E.KeepgateError))
 

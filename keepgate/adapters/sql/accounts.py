@@ -83,6 +83,13 @@ class SqlAccounts:
         await self._c.execute(sa.update(t.accounts).where(t.accounts.c.id == account_id)
                               .values(locked_at=now))
 
+    async def lift_ban(self, account_id: str) -> bool:
+        c = t.accounts.c
+        result = await self._c.execute(
+            sa.update(t.accounts).where(c.id == account_id, c.banned_until.is_not(None))
+            .values(banned_until=None, failed_logins=0))
+        return bool(result.rowcount)
+
     async def update_security(self, account_id: str, expected_version: int,
                               **values: Any) -> bool:
         """Change security settings only if nobody else did since ``expected_version``."""

@@ -82,6 +82,25 @@ class SqlFactors:
         result = await self._c.execute(sa.delete(t.factors).where(t.factors.c.id == factor_id))
         return bool(result.rowcount)
 
+    async def count_secrets(self) -> int:
+        result = await self._c.execute(sa.select(sa.func.count()).select_from(t.factors)
+                                       .where(t.factors.c.secret.is_not(None)))
+        return int(result.scalar_one())
+
+    async def with_secrets(self, *, after_id: str, limit: int) -> Sequence[Factor]:
+        c = t.factors.c
+        rows = await self._c.execute(sa.select(t.factors)
+                                     .where(c.secret.is_not(None), c.id > after_id)
+                                     .order_by(c.id).limit(limit))
+        return [self._row(r) for r in rows]
+
+    async def replace_secret(self, factor_id: str, old: str, new: str) -> bool:
+        c = t.factors.c
+        result = await self._c.execute(sa.update(t.factors)
+                                       .where(c.id == factor_id, c.secret == old)
+                                       .values(secret=new))
+        return bool(result.rowcount)
+
 
 class SqlRecoveryCodes:
     def __init__(self, conn: AsyncConnection) -> None:

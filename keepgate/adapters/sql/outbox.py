@@ -16,12 +16,14 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from keepgate.adapters.sql import tables as t
-from keepgate.services.ports import OutboxMessage
+from keepgate.services.metrics import QueuedMessage
+from keepgate.services.ports import OutboxBacklog, OutboxMessage
 
 
 class SqlOutbox:
     def __init__(self, conn: AsyncConnection) -> None:
         self._c = conn
+        self.queued: list[QueuedMessage] = []  # reported to the metrics once committed
 
     @staticmethod
     def _row(row: Any) -> OutboxMessage:
@@ -36,6 +38,7 @@ class SqlOutbox:
             channel=channel, destination=destination, template=template, subject=subject,
             body=body, created_at=now, status="pending", attempts=0, next_attempt_at=now,
         ).returning(t.outbox.c.id))
+        self.queued.append(QueuedMessage(channel, template))
         return int(result.scalar_one())
 
     async def claim_due(self, now: datetime, *, limit: int, lease_seconds: int
@@ -77,3 +80,9 @@ class SqlOutbox:
         rows = await self._c.execute(sa.select(t.outbox).order_by(t.outbox.c.id.desc())
                                      .limit(limit))
         return [self._row(r) for r in rows]
+
+    async def backlog(self) -> OutboxBacklog:
+        o = t.outbox.c
+        row = (await self._c.execute(sa.select(sa.func.count(), sa.func.min(o.created_at))
+                                     .where(o.status == "pending"))).one()
+        return OutboxBacklog(pending=int(row[0]), oldest_created_at=row[1])

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from keepgate.adapters.sql.accounts import SqlAccounts
@@ -23,6 +24,9 @@ from keepgate.adapters.sql.holds import SqlHolds
 from keepgate.adapters.sql.housekeeping import SqlHousekeeping
 from keepgate.adapters.sql.outbox import SqlOutbox
 from keepgate.adapters.sql.sessions import SqlSessions
+from keepgate.adapters.sql.tables import audit_head
+from keepgate.services import audit_log
+from keepgate.services.metrics import Metrics
 from keepgate.services.ports import UnitOfWork
 
 
@@ -42,8 +46,11 @@ class SqlUnitOfWork:
 
 
 class SqlStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    """``metrics``, when given, hears of each committed write: its audit events and messages."""
+
+    def __init__(self, engine: AsyncEngine, metrics: Metrics | None = None) -> None:
         self.engine = engine
+        self._metrics = metrics
 
     @asynccontextmanager
     async def unit_of_work(self, *, write: bool) -> AsyncIterator[UnitOfWork]:
@@ -51,7 +58,16 @@ class SqlStore:
             if write:
                 await conn.execution_options(**{WRITE_OPTION: True})
             async with conn.begin():
-                yield SqlUnitOfWork(conn, write)
+                uow = SqlUnitOfWork(conn, write)
+                yield uow
+        audit_log.emit(uow.audit.appended)  # committed: now the log may say so
+        if self._metrics is not None and (uow.audit.appended or uow.outbox.queued):
+            self._metrics.committed([r.event for r in uow.audit.appended], uow.outbox.queued)
+
+    async def ping(self) -> None:
+        """A trivial query on a migrated table: raises when the database cannot answer it."""
+        async with self.engine.connect() as conn:
+            await conn.execute(sa.select(audit_head.c.seq).limit(1))
 
     async def close(self) -> None:
         await self.engine.dispose()

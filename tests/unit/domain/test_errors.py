@@ -87,12 +87,11 @@ def test_step_up_required_says_how() -> None:
 
 
 def test_overrides() -> None:
-    error = E.InvalidIdentifier("bad phone", code="identifier.invalid_phone",
-                                details={"x": 1}, retry_after=5)
+    error = E.InvalidPhone("bad phone", details={"x": 1}, retry_after=5)
     assert (error.code, error.message, error.details, error.retry_after) == (
         "identifier.invalid_phone", "bad phone", {"x": 1}, 5)
     # The class default is untouched by an instance override.
-    assert E.InvalidIdentifier.code == "identifier.invalid"
+    assert E.InvalidPhone.message != "bad phone"
 
 
 @pytest.mark.parametrize(("cls", "base"), [

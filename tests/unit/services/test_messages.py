@@ -144,7 +144,8 @@ def test_template_needs_exactly_what_the_code_passes(template: str) -> None:
 
 def test_the_scanner_sees_the_known_senders() -> None:
     wheres = {where.split(":")[0] for where, _, _ in SENT}
-    assert {"flows/registration.py", "services/signin.py", "services/enrolment.py",
+    assert {"flows/registration.py", "services/methods/device_code.py",
+            "services/methods/sent_code.py", "services/methods/contact.py",
             "services/defences.py", "services/account/factors.py"} <= wheres
 
 
@@ -225,6 +226,15 @@ def test_ban_notice_says_how_long_and_from_where(renderer: MessageRenderer) -> N
     assert "10 minutes" in email
     assert "203.0.113.7" in email
     assert "10 min" in render(renderer, "signin_banned", PHONE).body
+
+
+@pytest.mark.parametrize("to", [EMAIL, PHONE])
+def test_ban_notice_links_to_securing_the_account(renderer: MessageRenderer,
+                                                  to: Identifier) -> None:
+    body = render(renderer, "signin_banned", to).body
+    assert "https://keepgate.example/account/security" in body
+    if to is EMAIL:
+        assert "Secure my account" in body
 
 
 def test_account_locked_needs_no_params(renderer: MessageRenderer) -> None:

@@ -23,7 +23,9 @@ STATUSES = {
     E.InputRejected: 400,
     E.InvalidIdentifier: 400,
     E.InvalidEmail: 400,
+    E.EmailNotAscii: 400,
     E.InvalidPhone: 400,
+    E.PhoneTypeRefused: 400,
     E.PasswordRejected: 400,
     E.PasswordTooShort: 400,
     E.PasswordTooLong: 400,
@@ -40,6 +42,7 @@ STATUSES = {
     E.ContactTaken: 409,
     E.InvalidAntiPhishingCode: 400,
     E.NoticeNotMutable: 400,
+    E.UnknownHistoryEntry: 400,
     E.FactorNameRequired: 400,
     E.RecoveryCodeActionRequired: 400,
     E.CodeError: 400,
@@ -97,20 +100,21 @@ def test_a_subclass_answers_as_its_parent() -> None:
     assert (status_for(Gone()), status_for(Stranger())) == (410, 404)
 
 
-# Raise sites that still pass ``code=`` answer with the status of the class their code names.
-NOT_YET_CONVERTED = [
-    (E.MethodNotAllowed, "step_up.no_factor", 409),
-    (E.InputRejected, "contact.taken", 409),
-    (E.FactorUnavailable, "factor.already_enrolled", 409),
-    (E.RequestRejected, "totp.not_started", 400),
-    (E.RequestRejected, "webauthn.challenge_expired", 400),
-    (E.RequestRejected, "recovery_code.action_required", 400),
-    (E.RequestRejected, "contact.invalid", 400),
-    (E.RequestRejected, "contact.unchanged", 400),
+# The codes once passed as ``code=`` at raise sites answer as their own classes now do.
+CONVERTED = [
+    (E.NoFactorToStepUp, "step_up.no_factor", 409),
+    (E.ContactTaken, "contact.taken", 409),
+    (E.FactorAlreadyEnrolled, "factor.already_enrolled", 409),
+    (E.TotpNotStarted, "totp.not_started", 400),
+    (E.WebAuthnChallengeExpired, "webauthn.challenge_expired", 400),
+    (E.RecoveryCodeActionRequired, "recovery_code.action_required", 400),
+    (E.ContactInvalid, "contact.invalid", 400),
+    (E.ContactUnchanged, "contact.unchanged", 400),
 ]
 
 
-@pytest.mark.parametrize(("cls", "code", "status"), NOT_YET_CONVERTED, ids=lambda x: str(x))
-def test_a_code_override_answers_as_the_class_it_names(
-        cls: type[E.KeepgateError], code: str, status: int) -> None:
-    assert status_for(cls("Not yet converted.", code=code)) == status
+@pytest.mark.parametrize(("cls", "code", "status"), CONVERTED, ids=lambda x: str(x))
+def test_a_converted_code_answers_as_before(cls: type[E.KeepgateError], code: str,
+                                            status: int) -> None:
+    error = cls()
+    assert (error.code, status_for(error)) == (code, status)

@@ -1,0 +1,75 @@
+"""Changing the account's email address or phone number (a settings-flow method).
+
+``{"method": "contact", "kind": "email", "value": "new@…"}`` sends a code to the new
+address; ``{"method": "contact", "code": "…"}`` makes the change. An address that already
+belongs to another account gets the same answers, but no code is sent to it, so the change
+can never complete and nothing is revealed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from keepgate.domain.accounts import Account
+from keepgate.domain.errors import ContactInvalid, ContactUnchanged, KeepgateError
+from keepgate.domain.factors import Factor
+from keepgate.domain.identifiers import parse_email, parse_phone
+from keepgate.flows.base import ChangeContact, Flow, Message, SendMessage, StepResult
+from keepgate.flows.settings import (
+    ContactChange,
+    contact_changed,
+    pending_contact,
+    with_pending_contact,
+)
+from keepgate.services.context import RequestContext
+from keepgate.services.methods.base import FactorSubmission, code_of
+from keepgate.services.methods.enrolment import EnrolmentMethod, refused
+from keepgate.services.methods.sent_code import SentCodes, verify_sent_code
+from keepgate.services.ports import Store
+from keepgate.services.send_budget import Sender
+from keepgate.services.sent_codes import CodeSlot
+
+
+class ContactMethod(EnrolmentMethod):
+    """A new email address or phone number, proven by a code sent to it."""
+
+    name = "contact"
+
+    def __init__(self, store: Store, *, codes: SentCodes) -> None:
+        super().__init__(store)
+        self.codes = codes
+        self.slot = CodeSlot("contact", "contact", codes.policy.lifetime, budget="foreign")
+
+    async def enrol(self, flow: Flow, submission: FactorSubmission, account: Account,
+                    factors: list[Factor], ctx: RequestContext, now: datetime) -> StepResult:
+        if submission.code is None:
+            return await self._send(flow, submission, account, ctx, now)
+        try:
+            flow = verify_sent_code(self.codes, self.slot, flow, code_of(submission), now)
+        except KeepgateError as error:
+            return refused(self.slot.failed(flow, self.codes.policy), error)
+        change = pending_contact(flow)
+        done = contact_changed(flow.evolve(messages=(Message(
+            "contact.changed", "Your contact details are updated. Withdrawals are held for "
+            "24 hours."),)))
+        return StepResult(done, (ChangeContact(account.id, change.new,
+                                               change.expected_version),))
+
+    async def _send(self, flow: Flow, submission: FactorSubmission, account: Account,
+                    ctx: RequestContext, now: datetime) -> StepResult:
+        if submission.kind not in ("email", "phone") or not submission.value:
+            raise ContactInvalid()
+        parse = parse_email if submission.kind == "email" else parse_phone
+        new = parse(submission.value, new_contact=True)
+        if new.value in (account.email, account.phone):
+            raise ContactUnchanged()
+        async with self.store.unit_of_work(write=False) as uow:
+            taken = await uow.accounts.find(new) is not None
+        codes = self.codes
+        code, digest = self.slot.new(codes.digester, flow, codes.policy)
+        return await self.slot.send(
+            codes.budget, codes.policy,
+            with_pending_contact(flow, ContactChange(new, account.security_version)), new,
+            now, digest=None if taken else digest, sender=Sender(account.id, ctx.ip),
+            message=None if taken else SendMessage("contact_code", new, {
+                "code": code, "minutes": codes.minutes}))
