@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -137,12 +138,19 @@ def install(app: FastAPI, *, render_page_error: PageErrorRenderer) -> None:
                             headers=getattr(exc, "headers", None))
 
     async def unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        message = "Something went wrong on our side. Nothing was changed; please try again."
+        # The fault may have struck after something was committed (a sign-in attempt is
+        # reserved before the password is checked), so the answer promises nothing about
+        # what changed; the reference finds the log line.
+        reference = secrets.token_hex(6)
+        log.exception("unhandled error on %s %s (reference %s)", request.method,
+                      request.url.path, reference)
+        message = ("Something went wrong on our side. Try again; if it persists, contact "
+                   f"support with reference {reference}.")
         if wants_page(request):
             response = render_page_error(request, 500, "internal", message)
         else:
-            response = ErrorResponse(error_body("internal", message), status_code=500)
+            response = ErrorResponse(error_body("internal", message, {"reference": reference}),
+                                     status_code=500)
         # Starlette answers unhandled errors outside every middleware: add the headers here.
         response.headers.update({"Content-Security-Policy": CSP, "Cache-Control": "no-store",
                                  **STATIC_HEADERS})
