@@ -151,9 +151,18 @@ class SettleAttempt:
     completed: bool
 
 
+@dataclass(frozen=True, slots=True)
+class NotifyAccount:
+    """Tell the account's owner at every contact (muted only if the notice can be)."""
+
+    account_id: str
+    template: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
 Effect = (SendMessage | CreateAccount | IssueSession | ElevateSession | CreateFactor
           | IssueRecoveryCodes | ChangeContact | UpdatePasswordHash | RecordEvent
-          | SettleAttempt)
+          | SettleAttempt | NotifyAccount)
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ from keepgate.flows.base import (
     Flow,
     IssueRecoveryCodes,
     IssueSession,
+    NotifyAccount,
     RecordEvent,
     SendMessage,
     SettleAttempt,
@@ -262,6 +263,17 @@ async def settle_attempt(effect: SettleAttempt, run: EffectRun) -> None:
     await write_settlement(run.uow, effect, run.now)
 
 
+@dataclass(frozen=True, slots=True)
+class NotifyAccountHandler:
+    notifier: Notifier
+
+    async def __call__(self, effect: NotifyAccount, run: EffectRun) -> None:
+        account = await run.uow.accounts.get(effect.account_id)
+        if account is not None:
+            await self.notifier.notify_account(run.uow, account, effect.template,
+                                               effect.params, run.now)
+
+
 EffectHandlers = Mapping[type[Any], Handler[Any]]
 
 
@@ -282,6 +294,7 @@ def effect_handlers(*, notifier: Notifier, sessions: SessionPolicy, defences: De
         UpdatePasswordHash: update_password_hash,
         RecordEvent: record_event,
         SettleAttempt: settle_attempt,
+        NotifyAccount: NotifyAccountHandler(notifier),
     }
     return handlers
 

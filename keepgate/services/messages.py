@@ -130,6 +130,15 @@ TEMPLATES: dict[str, MessageTemplate] = {
                "with proof of identity. Contact support from $public_url/login."),
         sms="Keepgate: every device was signed out and sign-in is locked, as you asked.",
     ),
+    "totp_replayed": MessageTemplate(
+        subject="Someone reused one of your authenticator codes",
+        email=("Someone who knows your password just tried to sign in with an authenticator "
+               "code that was already used (from IP address $ip). It was refused.\n\n"
+               "Your password is known to someone else: change it now, and check that nobody "
+               "can see your authenticator app. $public_url/login"),
+        sms=("Keepgate: someone with your password tried an already-used authenticator code "
+             "($ip). Refused. Change your password now."),
+    ),
 }
 
 

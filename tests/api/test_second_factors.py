@@ -23,7 +23,16 @@ from tests.api.factor_helpers import (
     submit,
     with_totp_and_step_up,
 )
-from tests.conftest import bearer, last_code, recent_messages, register, serve, sign_in
+from tests.conftest import (
+    DEVICES,
+    bearer,
+    last_code,
+    last_message,
+    recent_messages,
+    register,
+    serve,
+    sign_in,
+)
 from tests.support.soft_authenticator import SoftAuthenticator
 
 pytestmark = pytest.mark.anyio
@@ -234,3 +243,24 @@ async def test_operator_may_allow_removing_the_last_factor(
         after = (await password_step(client, ID)).json()
     assert removed.status_code == 204
     assert after["state"] == "completed"  # back to a password alone, as the operator allows
+
+
+async def test_a_replayed_authenticator_code_is_audited_and_the_owner_told(
+        client: httpx.AsyncClient, kg: Keepgate, clock: FrozenClock) -> None:
+    identifier = "replay@example.com"
+    await register(client, kg, identifier)
+    secret, _ = await enrol_totp(client, await sign_in(client, identifier), clock)
+    clock.advance(timedelta(seconds=30))
+    code = current_code(secret, clock)
+    device = {"X-Keepgate-Device": DEVICES[identifier]}
+    first = (await password_step(client, identifier)).json()
+    assert (await submit(client, first["id"], headers=device, method="totp", code=code)
+            ).json()["state"] == "completed"
+    again = (await password_step(client, identifier)).json()
+    replayed = await submit(client, again["id"], headers=device, method="totp", code=code)
+    assert replayed.status_code == 400 and replayed.json()["error"]["code"] == "code.invalid"
+    notice = await last_message(kg, identifier)
+    assert notice.template == "totp_replayed" and "already used" in notice.body
+    async with kg.store.unit_of_work(write=False) as uow:
+        records = await uow.audit.read()
+    assert records[-1].event.details["reason"] == "totp_replayed"
