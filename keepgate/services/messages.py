@@ -139,6 +139,15 @@ TEMPLATES: dict[str, MessageTemplate] = {
         sms=("Keepgate: someone with your password tried an already-used authenticator code "
              "($ip). Refused. Change your password now."),
     ),
+    "passkey_cloned": MessageTemplate(
+        subject="A copy of one of your security keys was used",
+        email=("Your sign-in method \"$factor\" answered a sign-in from IP address $ip with an "
+               "out-of-date counter: the key, or the passkey's secret, has been copied. The "
+               "sign-in was refused.\n\nRemove \"$factor\" from your sign-in methods and add "
+               "a new one: $public_url/login"),
+        sms=("Keepgate: a copy of your sign-in method \"$factor\" was used ($ip) and refused. "
+             "Remove it and add a new one."),
+    ),
 }
 
 

@@ -34,6 +34,7 @@ DOCUMENTED_PARAMS: dict[str, set[str]] = {
     "factor_removed": {"factor", "ip"},
     "account_locked": set(),
     "totp_replayed": {"ip"},
+    "passkey_cloned": {"factor", "ip"},
 }
 # Passed by the sender but not used by any wording of the template.
 PASSED_BUT_UNUSED: dict[str, set[str]] = {}
