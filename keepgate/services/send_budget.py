@@ -52,6 +52,10 @@ class SendBudget:
         if count > self.limit:
             raise SendLimitReached(retry_after=left)
 
-    async def notice_allowed(self, destination: str) -> bool:
-        count, _ = await self._spend("notice", destination)
-        return count <= NOTICE_LIMIT
+    async def notice_allowed(self, destination: str, *, has_account: bool = True) -> bool:
+        """Whether the owner may be told once more this hour. An address with no account
+        spends a slot of its own, the same write, so both cost alike and a first sign-up
+        does not use up the notice the owner should get of the next."""
+        count, _ = await self._spend("notice" if has_account else "notice-unowned",
+                                     destination)
+        return has_account and count <= NOTICE_LIMIT
