@@ -26,6 +26,7 @@ from keepgate.security.csrf import CsrfTokens
 from keepgate.security.keyring import KeyRing
 from keepgate.security.keys import derive_key
 from keepgate.security.link_tokens import LinkSigner
+from keepgate.security.opaque_ids import OpaqueIds
 from keepgate.security.passwords import PasswordHasher
 from keepgate.security.recovery_codes import RecoveryCodeHasher
 from keepgate.security.webauthn import relying_party_from_public_url
@@ -209,7 +210,8 @@ def build(settings: Settings, *, clock: Clock | None = None,
                                   access=access),
             devices=DeviceService(store=store, clock=clock),
             notices=NoticeSettings(store=store, clock=clock, notifier=notifier, access=access),
-            history=LoginHistory(store=store, geolocator=geolocator),
+            history=LoginHistory(store=store, geolocator=geolocator,
+                                 ids=OpaqueIds(derive_key(master, "login-history-ids"))),
             takeover=TakeoverReports(store=store, clock=clock, notifier=notifier,
                                      links=links)),
         maintenance=Maintenance(store=store, clock=clock),

@@ -233,3 +233,11 @@ async def sign_in(client: httpx.AsyncClient, identifier: str, password: str = PA
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
+
+
+def error_apart_from_reference(response: httpx.Response) -> dict[str, Any]:
+    """The error body without its per-request ``reference`` (checked against the header), to
+    compare two answers that must be the same."""
+    error = dict(response.json()["error"])
+    assert error.pop("reference") == response.headers["X-Request-Id"]
+    return error

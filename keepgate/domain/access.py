@@ -40,6 +40,7 @@ class Action(StrEnum):
     RENAME_FACTOR = "rename_factor"
     REGENERATE_RECOVERY_CODES = "regenerate_recovery_codes"
     SET_ANTI_PHISHING_CODE = "set_anti_phishing_code"
+    MUTE_NOTICE = "mute_notice"  # hearing less of what changes; unmuting needs nothing
     VIEW_MARKETS = Capability.VIEW_MARKETS.value
     DEPOSIT = Capability.DEPOSIT.value
     TRADE = Capability.TRADE.value
@@ -50,7 +51,7 @@ class Action(StrEnum):
 # Changing how the account signs in or is reached: step-up, or a fresh sign-in without a factor.
 PRIVILEGED = frozenset({Action.CHANGE_PASSWORD, Action.CHANGE_CONTACT, Action.ADD_FACTOR,
                         Action.REMOVE_FACTOR, Action.REGENERATE_RECOVERY_CODES,
-                        Action.SET_ANTI_PHISHING_CODE})
+                        Action.SET_ANTI_PHISHING_CODE, Action.MUTE_NOTICE})
 # The customer's own session suffices.
 SESSION_ONLY = frozenset({Action.RENAME_FACTOR})
 CAPABILITIES: dict[Action, Capability] = {Action(c.value): c for c in Capability}

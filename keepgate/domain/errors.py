@@ -18,7 +18,9 @@ KeepgateError                           error                            base of
 ├── InputRejected                       input.rejected                   a value is not acceptable
 │   ├── InvalidIdentifier               identifier.invalid               neither email nor phone
 │   │   ├── InvalidEmail                identifier.invalid_email         not a valid email address
+│   │   │   └── EmailNotAscii           identifier.email_not_ascii       non-ASCII before the @
 │   │   └── InvalidPhone                identifier.invalid_phone         not a valid mobile number
+│   │       └── PhoneTypeRefused        identifier.phone_type_refused    premium-rate and the like
 │   ├── PasswordRejected                password.rejected                choose another password
 │   │   ├── PasswordTooShort            password.too_short               under the minimum length
 │   │   ├── PasswordTooLong             password.too_long                over the maximum length
@@ -34,6 +36,7 @@ KeepgateError                           error                            base of
 │   ├── ContactTaken                    contact.taken                    another account's address
 │   ├── InvalidAntiPhishingCode         anti_phishing.invalid            not 4-20 letters and digits
 │   ├── NoticeNotMutable                notices.not_mutable              cannot be muted
+│   ├── UnknownHistoryEntry             history.unknown_entry            not this account's entry
 │   ├── FactorNameRequired              factor.name_required             a key needs a name
 │   └── RecoveryCodeActionRequired      recovery_code.action_required    action "regenerate" missing
 ├── CodeError                           code.error                       a one-time code failed
@@ -175,9 +178,21 @@ class InvalidEmail(InvalidIdentifier):
     message = "That email address is not valid."
 
 
+class EmailNotAscii(InvalidEmail):
+    code = "identifier.email_not_ascii"
+    message = ("Use an email address written in plain Latin letters, digits and punctuation "
+               "before the @: ours cannot be delivered everywhere.")
+
+
 class InvalidPhone(InvalidIdentifier):
     code = "identifier.invalid_phone"
     message = "That mobile number is not valid."
+
+
+class PhoneTypeRefused(InvalidPhone):
+    code = "identifier.phone_type_refused"
+    message = ("We cannot send codes to premium-rate, shared-cost or other special numbers. "
+               "Use a mobile number.")
 
 
 class PasswordRejected(InputRejected):
@@ -254,6 +269,11 @@ class InvalidAntiPhishingCode(InputRejected):
 class NoticeNotMutable(InputRejected):
     code = "notices.not_mutable"
     message = "That notice cannot be muted."
+
+
+class UnknownHistoryEntry(InputRejected):
+    code = "history.unknown_entry"
+    message = "That is not an entry of your login history."
 
 
 class FactorNameRequired(InputRejected):

@@ -33,6 +33,8 @@ class SessionPolicy:
     # last_seen is written at most this often, so reads stay reads; the idle timeout is
     # therefore enforced to within this interval.
     touch_interval: timedelta = timedelta(seconds=60)
+    # A new session beyond this many active ones ends the oldest (the owner is told).
+    max_active: int = 10
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,3 +32,7 @@ class ClonedAuthenticator(InvalidWebAuthnResponse):
 
 class InvalidCaptcha(VerificationFailed):
     """A proof-of-work answer that is malformed, forged, wrong, expired or for another action."""
+
+
+class InvalidOpaqueId(VerificationFailed):
+    """An id we did not make, or made for another account."""

@@ -46,6 +46,7 @@ from keepgate.services.defences import write_settlement
 from keepgate.services.holds import place_hold
 from keepgate.services.notices import Notifier
 from keepgate.services.ports import IdentifierTaken, UnitOfWork
+from keepgate.services.sessions import end_sessions_over_cap
 
 E_contra = TypeVar("E_contra", contravariant=True)
 
@@ -118,7 +119,12 @@ class SendMessageHandler:
     notifier: Notifier
 
     async def __call__(self, effect: SendMessage, run: EffectRun) -> None:
-        await self.notifier.enqueue(run.uow, effect.to, effect.template, effect.params, run.now)
+        # A message in a flow about an account carries that account's anti-phishing code,
+        # also when it goes to an address the account is only adding.
+        concerned = run.flow.context.get("account_id")
+        account = await run.uow.accounts.get(str(concerned)) if concerned else None
+        await self.notifier.enqueue(run.uow, effect.to, effect.template, effect.params, run.now,
+                                    account=account)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +154,7 @@ class CreateAccountHandler:
 class IssueSessionHandler:
     sessions: SessionPolicy
     devices: DeviceTrust
+    notifier: Notifier
 
     async def __call__(self, effect: IssueSession, run: EffectRun) -> None:
         token = new_token()
@@ -161,6 +168,7 @@ class IssueSessionHandler:
             second_factor_at=run.now if aal.value == "aal2" else None,
         )
         await run.uow.sessions.create(session)
+        await end_sessions_over_cap(run.uow, self.notifier, session, self.sessions, run.now)
         run.issued = IssuedSession(session, token)
         run.flow = run.flow.evolve(session_id=session.id)
         if effect.trust_device:
@@ -199,9 +207,14 @@ class CreateFactorHandler:
 @dataclass(frozen=True, slots=True)
 class IssueRecoveryCodesHandler:
     recovery: RecoveryCodeIssuer
+    notifier: Notifier
 
     async def __call__(self, effect: IssueRecoveryCodes, run: EffectRun) -> None:
         await self.recovery.issue(run, effect.account_id)
+        owner = await run.uow.accounts.get(effect.account_id)
+        if owner is not None:
+            await self.notifier.notify_account(run.uow, owner, "recovery_codes_regenerated", {
+                "ip": run.request.ip or "unknown"}, run.now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,20 +248,24 @@ class ChangeContactHandler:
     async def _tell(self, run: EffectRun, account: Account, new: Identifier, kind: str,
                     old: str | None) -> None:
         assert self.signer is not None
-        # The address that was there is told; when one is *added*, the account's other
-        # contact is told instead. Either way, with a link to undo.
+        # Every contact is told: the address that was there and the account's other contact
+        # with a link to undo, the new one that it now belongs to the account.
         email = new.kind is IdentifierKind.EMAIL
-        told = Identifier(new.kind, old) if old is not None else (
-            account.identifier_for(IdentifierKind.PHONE if email else IdentifierKind.EMAIL))
+        other = account.identifier_for(IdentifierKind.PHONE if email else IdentifierKind.EMAIL)
+        warned = [to for to in (Identifier(new.kind, old) if old is not None else None, other)
+                  if to is not None]
         token = self.signer.sign("undo-contact", {"a": account.id, "k": kind,
                                                   "o": old or "", "n": new.value},
                                  expires_at=run.now + HOLD_DURATION)
         what = "email address" if email else "phone number"
-        if told is not None:
-            await self.notifier.enqueue(run.uow, told, "contact_changed", {
-                "what": what, "new": new.masked(), "ip": run.request.ip or "unknown",
+        ip = run.request.ip or "unknown"
+        for to in warned:
+            await self.notifier.enqueue(run.uow, to, "contact_changed", {
+                "what": what, "new": new.masked(), "ip": ip,
                 "undo_url": f"{self.public_url}/undo-contact?token={token}"},
                 run.now, account=account)
+        await self.notifier.enqueue(run.uow, new, "contact_confirmed", {"ip": ip}, run.now,
+                                    account=account)
 
 
 async def update_password_hash(effect: UpdatePasswordHash, run: EffectRun) -> None:
@@ -286,10 +303,10 @@ def effect_handlers(*, notifier: Notifier, sessions: SessionPolicy, defences: De
     handlers: dict[type[Any], Handler[Any]] = {
         SendMessage: SendMessageHandler(notifier),
         CreateAccount: CreateAccountHandler(devices),
-        IssueSession: IssueSessionHandler(sessions, devices),
+        IssueSession: IssueSessionHandler(sessions, devices, notifier),
         ElevateSession: elevate_session,
         CreateFactor: CreateFactorHandler(notifier, codes),
-        IssueRecoveryCodes: IssueRecoveryCodesHandler(codes),
+        IssueRecoveryCodes: IssueRecoveryCodesHandler(codes, notifier),
         ChangeContact: ChangeContactHandler(notifier, signer, public_url.rstrip("/")),
         UpdatePasswordHash: update_password_hash,
         RecordEvent: record_event,

@@ -72,13 +72,19 @@ TEMPLATES: dict[str, MessageTemplate] = {
         sms=("Keepgate: new sign-in from $device ($ip). Code: $code (valid $minutes min). "
              "Not you? Lock your account: $not_me_url"),
     ),
+    # A ban means sign-in attempts *failed*: the owner is sent to secure the account (change
+    # the password, review sessions), not to the "this wasn't me" lock, which answers a
+    # sign-in that succeeded and would lock the owner out too.
     "signin_banned": MessageTemplate(
         subject="Sign-in to your account is paused",
         email=("There were 5 failed attempts in a row to sign in to your account, the last "
                "from IP address $ip. Sign-in is paused for $minutes minutes $scope.\n\n"
-               "If this was not you, consider changing your password."),
+               "If this was not you, someone may be guessing your password. Secure my "
+               "account (sign in from a device you confirmed, then change your password and "
+               "review your sessions):\n$public_url/account/security"),
         sms=("Keepgate: 5 failed sign-in attempts on your account; sign-in paused for "
-             "$minutes min. Your confirmed devices still work."),
+             "$minutes min. Your confirmed devices still work. Not you? Secure your account: "
+             "$public_url/account/security"),
     ),
     "password_changed": MessageTemplate(
         subject="Your password was changed",
@@ -101,6 +107,14 @@ TEMPLATES: dict[str, MessageTemplate] = {
                "It expires in $minutes minutes. If you did not ask for it, ignore this message."),
         sms="Keepgate code to make this your account's number: $code (valid $minutes min).",
     ),
+    "contact_confirmed": MessageTemplate(
+        subject="This is now your Keepgate contact",
+        email=("This address is now the email address of your Keepgate account (changed from "
+               "IP address $ip). Withdrawals are held for 24 hours.\n\nIf you did not make "
+               "this change, secure your account now: $public_url/login"),
+        sms=("Keepgate: this is now the phone number of your account. Withdrawals are held "
+             "for 24 h. Not you? Secure your account now."),
+    ),
     "contact_changed": MessageTemplate(
         subject="Your contact details were changed",
         email=("The $what on your Keepgate account was changed to $new (from IP address $ip). "
@@ -108,6 +122,14 @@ TEMPLATES: dict[str, MessageTemplate] = {
                "this signs out every device and locks sign-in until you recover the "
                "account:\n$undo_url"),
         sms=("Keepgate: your $what was changed to $new. Not you? Undo within 24 h: $undo_url"),
+    ),
+    "recovery_codes_regenerated": MessageTemplate(
+        subject="New recovery codes were made for your account",
+        email=("New recovery codes were made for your account (from IP address $ip); the old "
+               "ones no longer work.\n\nIf this was not you, sign in and secure your account "
+               "now: $public_url/login"),
+        sms="Keepgate: new recovery codes were made; the old ones no longer work. Not you? "
+            "Sign in now.",
     ),
     "factor_added": MessageTemplate(
         subject="A sign-in method was added to your account",
@@ -122,6 +144,15 @@ TEMPLATES: dict[str, MessageTemplate] = {
                "\n\nIf this was not you, sign in and secure your account now: "
                "$public_url/login"),
         sms="Keepgate: $factor was removed from your sign-in methods. Not you? Sign in now.",
+    ),
+    "session_ended": MessageTemplate(
+        subject="One of your sessions was signed out",
+        email=("Your account was signed in on more than $limit devices at once, so the oldest "
+               "session was signed out:\n\n    Device: $device\n    IP address: $ip\n"
+               "    Signed in: $signed_in\n\nIf you do not recognise every recent sign-in, "
+               "review your sessions and secure your account: $public_url/account/security"),
+        sms=("Keepgate: a session ($device) was signed out because your account was signed in "
+             "on more than $limit devices. Not you? Review your sessions."),
     ),
     "account_locked": MessageTemplate(
         subject="Your account is locked",

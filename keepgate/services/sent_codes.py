@@ -28,7 +28,7 @@ from keepgate.flows.context import (
 )
 from keepgate.security.codes import CodeDigester, generate_code
 from keepgate.security.errors import InvalidCodeDigest
-from keepgate.services.send_budget import SendBudget
+from keepgate.services.send_budget import SendBudget, Sender
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,14 +44,15 @@ class CodeSlot:
 
     async def send(self, budget: SendBudget, policy: CodePolicy, flow: Flow, to: Identifier,
                    now: datetime, *, message: SendMessage | None,
-                   digest: str | None) -> StepResult:
+                   digest: str | None, sender: Sender) -> StepResult:
         """Store the digest and hand back the message; ``message=None`` sends nothing but
         answers the same (an address we must not reveal), and no code can then match."""
         last = sent_code(flow, self.key).sent_at
         if last is not None and now < last + policy.resend_cooldown:
             wait = last + policy.resend_cooldown - now
             raise ResendTooSoon(retry_after=max(1, int(wait.total_seconds()) + 1))
-        await budget.spend(self.budget, to.value)  # spent even when nothing goes out
+        # spent even when nothing goes out
+        await budget.spend(self.budget, to.value, sender=sender)
         updated = flow.evolve(messages=(Message("code.sent",
                                                 f"We sent a code to {to.masked()}."),))
         updated = with_code_sent(updated, self.key, digest=digest, sent_at=now,

@@ -1,8 +1,13 @@
-"""Sessions: authenticate a bearer or cookie token, list, revoke. Every change is immediate."""
+"""Sessions: authenticate a bearer or cookie token, list, revoke. Every change is immediate.
+
+An account has at most ``SessionPolicy.max_active`` active sessions: issuing one more ends
+the oldest, with a notice.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from keepgate.domain.audit import AuditEvent, EventKind, Outcome
 from keepgate.domain.errors import AuthenticationRequired, SessionNotFound
@@ -11,7 +16,9 @@ from keepgate.domain.sessions import Session, SessionPolicy
 from keepgate.security.tokens import hash_token
 from keepgate.services.clock import Clock
 from keepgate.services.context import RequestContext
-from keepgate.services.ports import Store
+from keepgate.services.devices import describe_device
+from keepgate.services.notices import Notifier
+from keepgate.services.ports import Store, UnitOfWork
 
 MAX_TOKEN_LENGTH = 128
 
@@ -69,3 +76,26 @@ class SessionService:
 
     async def logout(self, principal: CustomerSession, ctx: RequestContext) -> None:
         await self.revoke(principal, principal.session.id, ctx)
+
+
+async def end_sessions_over_cap(uow: UnitOfWork, notifier: Notifier, new: Session,
+                                policy: SessionPolicy, now: datetime) -> None:
+    """With ``new`` issued, end the account's oldest sessions beyond ``policy.max_active``,
+    each recorded and told to the owner (an intruder signing in over and over cannot evict
+    the owner unnoticed)."""
+    active = await uow.sessions.active_for_account(
+        new.account_id, now=now, seen_since=now - policy.idle_timeout)
+    over = [s for s in active if s.id != new.id][:max(0, len(active) - policy.max_active)]
+    if not over:
+        return
+    account = await uow.accounts.get(new.account_id)
+    assert account is not None
+    for ended in over:
+        await uow.sessions.revoke(ended.id, now)
+        await uow.audit.append(AuditEvent(
+            EventKind.SESSION_REVOKED, Outcome.SUCCESS, account.id, new.ip, new.user_agent,
+            {"session_id": ended.id, "reason": "session_cap"}), now)
+        await notifier.notify_account(uow, account, "session_ended", {
+            "limit": policy.max_active, "device": describe_device(ended.user_agent),
+            "ip": ended.ip or "unknown",
+            "signed_in": ended.created_at.strftime("%Y-%m-%d %H:%M UTC")}, now)

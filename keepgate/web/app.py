@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 
 from keepgate import __version__
 from keepgate.config import ANNOUNCED, Settings
+from keepgate.services import request_ids
 from keepgate.services.clock import Clock
 from keepgate.web import api, errors, ops, pages, security_api, security_pages
 from keepgate.web.middleware import (
@@ -24,6 +25,7 @@ from keepgate.web.middleware import (
     BodyLimit,
     HeaderLimit,
     RejectNul,
+    RequestId,
     SecurityHeaders,
 )
 from keepgate.wiring import Keepgate, build
@@ -90,7 +92,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
                        total_limit=MAX_HEADER_BYTES)
     app.add_middleware(SecurityHeaders, hsts=settings.public_url.startswith("https://"))
     app.include_router(ops.router)
-    app.add_middleware(ops.RequestLatency)  # outermost: times every answer, refusals included
+    app.add_middleware(ops.RequestLatency)  # times every answer, refusals included
+    app.add_middleware(RequestId)  # outermost: every answer and log line names its request
+    request_ids.stamp_log_records()
     return app
 
 

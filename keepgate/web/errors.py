@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from keepgate.domain import errors as e
+from keepgate.services import request_ids
 from keepgate.web.middleware import CSP, STATIC_HEADERS, AnswerInternalErrors
 
 log = logging.getLogger("keepgate.web")
@@ -61,7 +61,8 @@ def status_for(error: e.KeepgateError) -> int:
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None
                ) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "details": details or {}}}
+    return {"error": {"code": code, "message": message, "details": details or {},
+                      "reference": request_ids.current()}}
 
 
 class ErrorResponse(JSONResponse):
@@ -140,17 +141,14 @@ def install(app: FastAPI, *, render_page_error: PageErrorRenderer) -> None:
     async def unexpected(request: Request, exc: Exception) -> Response:
         # The fault may have struck after something was committed (a sign-in attempt is
         # reserved before the password is checked), so the answer promises nothing about
-        # what changed; the reference finds the log line.
-        reference = secrets.token_hex(6)
-        log.exception("unhandled error on %s %s (reference %s)", request.method,
-                      request.url.path, reference)
+        # what changed; the reference (the request id) finds the log line.
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
         message = ("Something went wrong on our side. Try again; if it persists, contact "
-                   f"support with reference {reference}.")
+                   f"support with reference {request_ids.current() or 'unavailable'}.")
         if wants_page(request):
             response = render_page_error(request, 500, "internal", message)
         else:
-            response = ErrorResponse(error_body("internal", message, {"reference": reference}),
-                                     status_code=500)
+            response = ErrorResponse(error_body("internal", message), status_code=500)
         # Starlette answers unhandled errors outside every middleware: add the headers here.
         response.headers.update({"Content-Security-Policy": CSP, "Cache-Control": "no-store",
                                  **STATIC_HEADERS})

@@ -1,5 +1,6 @@
-"""Pure ASGI middleware: security headers, a request body limit, and internal errors answered
-without dropping the connection."""
+"""Pure ASGI middleware: the request id, security headers, limits on the request head and
+body, and internal errors answered without dropping the connection. Every error body written
+here quotes the request id as its ``reference``, as the error mapping's do."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from keepgate.services import request_ids
 
 STATIC_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -22,6 +25,40 @@ MAX_HEADER_LINE_BYTES = 8 * 1024  # one header, name and value
 MAX_HEADER_BYTES = 32 * 1024  # all of them, and the most the server buffers of a request head
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+
+
+def error_json(code: str, message: str) -> bytes:
+    """An error body in the shape of ``keepgate.web.errors.error_body``."""
+    return json.dumps({"error": {"code": code, "message": message, "details": {},
+                                 "reference": request_ids.current()}}).encode()
+
+
+class RequestId:
+    """Outermost: each request gets its id (``keepgate.services.request_ids``) for as long as it
+    runs, and the answer names it in ``X-Request-Id``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        sent = next((value.decode("latin-1") for name, value in scope.get("headers", [])
+                     if name == b"x-request-id"), None)
+        request_id = request_ids.accept_or_new(sent)
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["X-Request-Id"] = request_id
+            await send(message)
+
+        token = request_ids.CURRENT.set(request_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            request_ids.CURRENT.reset(token)
 
 
 class SecurityHeaders:
@@ -65,9 +102,8 @@ class RejectNul:
             query = scope.get("query_string", b"")
             if b"\x00" in raw or b"%00" in raw or b"%00" in query or b"\x00" in query \
                     or "\x00" in scope.get("path", ""):
-                body = json.dumps({"error": {"code": "request.invalid", "message":
-                                   "The address contains a character that is not allowed.",
-                                   "details": {}}}).encode()
+                body = error_json("request.invalid",
+                                  "The address contains a character that is not allowed.")
                 await send({"type": "http.response.start", "status": 400,
                             "headers": [(b"content-type", b"application/json"),
                                         (b"content-length", str(len(body)).encode())]})
@@ -91,8 +127,8 @@ class HeaderLimit:
         if scope["type"] == "http":
             lines = [len(name) + len(value) + 4 for name, value in scope.get("headers", [])]
             if any(n > self.line_limit for n in lines) or sum(lines) > self.total_limit:
-                body = json.dumps({"error": {"code": "request.headers_too_large", "message":
-                                   "The request headers are too large.", "details": {}}}).encode()
+                body = error_json("request.headers_too_large",
+                                  "The request headers are too large.")
                 await send({"type": "http.response.start", "status": 431,
                             "headers": [(b"content-type", b"application/json"),
                                         (b"content-length", str(len(body)).encode()),
@@ -151,9 +187,8 @@ class BodyLimit:
                 await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps({"error": {"code": "request.too_large", "message":
-                           f"The request body is larger than {self.limit} bytes.",
-                           "details": {}}}).encode()
+        body = error_json("request.too_large",
+                          f"The request body is larger than {self.limit} bytes.")
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(body)).encode()),

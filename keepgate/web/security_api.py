@@ -76,7 +76,7 @@ class PasswordChangedOut(BaseModel):
 
 
 class LoginEntryOut(BaseModel):
-    id: int
+    id: str = Field(description="Opaque; the same entry always has the same id")
     at: datetime
     outcome: Literal["success", "failure", "banned"]
     ip: str
@@ -88,7 +88,7 @@ class LoginEntryOut(BaseModel):
 
 class LoginHistoryOut(BaseModel):
     entries: list[LoginEntryOut]
-    next_before: int | None = Field(description="Pass as ?before= for the next page")
+    next_before: str | None = Field(description="Pass as ?before= for the next page")
 
 
 class DeviceOut(BaseModel):
@@ -159,7 +159,8 @@ async def change_password(body: PasswordChangeIn, request: Request, account: Acc
             summary="Sign-in attempts on my account, newest first")
 async def login_history(
     account: Account, current: Current,
-    before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    before: Annotated[str | None, Query(min_length=22, max_length=22,
+                                        pattern="^[A-Za-z0-9_-]{22}$")] = None,
     outcome: Annotated[Literal["success", "failure"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> LoginHistoryOut:

@@ -364,7 +364,7 @@ async def history(visit: OwnerVisit) -> Response:
     outcome = visit.query.get("outcome")
     outcome = outcome if outcome in ("success", "failure") else None
     entries, cursor = await visit.account.history.page(
-        visit.principal.account.id, before=small_int(visit.query.get("before", "")),
+        visit.principal.account.id, before=visit.query.get("before") or None,
         outcome=outcome, limit=20)
     return visit.page.render("security_history.html", entries=entries, cursor=cursor,
                              outcome=outcome or "", notice=visit.query.get("notice"))

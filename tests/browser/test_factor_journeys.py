@@ -93,7 +93,7 @@ async def recovery_codes_shown(page: Page) -> list[str]:
     await expect(steps.alert(page)).to_contain_text("These are shown only once.")
     items = page.locator("#recovery-codes > li")
     await expect(items).to_have_count(10)
-    await expect(items.first).to_have_text(re.compile(r"^[A-Z2-7]{4}(-[A-Z2-7]{4}){3}$"))
+    await expect(items.first).to_have_text(re.compile(r"^[A-Z2-7]{4}(-[A-Z2-7]{4}){5}$"))
     return [text.strip() for text in await items.all_inner_texts()]
 
 

@@ -231,6 +231,21 @@ async def test_unknown_attempts_count_and_housekeeping_purges(store: SqlStore,
         assert await uow.flows.get("old") is None
 
 
+async def test_active_sessions_oldest_first(store: SqlStore, clock: FrozenClock) -> None:
+    async with store.unit_of_work(write=True) as uow:
+        await uow.accounts.create(account(1, clock))
+        for n in range(4):
+            await uow.sessions.create(session(n, "acc-1", clock))
+            clock.advance(timedelta(minutes=1))
+        await uow.sessions.revoke("ses-2", clock.now())
+    clock.advance(timedelta(minutes=27))  # ses-0 idle for 31 minutes, ses-1 for 30
+    async with store.unit_of_work(write=True) as uow:
+        await uow.sessions.touch("ses-1", clock.now() - timedelta(minutes=1))
+        active = await uow.sessions.active_for_account(
+            "acc-1", now=clock.now(), seen_since=clock.now() - timedelta(minutes=30))
+    assert [s.id for s in active] == ["ses-1", "ses-3"]
+
+
 async def test_failed_login_reservations_count_until_settled_or_lapsed(
         store: SqlStore, clock: FrozenClock) -> None:
     lifetime = timedelta(minutes=2)

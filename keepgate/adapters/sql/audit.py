@@ -6,6 +6,8 @@ recorded (their actor columns are NULL, and they are read back with ``actor=None
 are serialised on the single ``audit_head`` row (``SELECT ... FOR
 UPDATE`` on PostgreSQL; on SQLite the write transaction already holds the database lock).
 Triggers created by the migrations refuse ``UPDATE`` and ``DELETE`` on ``audit_events``.
+Each event's details hold the id of the request that caused it, when there is one; what a unit
+of work appended is kept in ``appended``, for the log lines written once it commits.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from keepgate.adapters.sql import tables as t
 from keepgate.domain.audit import Actor, ActorKind, AuditEvent, EventKind, Outcome
 from keepgate.security.audit_chain import entry_hash
+from keepgate.services import request_ids
 from keepgate.services.ports import AuditRecord, ChainLink
 
 
@@ -27,7 +30,8 @@ class SqlAudit:
     def __init__(self, conn: AsyncConnection, writable: bool) -> None:
         self._c = conn
         self._writable = writable
-        self.appended: list[AuditEvent] = []  # reported to the metrics once committed
+        # reported to the metrics and the audit log once committed
+        self.appended: list[AuditRecord] = []
 
     @staticmethod
     def content(seq: int, at: datetime, event: AuditEvent) -> dict[str, Any]:
@@ -48,8 +52,10 @@ class SqlAudit:
         seq = head.seq + 1
         actor = event.acted_by
         actor = Actor(actor.kind, actor.id, actor.reason[:500] if actor.reason else None)
+        request_id = request_ids.current()
+        details = {**event.details, "request_id": request_id} if request_id else event.details
         event = AuditEvent(event.kind, event.outcome, event.account_id, event.ip[:64],
-                           event.user_agent[:512], event.details, actor)
+                           event.user_agent[:512], details, actor)
         digest = entry_hash(head.last_hash, self.content(seq, now, event))
         await self._c.execute(sa.insert(t.audit_events).values(
             seq=seq, at=now, kind=event.kind.value, outcome=event.outcome.value,
@@ -58,8 +64,9 @@ class SqlAudit:
             actor_kind=actor.kind.value, actor_id=actor.id, actor_reason=actor.reason))
         await self._c.execute(sa.update(t.audit_head).where(t.audit_head.c.id == 1)
                               .values(seq=seq, last_hash=digest))
-        self.appended.append(event)
-        return AuditRecord(seq, now, event, head.last_hash, digest)
+        record = AuditRecord(seq, now, event, head.last_hash, digest)
+        self.appended.append(record)
+        return record
 
     @staticmethod
     def _record(r: Any) -> AuditRecord:

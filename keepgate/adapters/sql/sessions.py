@@ -75,6 +75,16 @@ class SqlSessions:
             t.sessions.c.account_id == account_id, t.sessions.c.revoked_at.is_(None)))
         return [_session(r) for r in rows]
 
+    async def active_for_account(self, account_id: str, *, now: datetime,
+                                 seen_since: datetime) -> Sequence[Session]:
+        """Sessions neither revoked, nor past their absolute limit, nor idle since before
+        ``seen_since``; the oldest first."""
+        s = t.sessions.c
+        rows = await self._c.execute(sa.select(t.sessions).where(
+            s.account_id == account_id, s.revoked_at.is_(None), s.expires_at > now,
+            s.last_seen_at > seen_since).order_by(s.created_at, s.id))
+        return [_session(r) for r in rows]
+
     async def elevate(self, session_id: str, *, token_hash: str, aal: str,
                       methods: Sequence[str], now: datetime) -> None:
         """A second factor proven: new token (the old one stops working), higher level."""

@@ -25,6 +25,7 @@ from keepgate.adapters.sql.housekeeping import SqlHousekeeping
 from keepgate.adapters.sql.outbox import SqlOutbox
 from keepgate.adapters.sql.sessions import SqlSessions
 from keepgate.adapters.sql.tables import audit_head
+from keepgate.services import audit_log
 from keepgate.services.metrics import Metrics
 from keepgate.services.ports import UnitOfWork
 
@@ -59,8 +60,9 @@ class SqlStore:
             async with conn.begin():
                 uow = SqlUnitOfWork(conn, write)
                 yield uow
+        audit_log.emit(uow.audit.appended)  # committed: now the log may say so
         if self._metrics is not None and (uow.audit.appended or uow.outbox.queued):
-            self._metrics.committed(uow.audit.appended, uow.outbox.queued)
+            self._metrics.committed([r.event for r in uow.audit.appended], uow.outbox.queued)
 
     async def ping(self) -> None:
         """A trivial query on a migrated table: raises when the database cannot answer it."""

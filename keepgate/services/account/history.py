@@ -1,4 +1,9 @@
-"""The login history: the sign-in attempts on an account, newest first, a page at a time."""
+"""The login history: the sign-in attempts on an account, newest first, a page at a time.
+
+Entries come from the audit log, whose sequence is global: each is shown under an opaque id
+(``keepgate.security.opaque_ids``), which is also what comes back as the cursor for the next
+page, so nothing reveals how many events the platform records.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,9 @@ from datetime import datetime
 from typing import Protocol
 
 from keepgate.domain.audit import EventKind
+from keepgate.domain.errors import UnknownHistoryEntry
+from keepgate.security.errors import InvalidOpaqueId
+from keepgate.security.opaque_ids import OpaqueIds
 from keepgate.services.devices import describe_device
 from keepgate.services.ports import AuditRecord, Store
 
@@ -24,7 +32,7 @@ class Geolocator(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class LoginEntry:
-    id: int
+    id: str  # opaque: never the audit sequence number
     at: datetime
     outcome: str
     ip: str
@@ -48,23 +56,35 @@ def _method_of(details: dict[str, object], outcome: str) -> str:
 
 
 class LoginHistory:
-    def __init__(self, *, store: Store, geolocator: Geolocator | None = None) -> None:
+    def __init__(self, *, store: Store, ids: OpaqueIds,
+                 geolocator: Geolocator | None = None) -> None:
         self._store = store
+        self._ids = ids
         self._geo = geolocator
 
-    async def page(self, account_id: str, *, before: int | None = None,
+    async def page(self, account_id: str, *, before: str | None = None,
                    outcome: str | None = None, limit: int = 20
-                   ) -> tuple[list[LoginEntry], int | None]:
-        """A page of sign-in attempts, newest first, and the cursor for the next page."""
+                   ) -> tuple[list[LoginEntry], str | None]:
+        """A page of sign-in attempts, newest first, and the cursor for the next page: the
+        id of its last entry. ``before`` is such an id (``history.unknown_entry`` if it is
+        not one of this account's)."""
         limit = max(1, min(limit, 100))
+        before_seq = None if before is None else self._seq(account_id, before)
         async with self._store.unit_of_work(write=False) as uow:
-            records = await uow.audit.for_account(account_id, HISTORY_KINDS, before_seq=before,
-                                                  outcome=outcome, limit=limit + 1)
-        entries = [self._entry(record) for record in records[:limit]]
-        more = records[limit].seq if len(records) > limit else None
-        return entries, (entries[-1].id if more is not None and entries else None)
+            records = await uow.audit.for_account(account_id, HISTORY_KINDS,
+                                                  before_seq=before_seq, outcome=outcome,
+                                                  limit=limit + 1)
+        entries = [self._entry(account_id, record) for record in records[:limit]]
+        more = len(records) > limit
+        return entries, (entries[-1].id if more and entries else None)
 
-    def _entry(self, record: AuditRecord) -> LoginEntry:
+    def _seq(self, account_id: str, entry_id: str) -> int:
+        try:
+            return self._ids.decode(account_id, entry_id)
+        except InvalidOpaqueId:
+            raise UnknownHistoryEntry() from None
+
+    def _entry(self, account_id: str, record: AuditRecord) -> LoginEntry:
         event = record.event
         details = dict(event.details)
         reason: str | None
@@ -76,7 +96,7 @@ class LoginHistory:
             reason = None if outcome == "success" else PUBLIC_REASONS.get(
                 str(details.get("reason", "")), "Not accepted")
         return LoginEntry(
-            id=record.seq, at=record.at, outcome=outcome, ip=event.ip,
+            id=self._ids.encode(account_id, record.seq), at=record.at, outcome=outcome, ip=event.ip,
             device=describe_device(event.user_agent), user_agent=event.user_agent,
             method=method, reason=reason,
             location=self._geo.locate(event.ip) if self._geo and event.ip else None)

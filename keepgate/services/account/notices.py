@@ -2,7 +2,8 @@
 anti-phishing code every genuine email and SMS shows.
 
 Setting the anti-phishing code needs step-up: an intruder who could set it could make their
-own phishing look genuine.
+own phishing look genuine. So does muting a notice (hearing more never does): an intruder
+who could mute one could then make that change unheard.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class NoticeSettings:
                 f"{', '.join(sorted(MUTABLE_NOTICES))} can.")
         chosen = tuple(sorted(set(muted)))
         now = self._clock.now()
+        if set(chosen) - set(principal.account.muted_notices):
+            await self._access.require(principal, Action.MUTE_NOTICE)
         async with self._store.unit_of_work(write=True) as uow:
             account = await uow.accounts.get(principal.account.id)
             assert account is not None

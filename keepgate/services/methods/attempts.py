@@ -21,7 +21,7 @@ from keepgate.services.context import RequestContext
 from keepgate.services.defences import Attempt, SignInDefences, trusted_device_in
 from keepgate.services.guards import enrolled_methods
 from keepgate.services.ports import Store, UnitOfWork
-from keepgate.services.send_budget import SendBudget
+from keepgate.services.send_budget import SendBudget, Sender
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +74,8 @@ class SignInAttempts:
         new-device code spends the owner's send budget."""
         if result.flow.state == login.AWAITING_DEVICE_CODE:
             try:
-                await self._budget.spend("owner", account.contact.value)
+                await self._budget.spend("owner", account.contact.value,
+                                         sender=Sender(account.id, ctx.ip))
             except SendLimitReached:
                 await self.defences.settle(attempt, ctx, identifier, completed=False)
                 raise

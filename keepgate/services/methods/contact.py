@@ -21,10 +21,12 @@ from keepgate.flows.settings import (
     pending_contact,
     with_pending_contact,
 )
+from keepgate.services.context import RequestContext
 from keepgate.services.methods.base import FactorSubmission, code_of
 from keepgate.services.methods.enrolment import EnrolmentMethod, refused
 from keepgate.services.methods.sent_code import SentCodes, verify_sent_code
 from keepgate.services.ports import Store
+from keepgate.services.send_budget import Sender
 from keepgate.services.sent_codes import CodeSlot
 
 
@@ -39,9 +41,9 @@ class ContactMethod(EnrolmentMethod):
         self.slot = CodeSlot("contact", "contact", codes.policy.lifetime, budget="foreign")
 
     async def enrol(self, flow: Flow, submission: FactorSubmission, account: Account,
-                    factors: list[Factor], now: datetime) -> StepResult:
+                    factors: list[Factor], ctx: RequestContext, now: datetime) -> StepResult:
         if submission.code is None:
-            return await self._send(flow, submission, account, now)
+            return await self._send(flow, submission, account, ctx, now)
         try:
             flow = verify_sent_code(self.codes, self.slot, flow, code_of(submission), now)
         except KeepgateError as error:
@@ -54,10 +56,11 @@ class ContactMethod(EnrolmentMethod):
                                                change.expected_version),))
 
     async def _send(self, flow: Flow, submission: FactorSubmission, account: Account,
-                    now: datetime) -> StepResult:
+                    ctx: RequestContext, now: datetime) -> StepResult:
         if submission.kind not in ("email", "phone") or not submission.value:
             raise ContactInvalid()
-        new = (parse_email if submission.kind == "email" else parse_phone)(submission.value)
+        parse = parse_email if submission.kind == "email" else parse_phone
+        new = parse(submission.value, new_contact=True)
         if new.value in (account.email, account.phone):
             raise ContactUnchanged()
         async with self.store.unit_of_work(write=False) as uow:
@@ -67,6 +70,6 @@ class ContactMethod(EnrolmentMethod):
         return await self.slot.send(
             codes.budget, codes.policy,
             with_pending_contact(flow, ContactChange(new, account.security_version)), new,
-            now, digest=None if taken else digest,
+            now, digest=None if taken else digest, sender=Sender(account.id, ctx.ip),
             message=None if taken else SendMessage("contact_code", new, {
                 "code": code, "minutes": codes.minutes}))

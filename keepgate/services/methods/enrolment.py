@@ -38,11 +38,11 @@ class EnrolmentMethod(ABC):
             account = await uow.accounts.get(account_id_of(flow))
             factors = [f for f in await uow.factors.for_account(account_id_of(flow)) if f.active]
         assert account is not None
-        return await self.enrol(flow, submission, account, factors, now)
+        return await self.enrol(flow, submission, account, factors, ctx, now)
 
     @abstractmethod
     async def enrol(self, flow: Flow, submission: FactorSubmission, account: Account,
-                    factors: list[Factor], now: datetime) -> StepResult:
+                    factors: list[Factor], ctx: RequestContext, now: datetime) -> StepResult:
         """This method's own step."""
 
 

@@ -32,6 +32,7 @@ from keepgate.services.methods.device_code import NewDeviceCodes
 from keepgate.services.methods.sent_code import SentCodes
 from keepgate.services.methods.webauthn import Challenges
 from keepgate.services.ports import Store, UnitOfWork
+from keepgate.services.send_budget import Sender
 from keepgate.services.throttle import Throttle
 
 
@@ -143,7 +144,7 @@ class RegistrationPassword:
     async def step(self, flow: Flow, submission: Submission, ctx: RequestContext,
                    now: datetime) -> StepResult:
         assert isinstance(submission, PasswordSubmission)
-        identifier = parse_identifier(submission.identifier)
+        identifier = parse_identifier(submission.identifier, new_contact=True)
         demanded = await self._captcha.demanded(flow, None, ctx.ip, submission.captcha)
         if demanded is not None:
             return demanded
@@ -161,7 +162,7 @@ class RegistrationPassword:
         budget = self._codes.budget
         # Both spent alike whether or not the address has an account: neither the limit nor
         # the time the answer takes reveals anything.
-        await budget.spend("foreign", identifier.value)
+        await budget.spend("foreign", identifier.value, sender=Sender(None, ctx.ip))
         notify = await budget.notice_allowed(identifier.value, has_account=existing is not None)
         policy = self._codes.policy
         return registration.submit_credentials(

@@ -16,6 +16,7 @@ from keepgate.flows.base import Flow, IssueRecoveryCodes, Message, RecordEvent, 
 from keepgate.flows.context import with_recovery_codes_left
 from keepgate.security import recovery_codes
 from keepgate.security.recovery_codes import RecoveryCodeHasher
+from keepgate.services.context import RequestContext
 from keepgate.services.methods.attempts import SignInAttempts, Standing
 from keepgate.services.methods.base import FactorSubmission, Submission
 from keepgate.services.methods.enrolment import EnrolmentMethod
@@ -28,7 +29,8 @@ async def verify_recovery_code(store: Store, hasher: RecoveryCodeHasher, account
     """Spend one of the account's recovery codes and return how many are left; or
     ``InvalidCode`` (a code never works twice)."""
     if not recovery_codes.looks_like_code(code):
-        raise InvalidCode("Enter one of your recovery codes, like ABCD-EFGH-IJKL-MNOP.")
+        raise InvalidCode("Enter one of your recovery codes, like "
+                          "ABCD-EFGH-IJKL-MNOP-QRST-UVWX.")
     async with store.unit_of_work(write=True) as uow:
         used = await uow.recovery_codes.use(account_id, hasher.digest(code), now)
         left = await uow.recovery_codes.remaining(account_id)
@@ -62,7 +64,7 @@ class RecoveryCodeRegeneration(EnrolmentMethod):
     name = RECOVERY_CODE
 
     async def enrol(self, flow: Flow, submission: FactorSubmission, account: Account,
-                    factors: list[Factor], now: datetime) -> StepResult:
+                    factors: list[Factor], ctx: RequestContext, now: datetime) -> StepResult:
         if not factors:
             raise FactorUnavailable("Recovery codes come with your first second factor.")
         if submission.action != "regenerate":

@@ -20,7 +20,7 @@ from keepgate.domain.errors import (
     MethodNotAllowed,
 )
 from keepgate.domain.factors import FACTOR_LABELS, Factor, FactorKind
-from keepgate.domain.identifiers import Identifier, IdentifierKind
+from keepgate.domain.identifiers import Identifier, IdentifierKind, check_new_contact
 from keepgate.domain.policy import CodePolicy
 from keepgate.flows import registration
 from keepgate.flows.base import Flow, FlowKind, SendMessage, StepResult
@@ -38,7 +38,7 @@ from keepgate.services.methods.base import (
 from keepgate.services.methods.enrolment import EnrolmentMethod, factor_added, refused
 from keepgate.services.methods.second_factor import Finish, SecondFactor
 from keepgate.services.ports import Store
-from keepgate.services.send_budget import SendBudget
+from keepgate.services.send_budget import SendBudget, Sender
 from keepgate.services.sent_codes import CodeSlot
 
 
@@ -85,7 +85,7 @@ class SentCodeCheck(SecondFactor):
             message, digest = self.message(flow, account, ctx, now)
             return await self.slot.send(self.codes.budget, self.codes.policy, flow,
                                         self.destination(account), now, message=message,
-                                        digest=digest)
+                                        digest=digest, sender=Sender(account.id, ctx.ip))
         if not self.slot.sent(flow):
             raise CodeNotSent()
         return None
@@ -145,10 +145,10 @@ class SentCodeEnrolment(EnrolmentMethod):
         if found is None:
             where = "mobile number" if wanted is IdentifierKind.PHONE else "email address"
             raise FactorUnavailable(f"Add and verify a {where} on your account first.")
-        return found
+        return check_new_contact(found)
 
     async def enrol(self, flow: Flow, submission: FactorSubmission, account: Account,
-                    factors: list[Factor], now: datetime) -> StepResult:
+                    factors: list[Factor], ctx: RequestContext, now: datetime) -> StepResult:
         to = self.destination(account)
         if any(f.kind is self.kind for f in factors):
             raise FactorAlreadyEnrolled()
@@ -156,6 +156,7 @@ class SentCodeEnrolment(EnrolmentMethod):
         if submission.action in ("send", "resend"):
             code, digest = self.slot.new(codes.digester, flow, codes.policy)
             return await self.slot.send(codes.budget, codes.policy, flow, to, now, digest=digest,
+                                        sender=Sender(account.id, ctx.ip),
                                         message=SendMessage("factor_code", to, {
                                             "code": code, "minutes": codes.minutes}))
         try:
@@ -193,7 +194,8 @@ class RegistrationCode:
         policy = self.codes.policy
         if submission.action == "resend":
             registration.check_resend(flow, now=now, policy=policy)
-            await self.codes.budget.spend("foreign", registration.identifier_of(flow).value)
+            await self.codes.budget.spend("foreign", registration.identifier_of(flow).value,
+                                          sender=Sender(None, ctx.ip))
             return registration.resend_code(flow, code=generate_code(policy.digits),
                                             digester=self.codes.digester, now=now, policy=policy)
         code = well_formed(code_of(submission), policy.digits, hint=" we sent you")

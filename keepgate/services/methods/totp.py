@@ -99,7 +99,7 @@ class TotpEnrolment(EnrolmentMethod):
         self._keyring = keyring
 
     async def enrol(self, flow: Flow, submission: FactorSubmission, account: Account,
-                    factors: list[Factor], now: datetime) -> StepResult:
+                    factors: list[Factor], ctx: RequestContext, now: datetime) -> StepResult:
         if any(f.kind is FactorKind.TOTP for f in factors):
             raise FactorAlreadyEnrolled("An authenticator app is already set up. Remove it "
                                         "first to move to a new phone.")

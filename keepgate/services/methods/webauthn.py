@@ -269,7 +269,7 @@ class WebAuthnEnrolment(EnrolmentMethod):
         self._lifetime = challenge_lifetime
 
     async def enrol(self, flow: Flow, submission: FactorSubmission, account: Account,
-                    factors: list[Factor], now: datetime) -> StepResult:
+                    factors: list[Factor], ctx: RequestContext, now: datetime) -> StepResult:
         if submission.credential is None:
             keys = [f for f in factors if f.kind is FactorKind.WEBAUTHN]
             return self._options(flow, submission, account, keys, now)

@@ -9,6 +9,7 @@ from keepgate.domain.identifiers import (
     MAX_IDENTIFIER_LENGTH,
     Identifier,
     IdentifierKind,
+    check_new_contact,
     parse_email,
     parse_identifier,
     parse_phone,
@@ -175,3 +176,59 @@ def test_an_unparsable_user_agent_is_never_echoed() -> None:
 
     injected = "URGENT-Keepgate support: call +1-555-0100 to keep your funds"
     assert describe_device(injected) == "Unknown device"
+
+
+# --- new contacts: numbers that cost money, addresses SMTP cannot carry ----------------------
+
+REFUSED_PHONES = {
+    "+19002345678": "premium-rate",
+    "+449012345678": "premium-rate",
+    "+33884012345": "shared-cost",
+    "+4918012345": "shared-cost",
+    "+445512345678": "UAN",
+    "+33806123456": "UAN",
+    "+447012345678": "personal number",
+    "+15002345678": "personal number",
+    "+447640123456": "pager",
+    "+49177991234567": "voicemail",
+}
+
+
+@pytest.mark.parametrize("raw", sorted(REFUSED_PHONES))
+def test_special_rate_numbers_are_refused_as_new_contacts(raw: str) -> None:
+    with pytest.raises(InvalidIdentifier) as info:
+        parse_identifier(raw, new_contact=True)
+    assert info.value.code == "identifier.phone_type_refused"
+    assert "mobile" in info.value.message
+    with pytest.raises(InvalidIdentifier):
+        parse_phone(raw, new_contact=True)
+    with pytest.raises(InvalidIdentifier):
+        check_new_contact(Identifier(IdentifierKind.PHONE, raw))
+
+
+@pytest.mark.parametrize("raw", sorted(REFUSED_PHONES))
+def test_special_rate_numbers_still_parse_to_sign_in(raw: str) -> None:
+    """An account that has one from before keeps signing in with it."""
+    assert parse_identifier(raw).value == raw
+
+
+@pytest.mark.parametrize("raw", [*sorted(VALID_PHONES), "+18002345678", "+447400123456"])
+def test_ordinary_numbers_are_accepted_as_new_contacts(raw: str) -> None:
+    assert parse_identifier(raw, new_contact=True) == parse_identifier(raw)
+
+
+@pytest.mark.parametrize("raw", ["\u0430lice@example.com", "j\u00fcrgen@example.com",
+                                 "\u7528\u6237@example.com"])
+def test_non_ascii_local_parts_are_refused_as_new_contacts(raw: str) -> None:
+    with pytest.raises(InvalidIdentifier) as info:
+        parse_identifier(raw, new_contact=True)
+    assert info.value.code == "identifier.email_not_ascii"
+    with pytest.raises(InvalidIdentifier):
+        parse_email(raw, new_contact=True)
+    assert parse_identifier(raw).kind is IdentifierKind.EMAIL  # signing in still parses
+
+
+def test_an_internationalised_domain_is_accepted_as_a_new_contact() -> None:
+    """Only the local part needs SMTPUTF8; a domain travels as punycode."""
+    assert parse_identifier("jane@b\u00fccher.example", new_contact=True).value \
+        == "jane@b\u00fccher.example"

@@ -230,6 +230,15 @@ def test_ban_notice_says_how_long_and_from_where(renderer: MessageRenderer) -> N
     assert "10 min" in render(renderer, "signin_banned", PHONE).body
 
 
+@pytest.mark.parametrize("to", [EMAIL, PHONE])
+def test_ban_notice_links_to_securing_the_account(renderer: MessageRenderer,
+                                                  to: Identifier) -> None:
+    body = render(renderer, "signin_banned", to).body
+    assert "https://keepgate.example/account/security" in body
+    if to is EMAIL:
+        assert "Secure my account" in body
+
+
 def test_account_locked_needs_no_params(renderer: MessageRenderer) -> None:
     assert placeholders("account_locked") == set()
     assert "locked" in renderer.render("account_locked", EMAIL, {}).body

@@ -22,7 +22,7 @@ from keepgate.domain.policy import CodePolicy
 from keepgate.flows.base import Channel, Flow, FlowKind, SendMessage, iso
 from keepgate.security.codes import CodeDigester
 from keepgate.services.clock import FrozenClock
-from keepgate.services.send_budget import SendBudget
+from keepgate.services.send_budget import SendBudget, Sender
 from keepgate.services.sent_codes import CodeSlot
 
 pytestmark = pytest.mark.anyio
@@ -31,6 +31,7 @@ POLICY = CodePolicy()  # 60 s cooldown, 5 sends an hour, 5 wrong tries
 LIFETIME = timedelta(minutes=5)
 SLOT = CodeSlot("sign_in", "sign-in", LIFETIME)
 TO = Identifier(IdentifierKind.EMAIL, "ann@example.com")
+NOBODY = Sender(account_id=None, ip=None)  # per-sender budgets: see test_send_budget
 DIGESTER = CodeDigester(b"sent-codes-test-key-0123456789ab")
 
 
@@ -51,7 +52,7 @@ async def send(budget: SendBudget, clock: FrozenClock, flow: Flow) -> tuple[Flow
     code, digest = SLOT.new(DIGESTER, flow, POLICY)
     message = SendMessage("sign_in_code", TO, {"code": code, "minutes": 5})
     result = await SLOT.send(budget, POLICY, flow, TO, clock.now(), message=message,
-                             digest=digest)
+                             digest=digest, sender=NOBODY)
     return result.flow, code
 
 
@@ -66,7 +67,7 @@ async def test_a_send_stores_the_digest_and_hands_back_the_message(
     assert len(code) == POLICY.digits and code.isdigit()
     message = SendMessage("sign_in_code", TO, {"code": code, "minutes": 5})
     result = await SLOT.send(budget, POLICY, flow, TO, clock.now(), message=message,
-                             digest=digest)
+                             digest=digest, sender=NOBODY)
     assert result.effects == (message,)
     context = result.flow.context
     assert context["sign_in_digest"] == digest != code
@@ -181,7 +182,8 @@ async def test_sends_to_one_address_are_capped_across_flows(budget: SendBudget,
 async def test_a_silent_send_answers_alike_and_spends_the_budget(
         budget: SendBudget, clock: FrozenClock) -> None:
     flow = new_flow(clock)
-    silent = await SLOT.send(budget, POLICY, flow, TO, clock.now(), message=None, digest=None)
+    silent = await SLOT.send(budget, POLICY, flow, TO, clock.now(), message=None, digest=None,
+                             sender=NOBODY)
     assert silent.effects == ()
     assert [m.code for m in silent.flow.messages] == ["code.sent"]
     assert SLOT.sent(silent.flow)
@@ -199,8 +201,9 @@ async def test_a_foreign_slot_spends_the_strangers_budget(budget: SendBudget,
     for n in range(POLICY.max_sends_per_hour):
         flow = new_flow(clock, f"flow-{n}")
         _, digest = contact.new(DIGESTER, flow, POLICY)
-        await contact.send(budget, POLICY, flow, TO, clock.now(), message=None, digest=digest)
+        await contact.send(budget, POLICY, flow, TO, clock.now(), message=None, digest=digest,
+                           sender=NOBODY)
     with pytest.raises(SendLimitReached):
         await contact.send(budget, POLICY, new_flow(clock, "x"), TO, clock.now(),
-                           message=None, digest=None)
+                           message=None, digest=None, sender=NOBODY)
     await send(budget, clock, new_flow(clock, "owner"))  # the owner's budget is untouched

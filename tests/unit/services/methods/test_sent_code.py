@@ -30,6 +30,7 @@ from keepgate.services.methods.sent_code import (
     SmsCodeEnrolment,
     verify_sent_code,
 )
+from keepgate.services.send_budget import Sender
 from keepgate.services.sent_codes import CodeSlot
 from tests.unit.services.methods.conftest import (
     LIFETIME,
@@ -55,7 +56,8 @@ async def test_verify_spends_the_code(codes: SentCodes, ann: Account,
     flow = signing_in(clock, ann)
     code, digest = slot.new(codes.digester, flow, codes.policy)
     flow = (await slot.send(codes.budget, codes.policy, flow, ann.contact, clock.now(),
-                            message=None, digest=digest)).flow
+                            message=None, digest=digest,
+                            sender=Sender(account_id=ann.id, ip=IP))).flow
     spent = verify_sent_code(codes, slot, flow, code, clock.now())
     with pytest.raises(InvalidCode):
         verify_sent_code(codes, slot, spent, code, clock.now())
