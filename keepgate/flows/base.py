@@ -18,6 +18,7 @@ from typing import Any
 from keepgate.domain.audit import EventKind, Outcome
 from keepgate.domain.errors import KeepgateError
 from keepgate.domain.factors import Factor
+from keepgate.domain.holds import HoldReason
 from keepgate.domain.identifiers import Identifier
 
 COMPLETED = "completed"
@@ -160,9 +161,17 @@ class NotifyAccount:
     params: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class PlaceHold:
+    """Hold the account's withdrawals for a day after something an intruder would do."""
+
+    account_id: str
+    reason: HoldReason
+
+
 Effect = (SendMessage | CreateAccount | IssueSession | ElevateSession | CreateFactor
           | IssueRecoveryCodes | ChangeContact | UpdatePasswordHash | RecordEvent
-          | SettleAttempt | NotifyAccount)
+          | SettleAttempt | NotifyAccount | PlaceHold)
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ from keepgate.flows.base import (
     IssueRecoveryCodes,
     IssueSession,
     NotifyAccount,
+    PlaceHold,
     RecordEvent,
     SendMessage,
     SettleAttempt,
@@ -291,6 +292,10 @@ class NotifyAccountHandler:
                                                effect.params, run.now)
 
 
+async def hold_withdrawals(effect: PlaceHold, run: EffectRun) -> None:
+    await place_hold(run.uow, effect.account_id, effect.reason, run.request, run.now)
+
+
 EffectHandlers = Mapping[type[Any], Handler[Any]]
 
 
@@ -312,6 +317,7 @@ def effect_handlers(*, notifier: Notifier, sessions: SessionPolicy, defences: De
         RecordEvent: record_event,
         SettleAttempt: settle_attempt,
         NotifyAccount: NotifyAccountHandler(notifier),
+        PlaceHold: hold_withdrawals,
     }
     return handlers
 

@@ -179,6 +179,16 @@ TEMPLATES: dict[str, MessageTemplate] = {
         sms=("Keepgate: a copy of your sign-in method \"$factor\" was used ($ip) and refused. "
              "Remove it and add a new one."),
     ),
+    "recovery_code_used": MessageTemplate(
+        subject="A recovery code was used on your account",
+        email=("One of your recovery codes was just used in place of your second factor (from "
+               "IP address $ip); $left are left. Withdrawals are held for 24 hours.\n\n"
+               "If it was you, set your second factor up again and make new recovery codes "
+               "in your security settings.\n\nIf it was NOT you, someone has your password "
+               "and a recovery code. Sign out every device and lock sign-in now:\n$not_me_url"),
+        sms=("Keepgate: one of your recovery codes was used ($ip); $left left. Withdrawals "
+             "held 24 h. Not you? Lock your account: $not_me_url"),
+    ),
 }
 
 

@@ -264,3 +264,24 @@ async def test_a_replayed_authenticator_code_is_audited_and_the_owner_told(
     async with kg.store.unit_of_work(write=False) as uow:
         records = await uow.audit.read()
     assert records[-1].event.details["reason"] == "totp_replayed"
+
+
+async def test_signing_in_with_a_recovery_code_tells_every_contact_and_holds_withdrawals(
+        client: httpx.AsyncClient, kg: Keepgate, clock: FrozenClock) -> None:
+    identifier = "spent@example.com"
+    await register(client, kg, identifier)
+    token = await sign_in(client, identifier)
+    _, codes = await enrol_totp(client, token, clock)
+    flow = (await password_step(client, identifier)).json()
+    done = await submit(client, flow["id"], headers={"X-Keepgate-Device": DEVICES[identifier]},
+                        method="recovery_code", code=codes[0])
+    assert done.json()["state"] == "completed"
+    prompt = next(m for m in done.json()["messages"] if m["code"] == "recovery_code_used")
+    assert "9 left" in prompt["text"] and "recovery codes" in prompt["text"]
+    notice = await last_message(kg, identifier)
+    assert notice.template == "recovery_code_used"
+    assert "9 are left" in notice.body and "/not-me?token=" in notice.body
+    mine = done.json()["session"]["token"]
+    holds = (await client.get("/api/v1/security/holds", headers=bearer(mine))).json()
+    assert [h["reason"] for h in holds] == ["recovery_code_used"]
+    assert holds[0]["seconds_left"] == 24 * 3600

@@ -94,7 +94,7 @@ async def test_anti_phishing_code_is_in_every_message(client: httpx.AsyncClient,
         for template in TEMPLATES:
             params = {k: "x" for k in ("code", "minutes", "device", "ip", "time",
                                        "not_me_url", "factor", "what", "new", "undo_url",
-                                       "scope", "limit", "signed_in")}
+                                       "scope", "limit", "signed_in", "left")}
             await kg.account.factors._notifier.notify_account(uow, phone_account, template, params,
                                                     clock.now())
         messages = [m for m in await uow.outbox.recent(200)

@@ -35,6 +35,7 @@ DOCUMENTED_PARAMS: dict[str, set[str]] = {
     "account_locked": set(),
     "totp_replayed": {"ip"},
     "passkey_cloned": {"factor", "ip"},
+    "recovery_code_used": {"left", "ip", "not_me_url"},
 }
 # Passed by the sender but not used by any wording of the template.
 PASSED_BUT_UNUSED: dict[str, set[str]] = {}
