@@ -242,7 +242,7 @@ def _methods(*, store: SqlStore, hasher: AsyncPasswordHasher, keyring: KeyRing,
     def factor_checks(finish: Finish) -> list[Method]:
         return [
             TotpCheck(attempts, finish, keyring=keyring),
-            RecoveryCodeCheck(attempts, finish, hasher=recovery),
+            RecoveryCodeCheck(attempts, finish, hasher=recovery, device_codes=device_codes),
             SmsCodeCheck(attempts, finish, codes=codes, lifetime=lifetime),
             EmailCodeCheck(attempts, finish, codes=codes, lifetime=lifetime),
             WebAuthnCheck(attempts, finish, challenges=challenges, handles=handles,

@@ -20,6 +20,7 @@ from typing import Any
 class EventKind(StrEnum):
     SIGNUP = "signup"
     SIGNUP_ATTEMPT_EXISTING = "signup.existing_identifier"
+    SIGNUP_CODE_SENT = "signup.code_sent"
     LOGIN = "login"
     LOGOUT = "logout"
     SESSION_REVOKED = "session.revoked"

@@ -86,6 +86,10 @@ class TrustedDevice:
 @dataclass(frozen=True, slots=True)
 class DefencePolicy:
     max_failures: int = 5  # consecutive, password or second factor → ban
+    # How long a reserved attempt counts before it is settled. Far longer than a password hash
+    # takes even queued behind a full CPU (seconds), so a slow attempt is never let through
+    # twice; short enough that attempts cut off mid-request free the account soon after.
+    reservation_lifetime: timedelta = timedelta(minutes=2)
     ban: timedelta = timedelta(hours=1)
     captcha_after: int = 3  # consecutive failures on an identifier → proof of work
     ip_failures: int = 20  # per IP per window, across accounts → 429

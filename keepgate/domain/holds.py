@@ -17,6 +17,7 @@ class HoldReason(StrEnum):
     EMAIL_CHANGE = "email_change"
     PHONE_CHANGE = "phone_change"
     SUSPICIOUS_SIGN_IN = "suspicious_sign_in"
+    RECOVERY_CODE_USED = "recovery_code_used"
 
 
 HOLD_TEXT = {
@@ -28,6 +29,8 @@ HOLD_TEXT = {
     HoldReason.EMAIL_CHANGE: "Your email address was changed",
     HoldReason.PHONE_CHANGE: "Your phone number was changed",
     HoldReason.SUSPICIOUS_SIGN_IN: "You reported a sign-in that was not you",
+    HoldReason.RECOVERY_CODE_USED: "A recovery code was used: set up your second factor "
+                                   "again or make new recovery codes",
 }
 
 

@@ -36,6 +36,8 @@ from keepgate.flows.base import (
     Flow,
     IssueRecoveryCodes,
     IssueSession,
+    NotifyAccount,
+    PlaceHold,
     RecordEvent,
     SendMessage,
     SettleAttempt,
@@ -288,6 +290,21 @@ async def settle_attempt(effect: SettleAttempt, run: EffectRun) -> None:
     await write_settlement(run.uow, effect, run.now)
 
 
+@dataclass(frozen=True, slots=True)
+class NotifyAccountHandler:
+    notifier: Notifier
+
+    async def __call__(self, effect: NotifyAccount, run: EffectRun) -> None:
+        account = await run.uow.accounts.get(effect.account_id)
+        if account is not None:
+            await self.notifier.notify_account(run.uow, account, effect.template,
+                                               effect.params, run.now)
+
+
+async def hold_withdrawals(effect: PlaceHold, run: EffectRun) -> None:
+    await place_hold(run.uow, effect.account_id, effect.reason, run.request, run.now)
+
+
 EffectHandlers = Mapping[type[Any], Handler[Any]]
 
 
@@ -308,6 +325,8 @@ def effect_handlers(*, notifier: Notifier, sessions: SessionPolicy, defences: De
         UpdatePasswordHash: update_password_hash,
         RecordEvent: record_event,
         SettleAttempt: settle_attempt,
+        NotifyAccount: NotifyAccountHandler(notifier),
+        PlaceHold: hold_withdrawals,
     }
     return handlers
 

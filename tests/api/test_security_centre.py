@@ -17,6 +17,7 @@ from keepgate.domain.identifiers import parse_identifier
 from keepgate.services.clock import FrozenClock
 from keepgate.services.messages import TEMPLATES
 from keepgate.web.app import create_app
+from keepgate.web.pages import cookie_names
 from keepgate.wiring import Keepgate
 from tests.api.factor_helpers import (
     current_code,
@@ -94,7 +95,7 @@ async def test_anti_phishing_code_is_in_every_message(client: httpx.AsyncClient,
         for template in TEMPLATES:
             params = {k: "x" for k in ("code", "minutes", "device", "ip", "time",
                                        "not_me_url", "factor", "what", "new", "undo_url",
-                                       "scope", "limit", "signed_in")}
+                                       "scope", "limit", "signed_in", "left")}
             await kg.account.factors._notifier.notify_account(uow, phone_account, template, params,
                                                     clock.now())
         messages = [m for m in await uow.outbox.recent(200)
@@ -390,3 +391,25 @@ async def test_an_unexpected_error_is_a_500_with_the_security_headers(
     assert "simulated" not in response.text
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_a_500_never_claims_nothing_changed_and_gives_a_reference(
+        settings: Settings, kg: Keepgate, caplog: pytest.LogCaptureFixture) -> None:
+    """The fault may come after a commit (an interrupted sign-in reserved its attempt first):
+    the answer must not promise that nothing changed, and support can find the log line."""
+    async def broken(token: str | None) -> None:
+        raise RuntimeError("simulated fault")
+
+    kg.sessions.authenticate = broken  # type: ignore[method-assign,assignment]
+    transport = httpx.ASGITransport(app=create_app(settings, keepgate=kg),
+                                    raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+        api = (await client.get("/api/v1/me", headers=bearer("x"))).json()["error"]
+        client.cookies.set(cookie_names(settings)[0], "x")
+        page = await client.get("/security")
+    assert "nothing was changed" not in api["message"].lower()
+    assert "nothing was changed" not in page.text.lower()
+    reference = api["reference"]
+    assert reference and reference in api["message"]
+    assert any(getattr(r, "request_id", None) == reference and "unhandled" in r.getMessage()
+               for r in caplog.records)

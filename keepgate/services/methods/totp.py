@@ -13,14 +13,20 @@ from typing import Any
 import segno
 
 from keepgate.domain.accounts import Account
-from keepgate.domain.errors import FactorAlreadyEnrolled, InvalidCode, TotpNotStarted
+from keepgate.domain.errors import (
+    FactorAlreadyEnrolled,
+    InvalidCode,
+    KeepgateError,
+    TotpNotStarted,
+)
 from keepgate.domain.factors import FACTOR_LABELS, Factor, FactorKind
-from keepgate.flows.base import Flow, Message, StepResult
+from keepgate.flows.base import Effect, Flow, Message, NotifyAccount, StepResult
 from keepgate.flows.settings import account_name, pending_totp, with_pending_totp
 from keepgate.security import totp
 from keepgate.security.errors import VerificationFailed
 from keepgate.security.keyring import KeyRing
 from keepgate.security.tokens import new_id
+from keepgate.security.totp import ReplayedTotp
 from keepgate.services.account.reauth import PasswordReauth
 from keepgate.services.context import RequestContext
 from keepgate.services.methods.attempts import SignInAttempts, Standing
@@ -43,12 +49,20 @@ async def verify_totp(store: Store, keyring: KeyRing, factors: Iterable[Factor],
         seed = keyring.decrypt(factor.secret, context=f"totp:{factor.id}").decode()
         try:
             step = totp.verify(seed, code, now=now, last_step=factor.last_step)
+        except ReplayedTotp as replay:
+            raise _wrong_code() from replay
         except VerificationFailed:
             continue
         async with store.unit_of_work(write=True) as uow:
             if await uow.factors.claim_step(factor.id, step, now):  # each code once
                 return factor
-    raise InvalidCode("That code is not correct. Use the current code from your app.")
+        raise _wrong_code() from ReplayedTotp()  # a parallel request claimed the step first
+    raise _wrong_code()
+
+
+def _wrong_code() -> InvalidCode:
+    """The one answer to a wrong code and to a replayed one alike."""
+    return InvalidCode("That code is not correct. Use the current code from your app.")
 
 
 class TotpCheck(SecondFactor):
@@ -65,6 +79,15 @@ class TotpCheck(SecondFactor):
         await verify_totp(self.attempts.store, self._keyring, standing.factors,
                           code_of(submission), now)
         return flow
+
+    def failure(self, error: KeepgateError, account: Account, ctx: RequestContext
+                ) -> tuple[str, tuple[Effect, ...]]:
+        """A replayed code means someone who knows the password saw a code the owner used:
+        recorded as a replay, and the owner is told."""
+        if isinstance(error.__cause__, ReplayedTotp):
+            return f"{self.name}_replayed", (NotifyAccount(
+                account.id, "totp_replayed", {"ip": ctx.ip or "unknown"}),)
+        return super().failure(error, account, ctx)
 
 
 class TotpEnrolment(FactorEnrolment):

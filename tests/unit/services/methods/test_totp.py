@@ -9,6 +9,7 @@ import pytest
 
 from keepgate.adapters.sql.store import SqlStore
 from keepgate.domain.accounts import Account
+from keepgate.domain.audit import Outcome
 from keepgate.domain.errors import (
     CurrentPasswordIncorrect,
     FactorAlreadyEnrolled,
@@ -18,7 +19,14 @@ from keepgate.domain.errors import (
     TotpNotStarted,
 )
 from keepgate.domain.factors import Factor, FactorKind
-from keepgate.flows.base import COMPLETED, CreateFactor, ElevateSession, IssueSession
+from keepgate.flows.base import (
+    COMPLETED,
+    CreateFactor,
+    ElevateSession,
+    IssueSession,
+    NotifyAccount,
+    RecordEvent,
+)
 from keepgate.flows.settings import pending_totp
 from keepgate.security import totp
 from keepgate.security.keyring import KeyRing
@@ -133,3 +141,24 @@ async def test_a_second_authenticator_is_refused(store: SqlStore, keyring: KeyRi
     with pytest.raises(FactorAlreadyEnrolled):
         await TotpEnrolment(store, reauth=reauth, keyring=keyring).step(
             in_settings(clock, ann), FactorSubmission(), OWNER, clock.now())
+
+
+async def test_a_replayed_code_is_recorded_as_a_replay_and_the_owner_is_told(
+        attempts: SignInAttempts, keyring: KeyRing, device_codes: NewDeviceCodes,
+        ann: Account, factor: Factor, clock: FrozenClock) -> None:
+    check = TotpCheck(attempts, SignInFinish(device_codes), keyring=keyring)
+    code = current(clock)
+    await check.step(signing_in(clock, ann), FactorSubmission(code=code), OWNER, clock.now())
+    replayed = await check.step(signing_in(clock, ann), FactorSubmission(code=code), OWNER,
+                                clock.now())
+    assert isinstance(replayed.error, InvalidCode)  # the same answer as a wrong code
+    [event] = [e for e in replayed.effects if isinstance(e, RecordEvent)]
+    assert (event.outcome, event.details["reason"]) == (Outcome.FAILURE, "totp_replayed")
+    [notice] = [e for e in replayed.effects if isinstance(e, NotifyAccount)]
+    assert (notice.account_id, notice.template) == (ann.id, "totp_replayed")
+    wrong = "000000" if current(clock) != "000000" else "111111"
+    refused = await check.step(signing_in(clock, ann), FactorSubmission(code=wrong), OWNER,
+                               clock.now())
+    assert [e.details["reason"] for e in refused.effects if isinstance(e, RecordEvent)] == [
+        "totp_failed"]
+    assert not any(isinstance(e, NotifyAccount) for e in refused.effects)

@@ -3,6 +3,7 @@ as a second factor and alone (passwordless), against single-use challenges."""
 
 from __future__ import annotations
 
+import copy
 from datetime import timedelta
 from typing import Any
 
@@ -13,7 +14,15 @@ from keepgate.domain.accounts import Account
 from keepgate.domain.errors import InvalidFactorResponse, WebAuthnChallengeExpired
 from keepgate.domain.factors import Factor
 from keepgate.flows import login
-from keepgate.flows.base import COMPLETED, Channel, CreateFactor, Flow
+from keepgate.flows.base import (
+    COMPLETED,
+    Channel,
+    CreateFactor,
+    Flow,
+    NotifyAccount,
+    RecordEvent,
+    StepResult,
+)
 from keepgate.flows.context import webauthn_options
 from keepgate.security import webauthn
 from keepgate.services.account.reauth import PasswordReauth
@@ -135,3 +144,48 @@ async def test_a_passkey_signs_in_alone(store: SqlStore, authenticator: SoftAuth
     done = await check.step(flow, FactorSubmission(credential=answer(authenticator, flow)),
                             OWNER, clock.now())
     assert done.error is None and done.flow.state == COMPLETED  # Ann's trusted device
+
+
+def cloned_notice(result: StepResult, account: Account) -> tuple[str, NotifyAccount]:
+    [event] = [e for e in result.effects if isinstance(e, RecordEvent)]
+    [notice] = [e for e in result.effects if isinstance(e, NotifyAccount)]
+    assert notice.account_id == account.id
+    return event.details["reason"], notice
+
+
+async def test_a_cloned_key_is_refused_recorded_and_the_owner_told(
+        store: SqlStore, authenticator: SoftAuthenticator, check: WebAuthnCheck,
+        enrolment: WebAuthnEnrolment, challenges: Challenges, ann: Account,
+        clock: FrozenClock) -> None:
+    key = await enrol(enrolment, store, authenticator, ann, clock, passkey=False)
+    clone = copy.deepcopy(authenticator)
+    flow = challenges.offer(signing_in(clock, ann, "webauthn"), clock.now(), [key],
+                            passwordless=False)
+    done = await check.step(flow, FactorSubmission(credential=answer(authenticator, flow)),
+                            OWNER, clock.now())
+    assert done.error is None
+    flow = challenges.offer(signing_in(clock, ann, "webauthn"), clock.now(), [key],
+                            passwordless=False)
+    cloned = await check.step(flow, FactorSubmission(credential=answer(clone, flow)),
+                              OWNER, clock.now())
+    assert isinstance(cloned.error, InvalidFactorResponse)
+    reason, notice = cloned_notice(cloned, ann)
+    assert reason == "webauthn_cloned"
+    assert (notice.template, notice.params) == ("passkey_cloned", {"factor": "Key", "ip": IP})
+
+
+async def test_a_cloned_passkey_alone_is_refused_recorded_and_the_owner_told(
+        store: SqlStore, authenticator: SoftAuthenticator, check: WebAuthnCheck,
+        enrolment: WebAuthnEnrolment, ann: Account, clock: FrozenClock) -> None:
+    await enrol(enrolment, store, authenticator, ann, clock, passkey=True)
+    clone = copy.deepcopy(authenticator)
+    start = login.start("flow-1", Channel.API, clock.now(), LIFETIME)
+    flow = await check.prepare(start, clock.now())
+    await check.step(flow, FactorSubmission(credential=answer(authenticator, flow)), OWNER,
+                     clock.now())
+    flow = await check.prepare(start, clock.now())
+    cloned = await check.step(flow, FactorSubmission(credential=answer(clone, flow)), OWNER,
+                              clock.now())
+    assert isinstance(cloned.error, InvalidFactorResponse)
+    reason, notice = cloned_notice(cloned, ann)
+    assert (reason, notice.template) == ("passkey_cloned", "passkey_cloned")
