@@ -506,8 +506,11 @@ async def test_security_centre_step_up_password_sessions_and_history(
     code, used = totp_code(secret, used)
     await laptop.get_by_label("Code from your authenticator app").fill(code)
     await steps.submit(laptop, laptop.get_by_role("button", name="Continue"))
-    await expect(laptop).to_have_url(SECURITY_PAGE)
-    await laptop.get_by_label("Code", exact=True).fill("Harbour7")
+    # back to the form as it was sent, and told what is left to do
+    await expect(laptop).to_have_url(re.compile(r"/account/security\?resume=anti-phishing-saved"))
+    await expect(laptop.locator("#resume")).to_have_text(
+        "You confirmed it is you. Save your anti-phishing code now.")
+    await expect(laptop.get_by_label("Code", exact=True)).to_have_value("Harbour7")
     await steps.submit(laptop, laptop.get_by_role("button", name="Save code"))
     await expect(laptop.get_by_role("status")).to_have_text("Your anti-phishing code is saved.")
     await expect(laptop.locator("#anti-phishing-code")).to_have_text("Harbour7")

@@ -82,8 +82,9 @@ async def test_signup_errors_are_announced_and_marked_on_the_field(page: Page) -
     await expect(password).to_have_value("")  # a password is never sent back into the page
     identifier = page.get_by_label("Email or mobile number")
     await expect(identifier).not_to_have_attribute("aria-invalid", "true")
-    await expect(identifier).to_have_accessible_description(
-        "A mobile number starts with + and the country code, e.g. +44 7700 900123.")
+    await expect(identifier).to_have_accessible_description(re.compile(
+        r"^For a mobile number, choose its country below .* or start with \+ and the country "
+        r"code \(e\.g\. \+1 201-555-0123\)\.$"))  # the browser's en-US: an American example
     await expect(identifier).to_have_value(email)
     await expect(page.get_by_label("I accept the terms of service")).to_be_checked()
 
@@ -262,7 +263,7 @@ async def test_screenshots(new_context: NewContext, viewport: dict[str, int],
     await expect(steps.alert(page)).to_be_visible()
     await steps.screenshot(page, artifacts, "code-error")
     await steps.enter_code(page, code)
-    await expect(page).to_have_url(steps.LOGIN_PAGE)
+    await steps.signed_in_after_sign_up(page)
     await steps.screenshot(page, artifacts, "login")
     await steps.sign_in(page, email)
     await steps.screenshot(page, artifacts, "account")
