@@ -48,6 +48,8 @@ class EventKind(StrEnum):
     CONTACT_CHANGE_UNDONE = "contact.change_undone"
     BAN_LIFTED = "login.ban_lifted"
     SECRETS_REENCRYPTED = "secrets.reencrypted"
+    RECOVERY_CODE_CONFIRMED = "recovery.code_confirmed"
+    PASSWORD_RESET = "password.reset"  # noqa: S105 (an event name)
 
 
 # What Keepgate does on its own, even when the event concerns an account.

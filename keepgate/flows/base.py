@@ -29,6 +29,7 @@ class FlowKind(StrEnum):
     LOGIN = "login"
     SETTINGS = "settings"
     STEP_UP = "step_up"
+    RECOVERY = "recovery"
 
 
 class Channel(StrEnum):
@@ -134,6 +135,15 @@ class UpdatePasswordHash:
 
 
 @dataclass(frozen=True, slots=True)
+class ResetPassword:
+    """A forgotten password replaced: sessions, devices, a hold and every contact told."""
+
+    account_id: str
+    password_hash: str
+    methods: tuple[str, ...]  # what proved it: the reset code's channel, the second factor
+
+
+@dataclass(frozen=True, slots=True)
 class RecordEvent:
     kind: EventKind
     outcome: Outcome
@@ -152,8 +162,8 @@ class SettleAttempt:
 
 
 Effect = (SendMessage | CreateAccount | IssueSession | ElevateSession | CreateFactor
-          | IssueRecoveryCodes | ChangeContact | UpdatePasswordHash | RecordEvent
-          | SettleAttempt)
+          | IssueRecoveryCodes | ChangeContact | UpdatePasswordHash | ResetPassword
+          | RecordEvent | SettleAttempt)
 
 
 @dataclass(frozen=True, slots=True)
