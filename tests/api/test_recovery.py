@@ -276,3 +276,18 @@ async def test_sends_are_limited_per_address(client: httpx.AsyncClient, kg: Keep
     assert [a.status_code for a in answers[:5]] == [200] * 5
     assert answers[5].status_code == 429
     assert answers[5].json()["error"]["code"] == "code.send_limit_reached"
+
+
+async def test_wrong_codes_on_an_identifier_bring_the_captcha(client: httpx.AsyncClient,
+                                                              kg: Keepgate) -> None:
+    for identifier in (EMAIL, "nobody@example.com"):
+        flow_id = await start(client)
+        await submit(client, flow_id, method="identifier", identifier=identifier)
+        for _ in range(3):
+            await submit(client, flow_id, method="code", code="123456")
+        again = await start(client)
+        demanded = await submit(client, again, method="identifier", identifier=identifier)
+        assert demanded.status_code == 400
+        assert demanded.json()["error"]["code"] == "captcha.required"
+        assert "captcha" in demanded.json()["flow"]["methods"]
+        assert "captcha" in demanded.json()["flow"]["data"]
