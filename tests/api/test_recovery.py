@@ -17,20 +17,31 @@ from keepgate.domain.holds import HoldReason
 from keepgate.domain.identifiers import parse_identifier
 from keepgate.services.clock import FrozenClock
 from keepgate.wiring import Keepgate
-from tests.api.factor_helpers import current_code, enrol_totp, submit
+from tests.api.factor_helpers import (
+    ORIGIN,
+    current_code,
+    enrol_passkey,
+    enrol_totp,
+    settings_flow,
+    submit,
+    with_totp_and_step_up,
+)
 from tests.conftest import (
     CODE_RE,
     PASSWORD,
     bearer,
+    last_code,
     last_message,
     recent_messages,
     register,
     sign_in,
 )
+from tests.support.soft_authenticator import SoftAuthenticator
 
 pytestmark = pytest.mark.anyio
 NEW_PASSWORD = "purple elephants juggle quietly at dawn"
 EMAIL = "jane@example.com"
+PHONE = "+447911123456"
 
 
 async def start(client: httpx.AsyncClient) -> str:
@@ -291,3 +302,44 @@ async def test_wrong_codes_on_an_identifier_bring_the_captcha(client: httpx.Asyn
         assert demanded.json()["error"]["code"] == "captcha.required"
         assert "captcha" in demanded.json()["flow"]["methods"]
         assert "captcha" in demanded.json()["flow"]["data"]
+
+
+async def test_a_security_key_or_an_sms_code_proves_the_factor(
+        client: httpx.AsyncClient, kg: Keepgate, clock: FrozenClock) -> None:
+    token, _ = await with_totp_and_step_up(client, kg, EMAIL, clock)
+    key = SoftAuthenticator()
+    added = await enrol_passkey(client, token, key, passkey=False, name="YubiKey")
+    assert added.status_code == 200, added.text
+    flow_id = await to_password_step(client, kg, EMAIL)
+    flow = (await client.get(f"/api/v1/flows/{flow_id}")).json()
+    assert flow["methods"] == ["webauthn", "totp", "recovery_code"]
+    credential = key.get(flow["data"]["webauthn"], ORIGIN)
+    proven = await submit(client, flow_id, method="webauthn", credential=credential)
+    assert proven.json()["state"] == "awaiting_password", proven.text
+
+
+async def test_an_sms_factor_after_an_emailed_code(client: httpx.AsyncClient, kg: Keepgate,
+                                                   clock: FrozenClock) -> None:
+    token, _ = await with_totp_and_step_up(client, kg, EMAIL, clock)
+    account = await account_of(kg, EMAIL)
+    async with kg.store.unit_of_work(write=True) as uow:
+        assert await uow.accounts.update_security(account.id, account.security_version,
+                                                  phone=PHONE)
+    flow_id = await settings_flow(client, token)
+    await submit(client, flow_id, token, method="sms_code", action="send")
+    enrolled = await submit(client, flow_id, token, method="sms_code",
+                            code=await last_code(kg, PHONE))
+    assert enrolled.status_code == 200, enrolled.text
+
+    by_email = await to_password_step(client, kg, EMAIL)
+    flow = (await client.get(f"/api/v1/flows/{by_email}")).json()
+    assert flow["methods"] == ["totp", "sms_code", "recovery_code"]
+    clock.advance(timedelta(minutes=1))
+    await submit(client, by_email, method="sms_code", action="send")
+    proven = await submit(client, by_email, method="sms_code", code=await last_code(kg, PHONE))
+    assert proven.json()["state"] == "awaiting_password", proven.text
+
+    clock.advance(timedelta(minutes=1))
+    by_sms = await to_password_step(client, kg, PHONE)
+    flow = (await client.get(f"/api/v1/flows/{by_sms}")).json()
+    assert flow["methods"] == ["totp", "recovery_code"]  # the SMS code proved the phone already
