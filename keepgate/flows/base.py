@@ -18,6 +18,7 @@ from typing import Any
 from keepgate.domain.audit import EventKind, Outcome
 from keepgate.domain.errors import KeepgateError
 from keepgate.domain.factors import Factor
+from keepgate.domain.holds import HoldReason
 from keepgate.domain.identifiers import Identifier
 
 COMPLETED = "completed"
@@ -161,9 +162,26 @@ class SettleAttempt:
     completed: bool
 
 
+@dataclass(frozen=True, slots=True)
+class NotifyAccount:
+    """Tell the account's owner at every contact (muted only if the notice can be)."""
+
+    account_id: str
+    template: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceHold:
+    """Hold the account's withdrawals for a day after something an intruder would do."""
+
+    account_id: str
+    reason: HoldReason
+
+
 Effect = (SendMessage | CreateAccount | IssueSession | ElevateSession | CreateFactor
           | IssueRecoveryCodes | ChangeContact | UpdatePasswordHash | ResetPassword
-          | RecordEvent | SettleAttempt)
+          | RecordEvent | SettleAttempt | NotifyAccount | PlaceHold)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,12 @@ from keepgate.domain.factors import DefencePolicy, TrustedDevice
 from keepgate.domain.holds import HOLD_DURATION, HoldReason
 from keepgate.domain.identifiers import Identifier, IdentifierKind
 from keepgate.domain.principals import CustomerSession
-from keepgate.domain.sessions import Session, SessionPolicy, assurance_level
+from keepgate.domain.sessions import (
+    Session,
+    SessionPolicy,
+    assurance_level,
+    proves_strong_factor,
+)
 from keepgate.flows.base import (
     ChangeContact,
     CreateAccount,
@@ -31,6 +36,8 @@ from keepgate.flows.base import (
     Flow,
     IssueRecoveryCodes,
     IssueSession,
+    NotifyAccount,
+    PlaceHold,
     RecordEvent,
     ResetPassword,
     SendMessage,
@@ -168,6 +175,7 @@ class IssueSessionHandler:
             expires_at=run.now + self.sessions.absolute_timeout,
             ip=run.request.ip, user_agent=run.request.user_agent,
             second_factor_at=run.now if aal.value == "aal2" else None,
+            strong_factor_at=run.now if proves_strong_factor(effect.methods) else None,
         )
         await run.uow.sessions.create(session)
         await end_sessions_over_cap(run.uow, self.notifier, session, self.sessions, run.now)
@@ -178,16 +186,19 @@ class IssueSessionHandler:
 
 
 async def elevate_session(effect: ElevateSession, run: EffectRun) -> None:
-    """aal2 with a new token (the old one stops working) and a fresh second-factor stamp."""
+    """aal2 with a new token (the old one stops working) and a fresh second-factor stamp;
+    the strong-factor stamp too, unless the factor was an email code."""
     principal = run.principal
     assert principal is not None and principal.session.id == effect.session_id
     token = new_token()
     methods = tuple(dict.fromkeys((*principal.session.methods, effect.method)))
     aal = assurance_level(methods)
+    strong = proves_strong_factor((effect.method,))
     await run.uow.sessions.elevate(effect.session_id, token_hash=hash_token(token),
-                                   aal=aal.value, methods=methods, now=run.now)
+                                   aal=aal.value, methods=methods, now=run.now, strong=strong)
     session = replace(principal.session, token_hash=hash_token(token), aal=aal,
-                      methods=methods, second_factor_at=run.now, last_seen_at=run.now)
+                      methods=methods, second_factor_at=run.now, last_seen_at=run.now,
+                      strong_factor_at=run.now if strong else principal.session.strong_factor_at)
     run.issued = IssuedSession(session, token)
 
 
@@ -317,6 +328,21 @@ async def settle_attempt(effect: SettleAttempt, run: EffectRun) -> None:
     await write_settlement(run.uow, effect, run.now)
 
 
+@dataclass(frozen=True, slots=True)
+class NotifyAccountHandler:
+    notifier: Notifier
+
+    async def __call__(self, effect: NotifyAccount, run: EffectRun) -> None:
+        account = await run.uow.accounts.get(effect.account_id)
+        if account is not None:
+            await self.notifier.notify_account(run.uow, account, effect.template,
+                                               effect.params, run.now)
+
+
+async def hold_withdrawals(effect: PlaceHold, run: EffectRun) -> None:
+    await place_hold(run.uow, effect.account_id, effect.reason, run.request, run.now)
+
+
 EffectHandlers = Mapping[type[Any], Handler[Any]]
 
 
@@ -338,6 +364,8 @@ def effect_handlers(*, notifier: Notifier, sessions: SessionPolicy, defences: De
         ResetPassword: ResetPasswordHandler(notifier, signer, public_url.rstrip("/")),
         RecordEvent: record_event,
         SettleAttempt: settle_attempt,
+        NotifyAccount: NotifyAccountHandler(notifier),
+        PlaceHold: hold_withdrawals,
     }
     return handlers
 

@@ -187,6 +187,34 @@ TEMPLATES: dict[str, MessageTemplate] = {
                "with proof of identity. Contact support from $public_url/login."),
         sms="Keepgate: every device was signed out and sign-in is locked, as you asked.",
     ),
+    "totp_replayed": MessageTemplate(
+        subject="Someone reused one of your authenticator codes",
+        email=("Someone who knows your password just tried to sign in with an authenticator "
+               "code that was already used (from IP address $ip). It was refused.\n\n"
+               "Your password is known to someone else: change it now, and check that nobody "
+               "can see your authenticator app. $public_url/login"),
+        sms=("Keepgate: someone with your password tried an already-used authenticator code "
+             "($ip). Refused. Change your password now."),
+    ),
+    "passkey_cloned": MessageTemplate(
+        subject="A copy of one of your security keys was used",
+        email=("Your sign-in method \"$factor\" answered a sign-in from IP address $ip with an "
+               "out-of-date counter: the key, or the passkey's secret, has been copied. The "
+               "sign-in was refused.\n\nRemove \"$factor\" from your sign-in methods and add "
+               "a new one: $public_url/login"),
+        sms=("Keepgate: a copy of your sign-in method \"$factor\" was used ($ip) and refused. "
+             "Remove it and add a new one."),
+    ),
+    "recovery_code_used": MessageTemplate(
+        subject="A recovery code was used on your account",
+        email=("One of your recovery codes was just used in place of your second factor (from "
+               "IP address $ip); $left are left. Withdrawals are held for 24 hours.\n\n"
+               "If it was you, set your second factor up again and make new recovery codes "
+               "in your security settings.\n\nIf it was NOT you, someone has your password "
+               "and a recovery code. Sign out every device and lock sign-in now:\n$not_me_url"),
+        sms=("Keepgate: one of your recovery codes was used ($ip); $left left. Withdrawals "
+             "held 24 h. Not you? Lock your account: $not_me_url"),
+    ),
 }
 
 

@@ -24,6 +24,7 @@ from keepgate.domain.errors import (
     CsrfRejected,
     FlowError,
     KeepgateError,
+    StepUpRequired,
 )
 from keepgate.domain.factors import FACTOR_LABELS
 from keepgate.domain.kyc import CAPABILITY_LABELS, TIERS, tier
@@ -214,7 +215,8 @@ def factor_submission(fields: dict[str, str]) -> FactorSubmission:
         credential=credential, name=fields.get("name", "")[:64] or None,
         passkey=None if "passkey" not in fields else fields.get("passkey") == "yes",
         captcha=_captcha(fields),
-        kind=fields.get("kind") or None, value=(fields.get("value") or "")[:254] or None)
+        kind=fields.get("kind") or None, value=(fields.get("value") or "")[:254] or None,
+        password=fields.get("password", "")[:1024] or None)
 
 
 def _submission(fields: dict[str, str]) -> tuple[str, Submission]:
@@ -402,7 +404,10 @@ async def sessions_page(page: Page) -> Response:
 async def revoke_others(page: Page) -> Response:
     await page.check_csrf()
     principal = await _signed_in(page)
-    count = await page.sessions.revoke_others(principal, request_context(page.request))
+    try:
+        count = await page.sessions.revoke_others(principal, request_context(page.request))
+    except StepUpRequired:  # a stolen session must not evict the owner
+        return page.redirect(f"/account/step-up?next={quote('/account/sessions')}")
     return page.redirect(f"/account/sessions?notice=revoked-{count}")
 
 
@@ -410,7 +415,10 @@ async def revoke_others(page: Page) -> Response:
 async def revoke_one(session_id: str, page: Page) -> Response:
     await page.check_csrf()
     principal = await _signed_in(page)
-    await page.sessions.revoke(principal, session_id, request_context(page.request))
+    try:
+        await page.sessions.revoke(principal, session_id, request_context(page.request))
+    except StepUpRequired:
+        return page.redirect(f"/account/step-up?next={quote('/account/sessions')}")
     if session_id == principal.session.id:
         return page.signed_out()
     return page.redirect("/account/sessions?notice=revoked-1")

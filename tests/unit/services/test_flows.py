@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from keepgate.adapters.ratelimit import LimitsWindowCounters
 from keepgate.domain.errors import InvalidCode, KeepgateError, UnknownFlowKind
 from keepgate.domain.factors import DefencePolicy
 from keepgate.domain.policy import Policies
@@ -72,7 +73,8 @@ def runner(store: Store, method: Leap) -> FlowService:
     clock = FrozenClock()
     return FlowService(store=store, clock=clock, methods=[method], notifier=unused,
                        policies=Policies(), defences=DefencePolicy(), recovery=unused,
-                       access=AccessService(store=store, clock=clock, policy=DefencePolicy()))
+                       access=AccessService(store=store, clock=clock, policy=DefencePolicy(),
+                                            counters=LimitsWindowCounters.in_memory()))
 
 
 async def started(store: Store, method: Leap) -> tuple[FlowService, Flow]:

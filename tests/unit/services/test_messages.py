@@ -33,10 +33,13 @@ DOCUMENTED_PARAMS: dict[str, set[str]] = {
     "signin_banned": {"minutes", "ip", "scope"},
     "factor_removed": {"factor", "ip"},
     "account_locked": set(),
+    "totp_replayed": {"ip"},
+    "passkey_cloned": {"factor", "ip"},
+    "recovery_code_used": {"left", "ip", "not_me_url"},
 }
 # Passed by the sender but not used by any wording of the template.
 PASSED_BUT_UNUSED: dict[str, set[str]] = {}
-SENDERS = ("SendMessage", "enqueue", "notify_account")
+SENDERS = ("SendMessage", "NotifyAccount", "enqueue", "notify_account")
 SAMPLES: dict[str, Any] = {
     "code": "042917", "minutes": 10, "device": "Firefox on Linux", "ip": "203.0.113.7",
     "time": "2025-06-01 12:00 UTC", "not_me_url": NOT_ME_URL,
