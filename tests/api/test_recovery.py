@@ -328,7 +328,7 @@ async def test_an_sms_factor_after_an_emailed_code(client: httpx.AsyncClient, kg
     flow_id = await settings_flow(client, token)
     await submit(client, flow_id, token, method="sms_code", action="send")
     enrolled = await submit(client, flow_id, token, method="sms_code",
-                            code=await last_code(kg, PHONE))
+                            code=await last_code(kg, PHONE), password=PASSWORD)
     assert enrolled.status_code == 200, enrolled.text
 
     by_email = await to_password_step(client, kg, EMAIL)
