@@ -51,6 +51,8 @@ class EventKind(StrEnum):
     UNAUTHENTICATED = "access.unauthenticated"  # a request without a valid session
     BAN_LIFTED = "login.ban_lifted"
     SECRETS_REENCRYPTED = "secrets.reencrypted"
+    RECOVERY_CODE_CONFIRMED = "recovery.code_confirmed"
+    PASSWORD_RESET = "password.reset"  # noqa: S105 (an event name)
 
 
 # What Keepgate does on its own, even when the event concerns an account.

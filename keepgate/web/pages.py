@@ -47,6 +47,8 @@ from keepgate.services.flows import FlowService, SubmitOutcome, methods_of
 from keepgate.services.methods import (
     CodeSubmission,
     FactorSubmission,
+    IdentifierSubmission,
+    NewPasswordSubmission,
     PasswordSubmission,
     Submission,
 )
@@ -77,11 +79,13 @@ class FlowPage:
     kind: FlowKind
     path: str
     template: str
-    done: str  # where a completed flow goes, signed in
+    done: str | None  # after completion, signed in; None: the finished flow's own page says
+    # what next
 
 
 SIGNUP = FlowPage(FlowKind.REGISTRATION, "/signup", "signup.html", "/account")
 LOGIN = FlowPage(FlowKind.LOGIN, "/login", "login.html", "/account")
+RECOVER = FlowPage(FlowKind.RECOVERY, "/recover", "recover.html", None)
 NOTICES = frozenset({"signed-out"})
 
 
@@ -232,8 +236,13 @@ def _submission(fields: dict[str, str]) -> tuple[str, Submission]:
                                           fields.get("accept_terms") == "yes",
                                           captcha=_captcha(fields),
                                           country=fields.get("country", "")[:2] or None)
-    if method == "code":  # the sign-up code
+    if method == "code":  # the sign-up or reset code
         return method, CodeSubmission(fields.get("code", "")[:32], fields.get("action", "verify"))
+    if method == "identifier":  # where a reset code goes
+        return method, IdentifierSubmission(fields.get("identifier", "")[:254],
+                                            captcha=_captcha(fields))
+    if method == "new_password":
+        return method, NewPasswordSubmission(fields.get("password", "")[:1024])
     # device_code, the second factors and passkeys: the methods expect a FactorSubmission
     return method, factor_submission(fields)
 
@@ -337,8 +346,8 @@ async def _after_submit(page: PageState, flow_page: FlowPage, outcome: SubmitOut
         previous = await page.principal()
         if previous is not None and previous.session.id != outcome.issued.session.id:
             await page.sessions.logout(previous, ctx)  # a browser holds one session
-        return page.signed_in(flow_page.done, outcome.issued.token)
-    if outcome.flow.state == COMPLETED:
+        return page.signed_in(flow_page.done or "/account", outcome.issued.token)
+    if outcome.flow.state == COMPLETED and flow_page.done is not None:
         return page.redirect(flow_page.done)
     url = f"{flow_page.path}?flow={outcome.flow.id}"
     if outcome.flow.state == AWAITING_SECOND_FACTOR and method in methods_of(outcome.flow):
@@ -369,6 +378,16 @@ async def login(page: Page, kit: FlowKit) -> Response:
 @router.post("/login", response_class=HTMLResponse)
 async def login_submit(page: Page, kit: FlowKit) -> Response:
     return await _flow_submit(page, kit, LOGIN)
+
+
+@router.get("/recover", response_class=HTMLResponse)
+async def recover(page: Page, kit: FlowKit) -> Response:
+    return await _flow_page(page, kit, RECOVER)
+
+
+@router.post("/recover", response_class=HTMLResponse)
+async def recover_submit(page: Page, kit: FlowKit) -> Response:
+    return await _flow_submit(page, kit, RECOVER)
 
 
 @router.get("/terms", response_class=HTMLResponse)

@@ -17,6 +17,8 @@ from keepgate.services.flows import methods_of
 from keepgate.services.methods import (
     CodeSubmission,
     FactorSubmission,
+    IdentifierSubmission,
+    NewPasswordSubmission,
     PasswordSubmission,
     Submission,
 )
@@ -106,8 +108,24 @@ class ContactIn(Strict):
     code: str | None = Field(default=None, max_length=16)
 
 
+class IdentifierIn(Strict):
+    """Recovery: the email address or phone number the reset code should go to."""
+
+    method: Literal["identifier"]
+    identifier: str = Field(min_length=1, max_length=254,
+                            description="Email address, or mobile number in E.164 (+…)")
+    captcha: str | None = CAPTCHA
+
+
+class NewPasswordIn(Strict):
+    """Recovery: the new password, screened as at sign-up."""
+
+    method: Literal["new_password"]
+    password: str = Field(min_length=1, max_length=1024)
+
+
 AnySubmission = (PasswordIn | CodeIn | TotpIn | SentCodeIn | RecoveryCodeIn | WebAuthnIn
-                 | ContactIn)
+                 | ContactIn | IdentifierIn | NewPasswordIn)
 FlowSubmission = Annotated[AnySubmission, Field(discriminator="method")]
 
 
@@ -123,6 +141,10 @@ def to_submission(body: AnySubmission) -> Submission:
                                 password=body.password)
     if isinstance(body, ContactIn):
         return FactorSubmission(code=body.code, kind=body.kind, value=body.value)
+    if isinstance(body, IdentifierIn):
+        return IdentifierSubmission(body.identifier, body.captcha)
+    if isinstance(body, NewPasswordIn):
+        return NewPasswordSubmission(body.password)
     return FactorSubmission(code=body.code, action=getattr(body, "action", "verify"),
                             password=getattr(body, "password", None))
 
