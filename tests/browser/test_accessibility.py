@@ -22,7 +22,7 @@ from tests.browser.test_factor_journeys import enrol_totp, open_security
 pytestmark = [pytest.mark.anyio, pytest.mark.browser]
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 SERIOUS = ("serious", "critical")
-SIGNED_OUT = ("/login", "/signup", "/terms", "/not-me?token=x", "/undo-contact?token=x",
+SIGNED_OUT = ("/login", "/signup", "/recover", "/terms", "/not-me?token=x", "/undo-contact?token=x",
               "/dev/messages", "/no-such-page")
 SIGNED_IN = ("/account", "/account/verify", "/account/security",
              "/account/security/setup?method=totp", "/account/security/setup?method=webauthn",
