@@ -282,8 +282,9 @@ class Settings:
 def default_public_url(host: str, port: int) -> str:
     """Where people reach a server listening on ``host:port`` when no ``PUBLIC_URL`` says:
     ``localhost`` for a loopback or every-interface address (a host name passkeys accept)."""
-    if host == "localhost" or _is_ip_address(host) and (
-            ipaddress.ip_address(host).is_loopback or ipaddress.ip_address(host).is_unspecified):
+    address = ipaddress.ip_address(host) if _is_ip_address(host) else None
+    if host == "localhost" or (address is not None and (address.is_loopback
+                                                        or address.is_unspecified)):
         name = "localhost"
     else:
         name = f"[{host}]" if ":" in host else host
