@@ -155,6 +155,9 @@ def install(app: FastAPI, *, render_page_error: PageErrorRenderer) -> None:
         assert isinstance(exc, StarletteHTTPException)
         code = HTTP_CODES.get(exc.status_code, f"http.{exc.status_code}")
         message = exc.detail if isinstance(exc.detail, str) else "Request failed."
+        if exc.status_code == 400 and not wants_page(request):
+            # FastAPI's own refusal of a JSON body it cannot decode (not UTF-8, say)
+            code, message = e.MalformedJson.code, e.MalformedJson.message
         headers = dict(getattr(exc, "headers", None) or {})
         if exc.status_code == 405:
             headers["Allow"] = ", ".join(allowed_methods(request))

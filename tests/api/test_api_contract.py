@@ -51,10 +51,12 @@ async def test_a_wrong_content_type_is_415_on_every_json_route(
     assert answer.json()["error"]["code"] == "request.unsupported_media_type"
 
 
+@pytest.mark.parametrize("bad", [b"{bad", b"\x7f\xff\xcd"])
 @pytest.mark.parametrize(("method", "path"), JSON_ROUTES)
 async def test_bad_json_is_malformed_json_on_every_json_route(
-        client: httpx.AsyncClient, signed_in: dict[str, str], method: str, path: str) -> None:
-    answer = await client.request(method, route(path, signed_in), content=b"{bad",
+        client: httpx.AsyncClient, signed_in: dict[str, str], method: str, path: str,
+        bad: bytes) -> None:
+    answer = await client.request(method, route(path, signed_in), content=bad,
                                   headers={**bearer(signed_in),
                                            "content-type": "application/json"})
     assert answer.status_code == 400
