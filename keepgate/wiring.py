@@ -38,6 +38,7 @@ from keepgate.services.account.history import Geolocator, LoginHistory
 from keepgate.services.account.notices import NoticeSettings
 from keepgate.services.account.overview import SecurityOverview
 from keepgate.services.account.password import PasswordService
+from keepgate.services.account.reauth import PasswordReauth
 from keepgate.services.account.takeover import TakeoverReports
 from keepgate.services.admin import AdminService
 from keepgate.services.captcha import CaptchaGate
@@ -53,6 +54,15 @@ from keepgate.services.methods.contact import ContactMethod
 from keepgate.services.methods.device_code import DeviceCodeCheck, NewDeviceCodes
 from keepgate.services.methods.password import PasswordSignIn, RegistrationPassword
 from keepgate.services.methods.recovery_code import RecoveryCodeCheck, RecoveryCodeRegeneration
+from keepgate.services.methods.reset import (
+    NewPassword,
+    RecoveryCode,
+    RecoveryFinish,
+    RecoveryIdentifier,
+    RecoveryWebAuthnCheck,
+    ResetAttempts,
+    ResetCodes,
+)
 from keepgate.services.methods.second_factor import Finish, SignInFinish, StepUpFinish
 from keepgate.services.methods.sent_code import (
     EmailCodeCheck,
@@ -162,9 +172,11 @@ def build(settings: Settings, *, clock: Clock | None = None,
     recovery = RecoveryCodeHasher(derive_key(master, "recovery-codes"))
     relying_party = relying_party_from_public_url(settings.public_url)
     links = LinkSigner(derive_key(master, "signed-links"))
+    reauth = PasswordReauth(store=store, clock=clock, hasher=hasher, defences=defences)
     methods = _methods(
         store=store, hasher=hasher, keyring=keyring, recovery=recovery, captcha=captcha,
         throttle=throttle, defences=defences, policies=policies, range_check=range_check,
+        reauth=reauth,
         codes=SentCodes(digester=digester, policy=policies.codes, budget=budget),
         device_codes=NewDeviceCodes(digester=digester, digits=policies.codes.digits,
                                     lifetime=defence.sign_in_code_lifetime, signer=links,
@@ -189,8 +201,8 @@ def build(settings: Settings, *, clock: Clock | None = None,
         closers.append(sms.close)
     if settings.dev_outbox:
         senders = {"email": DevelopmentSink(), "sms": DevelopmentSink()}
-    sessions = SessionService(store=store, clock=clock, policy=policies.sessions)
-    access = AccessService(store=store, clock=clock, policy=defence)
+    access = AccessService(store=store, clock=clock, policy=defence, counters=counters)
+    sessions = SessionService(store=store, clock=clock, policy=policies.sessions, access=access)
     return Keepgate(
         settings=settings, store=store, clock=clock,
         flows=FlowService(store=store, clock=clock, methods=methods, notifier=notifier,
@@ -204,12 +216,12 @@ def build(settings: Settings, *, clock: Clock | None = None,
         defences=defences, captcha=captcha, hasher=hasher, keyring=keyring,
         account=AccountServices(
             overview=SecurityOverview(store=store, clock=clock),
-            password=PasswordService(store=store, clock=clock, hasher=hasher, defences=defences,
+            password=PasswordService(store=store, clock=clock, hasher=hasher, reauth=reauth,
                                      notifier=notifier, password_policy=policies.password,
                                      access=access, range_check=range_check),
             factors=FactorService(store=store, clock=clock, policy=defence, notifier=notifier,
                                   access=access),
-            devices=DeviceService(store=store, clock=clock),
+            devices=DeviceService(store=store, clock=clock, access=access),
             notices=NoticeSettings(store=store, clock=clock, notifier=notifier, access=access),
             history=LoginHistory(store=store, geolocator=geolocator,
                                  ids=OpaqueIds(derive_key(master, "login-history-ids"))),
@@ -227,7 +239,8 @@ def build(settings: Settings, *, clock: Clock | None = None,
 def _methods(*, store: SqlStore, hasher: AsyncPasswordHasher, keyring: KeyRing,
              recovery: RecoveryCodeHasher, captcha: CaptchaGate, throttle: Throttle,
              defences: SignInDefences, policies: Policies,
-             range_check: Callable[[str], bool] | None, codes: SentCodes,
+             range_check: Callable[[str], bool] | None, reauth: PasswordReauth,
+             codes: SentCodes,
              device_codes: NewDeviceCodes, challenges: Challenges,
              handles: UserHandles) -> list[Method]:
     """Every flow method: registration's, sign-in's, step-up's and the settings flow's.
@@ -239,7 +252,7 @@ def _methods(*, store: SqlStore, hasher: AsyncPasswordHasher, keyring: KeyRing,
     def factor_checks(finish: Finish) -> list[Method]:
         return [
             TotpCheck(attempts, finish, keyring=keyring),
-            RecoveryCodeCheck(attempts, finish, hasher=recovery),
+            RecoveryCodeCheck(attempts, finish, hasher=recovery, device_codes=device_codes),
             SmsCodeCheck(attempts, finish, codes=codes, lifetime=lifetime),
             EmailCodeCheck(attempts, finish, codes=codes, lifetime=lifetime),
             WebAuthnCheck(attempts, finish, challenges=challenges, handles=handles,
@@ -255,11 +268,38 @@ def _methods(*, store: SqlStore, hasher: AsyncPasswordHasher, keyring: KeyRing,
         DeviceCodeCheck(attempts, codes=codes, device_codes=device_codes),
         *factor_checks(SignInFinish(device_codes)),
         *factor_checks(StepUpFinish()),
-        TotpEnrolment(store, keyring=keyring),
-        SmsCodeEnrolment(store, codes=codes),
-        EmailCodeEnrolment(store, codes=codes),
-        WebAuthnEnrolment(store, relying_party=challenges.relying_party, handles=handles,
-                          challenge_lifetime=challenges.lifetime),
+        TotpEnrolment(store, reauth=reauth, keyring=keyring),
+        SmsCodeEnrolment(store, reauth=reauth, codes=codes),
+        EmailCodeEnrolment(store, reauth=reauth, codes=codes),
+        WebAuthnEnrolment(store, reauth=reauth, relying_party=challenges.relying_party,
+                          handles=handles, challenge_lifetime=challenges.lifetime),
         RecoveryCodeRegeneration(store),
         ContactMethod(store, codes=codes),
+        *_recovery_methods(store=store, hasher=hasher, keyring=keyring, recovery=recovery,
+                           captcha=captcha, throttle=throttle, defences=defences,
+                           policies=policies, range_check=range_check, codes=codes,
+                           device_codes=device_codes, challenges=challenges, handles=handles),
+    ]
+
+
+def _recovery_methods(*, store: SqlStore, hasher: AsyncPasswordHasher, keyring: KeyRing,
+                      recovery: RecoveryCodeHasher, captcha: CaptchaGate, throttle: Throttle,
+                      defences: SignInDefences, policies: Policies,
+                      range_check: Callable[[str], bool] | None, codes: SentCodes,
+                      device_codes: NewDeviceCodes, challenges: Challenges,
+                      handles: UserHandles) -> list[Method]:
+    """The forgotten-password flow's methods: its second factors are sign-in's checks, minus
+    the email code (the reset code already proved the mailbox)."""
+    attempts = ResetAttempts(store=store, defences=defences, budget=codes.budget)
+    finish = RecoveryFinish()
+    reset_codes = ResetCodes(codes)
+    return [
+        RecoveryIdentifier(store, codes=reset_codes, captcha=captcha),
+        RecoveryCode(attempts, codes=reset_codes, throttle=throttle, challenges=challenges),
+        TotpCheck(attempts, finish, keyring=keyring),
+        RecoveryCodeCheck(attempts, finish, hasher=recovery, device_codes=device_codes),
+        SmsCodeCheck(attempts, finish, codes=codes, lifetime=device_codes.lifetime),
+        RecoveryWebAuthnCheck(attempts, finish, challenges=challenges, handles=handles,
+                              captcha=captcha, device_codes=device_codes),
+        NewPassword(store, hasher=hasher, policy=policies.password, range_check=range_check),
     ]

@@ -5,10 +5,33 @@ request, by ``services.access``. It answers a ``Decision``: allowed, or denied w
 that a machine (``Reason``, a stable code) and a person (``REASON_TEXT``) can read.
 
 Security changes (a password, a contact, the second factors, the recovery codes, the
-anti-phishing code) are for a customer's own session only. Changing sign-in methods needs a
-second factor proven in this session within the step-up window once the account has a factor;
-an account with none has nothing to step up with, so it needs a recent sign-in instead.
-Renaming a factor needs only the session.
+anti-phishing code) are for a customer's own session only, and need a *strong* second factor
+(TOTP, a passkey or security key, SMS, a recovery code: ``domain.sessions``) proven in this
+session within the step-up window. An email code proves the second factor for signing in but
+never approves a security change alone:
+
+==========================================  ==============================================
+the account has                             a security change needs
+==========================================  ==============================================
+a strong factor                             a strong factor proven within the window
+                                            (an email code alone: ``strong_factor_required``)
+only an email code                          a strong factor enrolled first
+                                            (``second_factor_required``); adding that first
+                                            strong factor takes the email code
+no second factor                            a second factor enrolled first
+                                            (``second_factor_required``); adding the first
+                                            takes a sign-in at most 5 minutes old (and the
+                                            password again, in the enrolment)
+==========================================  ==============================================
+
+An object of another account (``AccessFacts.resource``) is refused as ``not_owner`` before
+anything else, for any action: the service answers as if it did not exist.
+
+Renaming a factor or forgetting a trusted device needs only the session. Ending other
+sessions (one, all others, or all) needs a second factor proven within the step-up window on
+an account that has one, so a stolen session cannot evict the owner; any factor will do, an
+email code included, since it changes no way of signing in. An account without a factor ends
+them on its session alone.
 
 Capability actions (``view_markets`` … ``api_access``) follow the KYC tier (``domain.kyc``);
 a locked account takes none of them, and a withdrawal hold stops withdrawals. An API key takes
@@ -20,7 +43,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from keepgate.domain.factors import DefencePolicy
@@ -38,8 +61,11 @@ class Action(StrEnum):
     ADD_FACTOR = "add_factor"
     REMOVE_FACTOR = "remove_factor"
     RENAME_FACTOR = "rename_factor"
+    FORGET_DEVICE = "forget_device"
     REGENERATE_RECOVERY_CODES = "regenerate_recovery_codes"
     SET_ANTI_PHISHING_CODE = "set_anti_phishing_code"
+    END_OTHER_SESSIONS = "end_other_sessions"
+    SIGN_OUT_EVERYWHERE = "sign_out_everywhere"
     MUTE_NOTICE = "mute_notice"  # hearing less of what changes; unmuting needs nothing
     VIEW_MARKETS = Capability.VIEW_MARKETS.value
     DEPOSIT = Capability.DEPOSIT.value
@@ -53,7 +79,9 @@ PRIVILEGED = frozenset({Action.CHANGE_PASSWORD, Action.CHANGE_CONTACT, Action.AD
                         Action.REMOVE_FACTOR, Action.REGENERATE_RECOVERY_CODES,
                         Action.SET_ANTI_PHISHING_CODE, Action.MUTE_NOTICE})
 # The customer's own session suffices.
-SESSION_ONLY = frozenset({Action.RENAME_FACTOR})
+SESSION_ONLY = frozenset({Action.RENAME_FACTOR, Action.FORGET_DEVICE})
+# Ending sessions other than this one: a second factor proven recently, on an account with one.
+ENDING_SESSIONS = frozenset({Action.END_OTHER_SESSIONS, Action.SIGN_OUT_EVERYWHERE})
 CAPABILITIES: dict[Action, Capability] = {Action(c.value): c for c in Capability}
 
 
@@ -61,21 +89,42 @@ class Reason(StrEnum):
     """Why an action is refused: stable codes, also the public error codes where one is raised."""
 
     STEP_UP_REQUIRED = "step_up_required"
+    STRONG_FACTOR_REQUIRED = "strong_factor_required"
+    SECOND_FACTOR_REQUIRED = "second_factor_required"
     FRESH_SIGN_IN_REQUIRED = "fresh_sign_in_required"
     TIER_TOO_LOW = "tier_too_low"
     HOLD_ACTIVE = "hold_active"
     ACCOUNT_LOCKED = "account_locked"
     PRINCIPAL_NOT_ALLOWED = "principal_not_allowed"
+    NOT_OWNER = "not_owner"
 
 
 REASON_TEXT: dict[Reason, str] = {
     Reason.STEP_UP_REQUIRED: "Confirm it is you with your second factor first.",
+    Reason.STRONG_FACTOR_REQUIRED: ("An email code is not enough for this: confirm it is you "
+                                    "with your authenticator app, passkey, text-message code "
+                                    "or a recovery code."),
+    Reason.SECOND_FACTOR_REQUIRED: ("Set up an authenticator app, a passkey or text-message "
+                                    "codes first: security changes need one."),
     Reason.FRESH_SIGN_IN_REQUIRED: "For your security, sign in again first.",
     Reason.TIER_TOO_LOW: "Your verification level does not allow this yet.",
     Reason.HOLD_ACTIVE: "This is on hold after a recent security change.",
     Reason.ACCOUNT_LOCKED: "Your account is locked until it is recovered.",
     Reason.PRINCIPAL_NOT_ALLOWED: "This cannot be done with this kind of access.",
+    Reason.NOT_OWNER: "There is nothing like that on your account.",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """The object an action is asked on (a session, a factor, a device) and whose it is."""
+
+    kind: str
+    id: str
+    owner_id: str  # the account it belongs to
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +135,12 @@ class AccessFacts:
     holds: tuple[SecurityHold, ...]  # in force or not: ``authorize`` compares with ``now``
     locked: bool
     has_second_factor: bool
+    has_strong_factor: bool  # a second factor other than an email code
     session_created_at: datetime | None  # None for principals without a session
     second_factor_at: datetime | None  # last time this session proved a second factor
+    strong_factor_at: datetime | None  # … a strong one (``domain.sessions``)
     assurance: AAL | None
+    resource: Resource | None = None  # the object the action is asked on, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,25 +162,59 @@ ALLOW = Decision()
 def authorize(principal: Principal, action: Action, facts: AccessFacts, now: datetime,
               policy: DefencePolicy) -> Decision:
     """The decision for ``action``; ``policy`` gives the step-up and fresh sign-in windows."""
+    if _not_theirs(principal, facts.resource):
+        return Decision((Reason.NOT_OWNER,))
     if action in CAPABILITIES:
         return _capability(principal, CAPABILITIES[action], facts, now)
     if not isinstance(principal, CustomerSession):
         return Decision((Reason.PRINCIPAL_NOT_ALLOWED,))
     if action in SESSION_ONLY:
         return ALLOW
-    return _fresh_enough(facts, now, policy)
+    if action in ENDING_SESSIONS:
+        return _ending_sessions(facts, now, policy)
+    return _security_change(action, facts, now, policy)
 
 
-def _fresh_enough(facts: AccessFacts, now: datetime, policy: DefencePolicy) -> Decision:
-    if facts.has_second_factor:
-        proven = facts.second_factor_at
-        if proven is None or now - proven > policy.step_up_window:
-            return Decision((Reason.STEP_UP_REQUIRED,))
+def _not_theirs(principal: Principal, resource: Resource | None) -> bool:
+    """A customer's session or key reaching for an object of another account."""
+    return resource is not None and isinstance(principal, CustomerSession | ApiKeyPrincipal) and (
+        resource.owner_id != principal.account.id)
+
+
+def _ending_sessions(facts: AccessFacts, now: datetime, policy: DefencePolicy) -> Decision:
+    if facts.has_second_factor and not _within(facts.second_factor_at, now,
+                                               policy.step_up_window):
+        return Decision((Reason.STEP_UP_REQUIRED,))
+    return ALLOW
+
+
+def _security_change(action: Action, facts: AccessFacts, now: datetime,
+                     policy: DefencePolicy) -> Decision:
+    if not facts.has_second_factor:
+        if action is not Action.ADD_FACTOR:
+            return Decision((Reason.SECOND_FACTOR_REQUIRED,))
+        return _fresh_sign_in(facts, now, policy)
+    if not facts.has_strong_factor:
+        if action is not Action.ADD_FACTOR:
+            return Decision((Reason.SECOND_FACTOR_REQUIRED,))
+        # Adding the first strong factor: the email code is all this account can prove.
+        return ALLOW if _within(facts.second_factor_at, now, policy.step_up_window) else (
+            Decision((Reason.STEP_UP_REQUIRED,)))
+    if _within(facts.strong_factor_at, now, policy.step_up_window):
         return ALLOW
-    started = facts.session_created_at
-    if started is None or now - started > policy.fresh_sign_in:
+    if _within(facts.second_factor_at, now, policy.step_up_window):
+        return Decision((Reason.STRONG_FACTOR_REQUIRED,))
+    return Decision((Reason.STEP_UP_REQUIRED,))
+
+
+def _fresh_sign_in(facts: AccessFacts, now: datetime, policy: DefencePolicy) -> Decision:
+    if not _within(facts.session_created_at, now, policy.fresh_sign_in):
         return Decision((Reason.FRESH_SIGN_IN_REQUIRED,))
     return ALLOW
+
+
+def _within(at: datetime | None, now: datetime, window: timedelta) -> bool:
+    return at is not None and now - at <= window
 
 
 def _capability(principal: Principal, capability: Capability, facts: AccessFacts,

@@ -20,6 +20,7 @@ from typing import Any
 class EventKind(StrEnum):
     SIGNUP = "signup"
     SIGNUP_ATTEMPT_EXISTING = "signup.existing_identifier"
+    SIGNUP_CODE_SENT = "signup.code_sent"
     LOGIN = "login"
     LOGOUT = "logout"
     SESSION_REVOKED = "session.revoked"
@@ -46,8 +47,12 @@ class EventKind(StrEnum):
     FACTOR_RENAMED = "factor.renamed"
     CONTACT_CHANGED = "contact.changed"
     CONTACT_CHANGE_UNDONE = "contact.change_undone"
+    ACCESS_DENIED = "access.denied"  # refused by ``domain.access.authorize``
+    UNAUTHENTICATED = "access.unauthenticated"  # a request without a valid session
     BAN_LIFTED = "login.ban_lifted"
     SECRETS_REENCRYPTED = "secrets.reencrypted"
+    RECOVERY_CODE_CONFIRMED = "recovery.code_confirmed"
+    PASSWORD_RESET = "password.reset"  # noqa: S105 (an event name)
 
 
 # What Keepgate does on its own, even when the event concerns an account.

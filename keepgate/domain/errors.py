@@ -30,6 +30,7 @@ KeepgateError                           error                            base of
 │   │   ├── PasswordTooWeak             password.too_weak                too easy to guess
 │   │   └── PasswordUnchanged           password.unchanged               same as the current one
 │   ├── CurrentPasswordIncorrect        password.current_incorrect       wrong current password
+│   ├── PasswordReentryRequired         password.reentry_required        password needed again
 │   ├── TermsNotAccepted                registration.terms_not_accepted  terms not accepted
 │   ├── ContactInvalid                  contact.invalid                  kind or value missing
 │   ├── ContactUnchanged                contact.unchanged                same as the current one
@@ -63,6 +64,8 @@ KeepgateError                           error                            base of
 ├── RegistrationConflict                registration.identifier_taken    address has an account
 ├── AuthenticationRequired              auth.required                    no valid session
 ├── StepUpRequired                      step_up_required                 second factor needed first
+│   └── StrongFactorRequired            strong_factor_required           not an email code alone
+├── SecondFactorRequired                second_factor_required           enrol a strong factor first
 ├── FreshSignInRequired                 fresh_sign_in_required           sign in again first
 ├── AccessDenied                        access.denied                    refused, with the reasons
 ├── SecurityConflict                    security.conflict                settings changed meanwhile
@@ -242,6 +245,11 @@ class CurrentPasswordIncorrect(InputRejected):
     message = "Your current password is not correct."
 
 
+class PasswordReentryRequired(InputRejected):
+    code = "password.reentry_required"
+    message = "Enter your password again to add a sign-in method."
+
+
 class TermsNotAccepted(InputRejected):
     code = "registration.terms_not_accepted"
     message = "You must accept the terms of service to create an account."
@@ -411,6 +419,27 @@ class StepUpRequired(KeepgateError):
         super().__init__(message, details={"step_up": {"start": "POST /api/v1/flows/step_up",
                                                        "page": "/account/step-up",
                                                        "valid_for_seconds": 300}})
+
+
+class StrongFactorRequired(StepUpRequired):
+    """Only an email code was proven recently: step up with a strong factor."""
+
+    code = "strong_factor_required"
+    message = ("An email code alone cannot approve this: confirm it is you with your "
+               "authenticator app, passkey, text-message code or a recovery code (start a "
+               "step_up flow, POST /api/v1/flows/step_up) and come back within 5 minutes.")
+
+
+class SecondFactorRequired(KeepgateError):
+    """The account has no factor strong enough for security changes: enrol one first."""
+
+    code = "second_factor_required"
+    message = ("Set up an authenticator app, a passkey or text-message codes first: security "
+               "changes need one.")
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, details={"enrol": {"page": "/account/security",
+                                                     "start": "POST /api/v1/flows/settings"}})
 
 
 class FreshSignInRequired(KeepgateError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -20,6 +21,9 @@ FACTOR_LABELS = {
     FactorKind.EMAIL_CODE: "Email code",
     FactorKind.WEBAUTHN: "Passkey or security key",
 }
+# Second factors that may approve security changes: every kind but the email code, which
+# whoever holds the password often holds too (``domain.sessions``).
+STRONG_FACTOR_KINDS = frozenset({FactorKind.TOTP, FactorKind.SMS_CODE, FactorKind.WEBAUTHN})
 RECOVERY_CODE = "recovery_code"
 # The order in which the sign-in page offers factors: strongest first.
 FACTOR_PREFERENCE = ("webauthn", "totp", "sms_code", "email_code", RECOVERY_CODE)
@@ -54,6 +58,13 @@ class Factor:
         return self.confirmed_at is not None
 
 
+def removes_last_strong_factor(factors: Sequence[Factor], removing: Factor) -> bool:
+    """Whether removing ``removing`` leaves ``factors`` without a strong one (an email code at
+    most): that holds withdrawals, as a factor reset would."""
+    return removing.kind in STRONG_FACTOR_KINDS and not any(
+        f.kind in STRONG_FACTOR_KINDS for f in factors if f.id != removing.id)
+
+
 @dataclass(frozen=True, slots=True)
 class TrustedDevice:
     id: str
@@ -75,6 +86,10 @@ class TrustedDevice:
 @dataclass(frozen=True, slots=True)
 class DefencePolicy:
     max_failures: int = 5  # consecutive, password or second factor → ban
+    # How long a reserved attempt counts before it is settled. Far longer than a password hash
+    # takes even queued behind a full CPU (seconds), so a slow attempt is never let through
+    # twice; short enough that attempts cut off mid-request free the account soon after.
+    reservation_lifetime: timedelta = timedelta(minutes=2)
     ban: timedelta = timedelta(hours=1)
     captcha_after: int = 3  # consecutive failures on an identifier → proof of work
     ip_failures: int = 20  # per IP per window, across accounts → 429
@@ -82,7 +97,7 @@ class DefencePolicy:
     signups_per_ip: int = 10  # per hour → 429
     device_trust: timedelta = timedelta(days=30)
     step_up_window: timedelta = timedelta(minutes=5)
-    fresh_sign_in: timedelta = timedelta(minutes=15)  # first enrolment without a factor yet
+    fresh_sign_in: timedelta = timedelta(minutes=5)  # first enrolment without a factor yet
     sign_in_code_lifetime: timedelta = timedelta(minutes=5)
     webauthn_challenge_lifetime: timedelta = timedelta(minutes=5)
     # Once an account has a second factor it keeps one, unless the operator allows going

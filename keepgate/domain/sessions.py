@@ -1,4 +1,16 @@
-"""Sessions and assurance levels."""
+"""Sessions and assurance levels, and the strength of what a session has proven.
+
+The assurance level says how many factors a sign-in proved (``aal1`` a password, ``aal2`` a
+password and a second factor, or a passkey). Second factors differ in strength: an email code
+only proves the mailbox, which whoever holds the password often holds too (the same reset
+link opens both). So an email-code sign-in reaches ``aal2`` for signing in, but is not
+*strong*: ``Session.strong_factor_at`` is stamped only by TOTP, a passkey or security key, an
+SMS code or a recovery code, and security changes (``domain.access``) ask for that stamp.
+
+A recovery code counts as strong: it is a look-up secret of at least 80 bits, printed or
+stored apart from the mailbox, and the documented way back after losing the phone; its use is
+told to every contact and holds withdrawals (see ``SECURITY.md``, "recovery-code use").
+"""
 
 from __future__ import annotations
 
@@ -11,6 +23,8 @@ FIRST_FACTOR_METHODS = frozenset({"password"})
 # A passkey with user verification is two factors in one (the device, and the PIN or
 # biometric that unlocks it), so it alone reaches aal2.
 MULTI_FACTOR_METHODS = frozenset({"passkey"})
+# Second factors that may approve a security change; an email code is not one of them.
+STRONG_FACTOR_METHODS = frozenset({"totp", "sms_code", "webauthn", "passkey", "recovery_code"})
 
 
 class AAL(StrEnum):
@@ -24,6 +38,11 @@ def assurance_level(methods: Iterable[str]) -> AAL:
     if used & MULTI_FACTOR_METHODS:
         return AAL.AAL2
     return AAL.AAL2 if used - FIRST_FACTOR_METHODS and used & FIRST_FACTOR_METHODS else AAL.AAL1
+
+
+def proves_strong_factor(methods: Iterable[str]) -> bool:
+    """Whether ``methods`` include a factor strong enough for security changes."""
+    return bool(set(methods) & STRONG_FACTOR_METHODS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +71,7 @@ class Session:
     user_agent: str
     revoked_at: datetime | None = None
     second_factor_at: datetime | None = None  # last time a second factor was proven here
+    strong_factor_at: datetime | None = None  # last time a strong one was (never an email code)
 
     def is_active(self, policy: SessionPolicy, now: datetime) -> bool:
         return (

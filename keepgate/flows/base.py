@@ -18,6 +18,7 @@ from typing import Any
 from keepgate.domain.audit import EventKind, Outcome
 from keepgate.domain.errors import KeepgateError
 from keepgate.domain.factors import Factor
+from keepgate.domain.holds import HoldReason
 from keepgate.domain.identifiers import Identifier
 
 COMPLETED = "completed"
@@ -29,6 +30,7 @@ class FlowKind(StrEnum):
     LOGIN = "login"
     SETTINGS = "settings"
     STEP_UP = "step_up"
+    RECOVERY = "recovery"
 
 
 class Channel(StrEnum):
@@ -134,6 +136,15 @@ class UpdatePasswordHash:
 
 
 @dataclass(frozen=True, slots=True)
+class ResetPassword:
+    """A forgotten password replaced: sessions, devices, a hold and every contact told."""
+
+    account_id: str
+    password_hash: str
+    methods: tuple[str, ...]  # what proved it: the reset code's channel, the second factor
+
+
+@dataclass(frozen=True, slots=True)
 class RecordEvent:
     kind: EventKind
     outcome: Outcome
@@ -151,9 +162,26 @@ class SettleAttempt:
     completed: bool
 
 
+@dataclass(frozen=True, slots=True)
+class NotifyAccount:
+    """Tell the account's owner at every contact (muted only if the notice can be)."""
+
+    account_id: str
+    template: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceHold:
+    """Hold the account's withdrawals for a day after something an intruder would do."""
+
+    account_id: str
+    reason: HoldReason
+
+
 Effect = (SendMessage | CreateAccount | IssueSession | ElevateSession | CreateFactor
-          | IssueRecoveryCodes | ChangeContact | UpdatePasswordHash | RecordEvent
-          | SettleAttempt)
+          | IssueRecoveryCodes | ChangeContact | UpdatePasswordHash | ResetPassword
+          | RecordEvent | SettleAttempt | NotifyAccount | PlaceHold)
 
 
 @dataclass(frozen=True, slots=True)

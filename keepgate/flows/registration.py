@@ -136,7 +136,10 @@ def submit_credentials(
                         {"identifier": identifier.masked()}),
         )
     else:
-        effects = (_code_message(code, identifier, policy),)
+        # Recorded as the existing-address attempt is: both answers cost the same writes.
+        effects = (_code_message(code, identifier, policy),
+                   RecordEvent(EventKind.SIGNUP_CODE_SENT, Outcome.SUCCESS, None,
+                               {"identifier": identifier.masked()}))
     return StepResult(new, effects)
 
 

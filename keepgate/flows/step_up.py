@@ -17,7 +17,11 @@ stateDiagram-v2
 ```
 
 Completing it raises the session to aal2 with a new token (the old one stops working) and
-stamps the time, which guards such as factor changes accept for five minutes.
+stamps the time, which guards such as factor changes accept for five minutes
+(``domain.access``). A strong factor stamps its own time too; an email code does not, so it
+approves no security change. An account with a strong factor is therefore not offered the
+email code here: only an account whose only factor it is steps up with it (to add its first
+strong factor).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from datetime import datetime, timedelta
 
 from keepgate.domain.audit import EventKind, Outcome
 from keepgate.domain.errors import NoFactorToStepUp
-from keepgate.domain.factors import FACTOR_PREFERENCE
+from keepgate.domain.factors import FACTOR_PREFERENCE, STRONG_FACTOR_KINDS, FactorKind
 from keepgate.flows.base import (
     COMPLETED,
     Channel,
@@ -75,8 +79,10 @@ def _start(opening: Opening) -> Flow:
 
 
 def open_methods(flow: Flow) -> tuple[str, ...]:
-    """The account's factors, strongest first."""
+    """The account's factors, strongest first; the email code only when none is strong."""
     enrolled = set(enrolled_factors(flow) or ())
+    if enrolled & {k.value for k in STRONG_FACTOR_KINDS}:
+        enrolled.discard(FactorKind.EMAIL_CODE.value)
     return tuple(m for m in FACTOR_PREFERENCE if m in enrolled)
 
 

@@ -25,6 +25,11 @@ class InvalidWebAuthnResponse(VerificationFailed):
     pass
 
 
+class ClonedAuthenticator(InvalidWebAuthnResponse):
+    """A correctly signed answer whose sign count did not increase: the key was copied (or
+    the answer replayed), and the copy is in someone's hands."""
+
+
 class InvalidCaptcha(VerificationFailed):
     """A proof-of-work answer that is malformed, forged, wrong, expired or for another action."""
 

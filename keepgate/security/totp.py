@@ -22,6 +22,11 @@ class InvalidTotp(VerificationFailed):
     pass
 
 
+class ReplayedTotp(InvalidTotp):
+    """The right code for a time step that was already accepted: someone who can see the
+    code, or who watched it typed, is using it a second time."""
+
+
 def new_secret() -> str:
     """160 random bits, base32 (pyotp.random_base32 draws from ``secrets``)."""
     return pyotp.random_base32(length=32)
@@ -41,7 +46,8 @@ def code_at(secret: str, step: int) -> str:
 
 
 def verify(secret: str, code: str, *, now: datetime, last_step: int | None) -> int:
-    """Return the step the code belongs to; raise ``InvalidTotp`` if wrong or already used."""
+    """Return the step the code belongs to; raise ``InvalidTotp`` if wrong, ``ReplayedTotp``
+    if right for a step at or before ``last_step`` (already used)."""
     if len(code) != DIGITS or not code.isascii() or not code.isdigit():
         raise InvalidTotp()  # also keeps non-ASCII input away from compare_digest
     current = step_of(now)
@@ -50,6 +56,8 @@ def verify(secret: str, code: str, *, now: datetime, last_step: int | None) -> i
         # Compare against every candidate step so timing does not reveal which one matched.
         if hmac.compare_digest(code_at(secret, step), code) and matched is None:
             matched = step
-    if matched is None or (last_step is not None and matched <= last_step):
+    if matched is None:
         raise InvalidTotp()
+    if last_step is not None and matched <= last_step:
+        raise ReplayedTotp()
     return matched

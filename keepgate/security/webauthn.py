@@ -59,7 +59,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
-from keepgate.security.errors import InvalidWebAuthnResponse
+from keepgate.security.errors import ClonedAuthenticator, InvalidWebAuthnResponse
 
 CHALLENGE_BYTES = 32
 TIMEOUT_MS = 5 * 60 * 1000  # the browser's hint; matches the challenge lifetime
@@ -358,7 +358,8 @@ def verify_authentication(
     ``stored`` is the credential looked up by ``credential_id_of``; the response must name the
     same id. When ``expected_user_handle`` is given and the response carries a user handle,
     they must match. A sign count that does not increase (when either count is non-zero) means
-    a cloned authenticator or a replay and is rejected.
+    a cloned authenticator or a replay and is rejected as ``ClonedAuthenticator``, only once the
+    signature is proven (so a forged answer cannot raise a false alarm).
     """
     if not isinstance(challenge, bytes) or len(challenge) < CHALLENGE_BYTES:
         raise InvalidWebAuthnResponse("no valid challenge to check against")
@@ -377,9 +378,13 @@ def verify_authentication(
             expected_rp_id=rp.id,
             expected_origin=rp.origin,
             credential_public_key=stored.public_key,
-            credential_current_sign_count=stored.sign_count,
+            # The count is compared below, after the signature: the library compares first.
+            credential_current_sign_count=0,
             require_user_verification=require_user_verification,
         )
     except Exception as exc:
         raise InvalidWebAuthnResponse("authentication response rejected") from exc
-    return verified.new_sign_count
+    count = verified.new_sign_count
+    if (count > 0 or stored.sign_count > 0) and count <= stored.sign_count:
+        raise ClonedAuthenticator(f"sign count {count} after {stored.sign_count}")
+    return count

@@ -1,11 +1,16 @@
 """Sign-in defences: per-IP throttling, the account ban, trusted devices and CAPTCHA demand.
 
 * Every sign-in attempt (password or second factor) is reserved before it is evaluated: the
-  IP's budget in the throttle, then the account's (or trusted device's) failure counter in
-  the database with one conditional UPDATE. Fifty parallel wrong guesses evaluate at most
+  IP's budget in the throttle, then the account's (or trusted device's) counter in the
+  database with one conditional UPDATE. Fifty parallel wrong guesses evaluate at most
   ``max_failures`` of them; the rest are refused without touching a hash.
-* The fifth consecutive failure bans sign-in for an hour and emails the owner. The public
-  answer never changes: a banned account answers like a wrong password.
+* A reservation counts only for ``reservation_lifetime``; settling turns it into a failure or
+  gives it back. A request cut off in between (a killed worker, Redis gone in the failure
+  path, a flow save that lost a race) therefore frees the account on its own; only settled
+  failures, which are committed facts, add up to a ban.
+* The fifth consecutive settled failure bans sign-in for an hour and emails the owner, in the
+  unit of work that counts it. The public answer never changes: a banned account answers
+  like a wrong password.
 * A device that completed a full sign-in holds a trusted-device token. Its attempts are
   counted on the device, not the account, so strangers failing on the account never lock the
   owner out of a device they already proved; that device still needs password and factor.
@@ -34,7 +39,8 @@ from keepgate.services.throttle import Throttle
 class Attempt:
     account: Account | None
     device: TrustedDevice | None  # a trusted device of this account, presented by the client
-    number: int | None  # which consecutive attempt this is; None when refused
+    number: int | None  # settled failures plus attempts in flight, this one included;
+    #                     None when refused
     refusal: str | None  # why it was refused without evaluation: "banned", "locked"
 
     @property
@@ -64,24 +70,23 @@ class SignInDefences:
         account's, so the refusal takes the same time whether or not the account exists.
         """
         await self.throttle.reserve_sign_in(ctx.ip)
+        now = self._clock.now()
         if account is None:
             async with self._store.unit_of_work(write=True) as uow:
-                await uow.counters.record_unknown_attempt(
-                    self.throttle.identifier_key(identifier), self._clock.now())
+                await uow.counters.reserve_unknown_attempt(
+                    self.throttle.identifier_key(identifier), now)
             return Attempt(None, None, None, None)
         if device is True:  # not looked up by the caller yet
             device = await self.trusted_device(ctx.device_token, account.id)
         assert device is None or isinstance(device, TrustedDevice)
         if account.locked_at is not None:
             return Attempt(account, device, None, "locked")
-        now = self._clock.now()
+        limit, lifetime = self.policy.max_failures, self.policy.reservation_lifetime
         async with self._store.unit_of_work(write=True) as uow:
             if device is not None:
-                number = await uow.devices.reserve_attempt(device.id, now,
-                                                           self.policy.max_failures)
+                number = await uow.devices.reserve_attempt(device.id, now, limit, lifetime)
             else:
-                number = await uow.accounts.reserve_attempt(account.id, now,
-                                                            self.policy.max_failures)
+                number = await uow.accounts.reserve_attempt(account.id, now, limit, lifetime)
         return Attempt(account, device, number, None if number is not None else "banned")
 
     async def passed(self, attempt: Attempt, ctx: RequestContext, identifier: str, *,
@@ -113,27 +118,43 @@ class SignInDefences:
         await self.settle(attempt, ctx, identifier, completed=True)
 
     async def failed(self, attempt: Attempt, ctx: RequestContext, identifier: str) -> None:
-        await self.throttle.identifier_failed(identifier)
-        account = attempt.account
-        if account is None or attempt.number is None or attempt.number < self.policy.max_failures:
-            return
+        """Settle the attempt as a failure, banning at the limit, in one unit of work; then
+        tell the identifier's CAPTCHA count. The database goes first: if Redis is gone, the
+        failure and any ban are already written."""
         now = self._clock.now()
-        until = now + self.policy.ban
         async with self._store.unit_of_work(write=True) as uow:
-            if attempt.device is not None:
-                await uow.devices.ban(attempt.device.id, until)
+            account = attempt.account
+            if account is None or attempt.refused:
+                await uow.counters.record_unknown_failure(
+                    self.throttle.identifier_key(identifier), now)
+            elif attempt.device is not None:
+                failures = await uow.devices.count_failure(attempt.device.id, now)
+                if failures >= self.policy.max_failures:
+                    await uow.devices.ban(attempt.device.id, now + self.policy.ban)
+                    await self._banned(uow, attempt, ctx, failures, now)
             else:
-                await uow.accounts.ban(account.id, until)
-            await uow.audit.append(AuditEvent(
-                EventKind.BANNED, Outcome.SUCCESS, account.id, ctx.ip, ctx.user_agent,
-                {"until": until.isoformat(), "scope": "device" if attempt.device else "account",
-                 "failures": attempt.number}, Actor.system()), now)
-            await self._notifier.notify_account(uow, account, "signin_banned", {
-                "minutes": int(self.policy.ban.total_seconds() // 60), "ip": ctx.ip,
-                "scope": "on that confirmed device; your other devices are not affected"
-                if attempt.device is not None else "on devices you have not confirmed; "
-                "devices you already confirmed can still sign in with your password and "
-                "second factor"}, now)
+                failures = await uow.accounts.count_failure(account.id, now)
+                if failures >= self.policy.max_failures:
+                    await uow.accounts.ban(account.id, now + self.policy.ban)
+                    await self._banned(uow, attempt, ctx, failures, now)
+        await self.throttle.identifier_failed(identifier)
+
+    async def _banned(self, uow: UnitOfWork, attempt: Attempt, ctx: RequestContext,
+                      failures: int, now: datetime) -> None:
+        """Record the ban just written and tell the owner."""
+        account = attempt.account
+        assert account is not None
+        until = now + self.policy.ban
+        await uow.audit.append(AuditEvent(
+            EventKind.BANNED, Outcome.SUCCESS, account.id, ctx.ip, ctx.user_agent,
+            {"until": until.isoformat(), "scope": "device" if attempt.device else "account",
+             "failures": failures}, Actor.system()), now)
+        await self._notifier.notify_account(uow, account, "signin_banned", {
+            "minutes": int(self.policy.ban.total_seconds() // 60), "ip": ctx.ip,
+            "scope": "on that confirmed device; your other devices are not affected"
+            if attempt.device is not None else "on devices you have not confirmed; "
+            "devices you already confirmed can still sign in with your password and "
+            "second factor"}, now)
 
     async def captcha_needed(self, identifier: str | None, ip: str) -> bool:
         return await self.throttle.captcha_needed(identifier, ip)
@@ -151,13 +172,13 @@ async def trusted_device_in(uow: UnitOfWork, token: str | None, account_id: str,
 
 
 async def write_settlement(uow: UnitOfWork, settlement: SettleAttempt, now: datetime) -> None:
-    """Give a passed attempt's reservation back, or clear the failures once signed in."""
+    """Give a passed attempt's reservation back, clearing the failures once signed in."""
     if settlement.device_id is not None:
         if settlement.completed:
             await uow.devices.clear_failures(settlement.device_id, now)
         else:
-            await uow.devices.refund_attempt(settlement.device_id)
+            await uow.devices.release_attempt(settlement.device_id, now)
     elif settlement.completed:
-        await uow.accounts.clear_failures(settlement.account_id)
+        await uow.accounts.clear_failures(settlement.account_id, now)
     else:
-        await uow.accounts.refund_attempt(settlement.account_id)
+        await uow.accounts.release_attempt(settlement.account_id, now)

@@ -21,7 +21,12 @@ from keepgate.domain.factors import DefencePolicy, TrustedDevice
 from keepgate.domain.holds import HOLD_DURATION, HoldReason
 from keepgate.domain.identifiers import Identifier, IdentifierKind
 from keepgate.domain.principals import CustomerSession
-from keepgate.domain.sessions import Session, SessionPolicy, assurance_level
+from keepgate.domain.sessions import (
+    Session,
+    SessionPolicy,
+    assurance_level,
+    proves_strong_factor,
+)
 from keepgate.flows.base import (
     ChangeContact,
     CreateAccount,
@@ -31,7 +36,10 @@ from keepgate.flows.base import (
     Flow,
     IssueRecoveryCodes,
     IssueSession,
+    NotifyAccount,
+    PlaceHold,
     RecordEvent,
+    ResetPassword,
     SendMessage,
     SettleAttempt,
     UpdatePasswordHash,
@@ -42,7 +50,9 @@ from keepgate.security.recovery_codes import RecoveryCodeHasher
 from keepgate.security.tokens import hash_token, new_id, new_token
 from keepgate.services.context import RequestContext
 from keepgate.services.defences import write_settlement
+from keepgate.services.devices import describe_device
 from keepgate.services.holds import place_hold
+from keepgate.services.methods.device_code import NOT_ME_LINK_LIFETIME
 from keepgate.services.notices import Notifier
 from keepgate.services.ports import IdentifierTaken, UnitOfWork
 from keepgate.services.sessions import end_sessions_over_cap
@@ -165,6 +175,7 @@ class IssueSessionHandler:
             expires_at=run.now + self.sessions.absolute_timeout,
             ip=run.request.ip, user_agent=run.request.user_agent,
             second_factor_at=run.now if aal.value == "aal2" else None,
+            strong_factor_at=run.now if proves_strong_factor(effect.methods) else None,
         )
         await run.uow.sessions.create(session)
         await end_sessions_over_cap(run.uow, self.notifier, session, self.sessions, run.now)
@@ -175,16 +186,19 @@ class IssueSessionHandler:
 
 
 async def elevate_session(effect: ElevateSession, run: EffectRun) -> None:
-    """aal2 with a new token (the old one stops working) and a fresh second-factor stamp."""
+    """aal2 with a new token (the old one stops working) and a fresh second-factor stamp;
+    the strong-factor stamp too, unless the factor was an email code."""
     principal = run.principal
     assert principal is not None and principal.session.id == effect.session_id
     token = new_token()
     methods = tuple(dict.fromkeys((*principal.session.methods, effect.method)))
     aal = assurance_level(methods)
+    strong = proves_strong_factor((effect.method,))
     await run.uow.sessions.elevate(effect.session_id, token_hash=hash_token(token),
-                                   aal=aal.value, methods=methods, now=run.now)
+                                   aal=aal.value, methods=methods, now=run.now, strong=strong)
     session = replace(principal.session, token_hash=hash_token(token), aal=aal,
-                      methods=methods, second_factor_at=run.now, last_seen_at=run.now)
+                      methods=methods, second_factor_at=run.now, last_seen_at=run.now,
+                      strong_factor_at=run.now if strong else principal.session.strong_factor_at)
     run.issued = IssuedSession(session, token)
 
 
@@ -274,9 +288,59 @@ async def update_password_hash(effect: UpdatePasswordHash, run: EffectRun) -> No
                                  effect.account_id))
 
 
+@dataclass(frozen=True, slots=True)
+class ResetPasswordHandler:
+    """A forgotten password replaced: every session ends, trusted devices are forgotten,
+    withdrawals are held and every contact hears of it, with a "this wasn't me" link. A lock
+    stays: the reset changes the password, not who may sign in."""
+
+    notifier: Notifier
+    signer: LinkSigner | None
+    public_url: str
+
+    async def __call__(self, effect: ResetPassword, run: EffectRun) -> None:
+        account = await run.uow.accounts.get(effect.account_id)
+        assert account is not None
+        if not await run.uow.accounts.update_security(account.id, account.security_version,
+                                                      password_hash=effect.password_hash):
+            raise SecurityConflict()
+        revoked = await run.uow.sessions.revoke_all(account.id, run.now, keep=None)
+        forgotten = await run.uow.devices.revoke_all(account.id, run.now)
+        await place_hold(run.uow, account.id, HoldReason.PASSWORD_RESET, run.request, run.now)
+        await run.record(RecordEvent(EventKind.PASSWORD_RESET, Outcome.SUCCESS, account.id, {
+            "methods": list(effect.methods), "sessions_revoked": revoked,
+            "devices_forgotten": forgotten}))
+        await self.notifier.notify_account(run.uow, account, "password_reset", {
+            "ip": run.request.ip or "unknown", "device": describe_device(run.request.user_agent),
+            "not_me_url": self._not_me_url(account.id, run)}, run.now)
+
+    def _not_me_url(self, account_id: str, run: EffectRun) -> str:
+        """The "this wasn't me" link: it signs every device out and locks sign-in."""
+        if self.signer is None:
+            return f"{self.public_url}/recover"
+        token = self.signer.sign("not-me", {"a": account_id, "f": run.flow.id},
+                                 expires_at=run.now + NOT_ME_LINK_LIFETIME)
+        return f"{self.public_url}/not-me?token={token}"
+
+
 async def settle_attempt(effect: SettleAttempt, run: EffectRun) -> None:
     """A passed sign-in attempt, settled with the flow it moved on."""
     await write_settlement(run.uow, effect, run.now)
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyAccountHandler:
+    notifier: Notifier
+
+    async def __call__(self, effect: NotifyAccount, run: EffectRun) -> None:
+        account = await run.uow.accounts.get(effect.account_id)
+        if account is not None:
+            await self.notifier.notify_account(run.uow, account, effect.template,
+                                               effect.params, run.now)
+
+
+async def hold_withdrawals(effect: PlaceHold, run: EffectRun) -> None:
+    await place_hold(run.uow, effect.account_id, effect.reason, run.request, run.now)
 
 
 EffectHandlers = Mapping[type[Any], Handler[Any]]
@@ -297,8 +361,11 @@ def effect_handlers(*, notifier: Notifier, sessions: SessionPolicy, defences: De
         IssueRecoveryCodes: IssueRecoveryCodesHandler(codes, notifier),
         ChangeContact: ChangeContactHandler(notifier, signer, public_url.rstrip("/")),
         UpdatePasswordHash: update_password_hash,
+        ResetPassword: ResetPasswordHandler(notifier, signer, public_url.rstrip("/")),
         RecordEvent: record_event,
         SettleAttempt: settle_attempt,
+        NotifyAccount: NotifyAccountHandler(notifier),
+        PlaceHold: hold_withdrawals,
     }
     return handlers
 

@@ -137,7 +137,7 @@ class FlowService:
         action = spec.guarded_action(method_name)
         if action is not None:
             assert principal is not None
-            await _unchanged_on_error(flow, self._access.require(principal, action))
+            await _unchanged_on_error(flow, self._access.require(principal, action, ctx))
         result = await _unchanged_on_error(
             flow, bound() if bound is not None else method.step(flow, submission, ctx, now))
         spec.check_landing(flow.state, method_name, result.flow.state,

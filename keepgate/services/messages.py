@@ -90,9 +90,35 @@ TEMPLATES: dict[str, MessageTemplate] = {
         subject="Your password was changed",
         email=("Your Keepgate password was changed from $device (IP address $ip). Every other "
                "session was signed out, and withdrawals are held for 24 hours.\n\n"
-               "If this was not you, recover your account now: $public_url/login"),
+               "If this was not you, recover your account now: $public_url/recover"),
         sms=("Keepgate: your password was changed; withdrawals are held for 24 h. Not you? "
-             "Recover your account now."),
+             "Recover your account now: $public_url/recover"),
+    ),
+    "recovery_code": MessageTemplate(
+        subject="Your Keepgate password reset code",
+        email=("Someone, hopefully you, asked to reset the password of your Keepgate account. "
+               "Your code is:\n\n    $code\n\nIt expires in $minutes minutes. Keepgate staff "
+               "will never ask you for it.\nIf you did not ask for it, ignore this message: "
+               "your password stays as it is."),
+        sms=("Keepgate password reset code: $code (valid $minutes min). Never share it. Not "
+             "you? Ignore this message."),
+    ),
+    "recovery_attempt_unknown": MessageTemplate(
+        subject="Someone tried to recover a Keepgate account with your address",
+        email=("Someone just asked to reset the password of a Keepgate account with this "
+               "address, but no account uses it. If it was you, try the address or number you "
+               "signed up with: $public_url/recover\nIf it was not you, no action is needed."),
+        sms=("Someone tried to reset a Keepgate password with this number, but no account "
+             "uses it. If it was not you, no action is needed."),
+    ),
+    "password_reset": MessageTemplate(
+        subject="Your password was reset",
+        email=("The password of your Keepgate account was reset from $device (IP address $ip). "
+               "Every device was signed out, and withdrawals are held for 24 hours.\n\n"
+               "If this was NOT you, sign every device out and lock sign-in now:\n$not_me_url"
+               "\nThen recover your account: $public_url/recover"),
+        sms=("Keepgate: your password was reset; every device was signed out and withdrawals "
+             "are held for 24 h. Not you? Lock your account: $not_me_url"),
     ),
     "anti_phishing_changed": MessageTemplate(
         subject="Your anti-phishing code was changed",
@@ -160,6 +186,34 @@ TEMPLATES: dict[str, MessageTemplate] = {
                "locked. Nobody, you included, can sign in until the account is recovered "
                "with proof of identity. Contact support from $public_url/login."),
         sms="Keepgate: every device was signed out and sign-in is locked, as you asked.",
+    ),
+    "totp_replayed": MessageTemplate(
+        subject="Someone reused one of your authenticator codes",
+        email=("Someone who knows your password just tried to sign in with an authenticator "
+               "code that was already used (from IP address $ip). It was refused.\n\n"
+               "Your password is known to someone else: change it now, and check that nobody "
+               "can see your authenticator app. $public_url/login"),
+        sms=("Keepgate: someone with your password tried an already-used authenticator code "
+             "($ip). Refused. Change your password now."),
+    ),
+    "passkey_cloned": MessageTemplate(
+        subject="A copy of one of your security keys was used",
+        email=("Your sign-in method \"$factor\" answered a sign-in from IP address $ip with an "
+               "out-of-date counter: the key, or the passkey's secret, has been copied. The "
+               "sign-in was refused.\n\nRemove \"$factor\" from your sign-in methods and add "
+               "a new one: $public_url/login"),
+        sms=("Keepgate: a copy of your sign-in method \"$factor\" was used ($ip) and refused. "
+             "Remove it and add a new one."),
+    ),
+    "recovery_code_used": MessageTemplate(
+        subject="A recovery code was used on your account",
+        email=("One of your recovery codes was just used in place of your second factor (from "
+               "IP address $ip); $left are left. Withdrawals are held for 24 hours.\n\n"
+               "If it was you, set your second factor up again and make new recovery codes "
+               "in your security settings.\n\nIf it was NOT you, someone has your password "
+               "and a recovery code. Sign out every device and lock sign-in now:\n$not_me_url"),
+        sms=("Keepgate: one of your recovery codes was used ($ip); $left left. Withdrawals "
+             "held 24 h. Not you? Lock your account: $not_me_url"),
     ),
 }
 

@@ -104,7 +104,11 @@ class SendBudget:
         if waits:
             raise SendLimitReached(retry_after=max(waits))
 
-    async def notice_allowed(self, destination: str) -> bool:
-        (count, _), = await self._count([_Budget(self._slot("notice", destination), WINDOW,
+    async def notice_allowed(self, destination: str, *, has_account: bool = True) -> bool:
+        """Whether the owner may be told once more this hour. An address with no account
+        spends a slot of its own, the same write, so both cost alike and a first sign-up
+        does not use up the notice the owner should get of the next."""
+        purpose = "notice" if has_account else "notice-unowned"
+        (count, _), = await self._count([_Budget(self._slot(purpose, destination), WINDOW,
                                                  NOTICE_LIMIT)], self._clock.now())
-        return count <= NOTICE_LIMIT
+        return has_account and count <= NOTICE_LIMIT

@@ -1,5 +1,8 @@
 """Sessions: authenticate a bearer or cookie token, list, revoke. Every change is immediate.
 
+Ending a session other than this one asks ``services.access`` (``END_OTHER_SESSIONS``): on an
+account with a second factor, a stolen session must not evict the owner.
+
 An account has at most ``SessionPolicy.max_active`` active sessions: issuing one more ends
 the oldest, with a notice.
 """
@@ -9,11 +12,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from keepgate.domain.access import Action, Resource
 from keepgate.domain.audit import AuditEvent, EventKind, Outcome
 from keepgate.domain.errors import AuthenticationRequired, SessionNotFound
 from keepgate.domain.principals import CustomerSession
 from keepgate.domain.sessions import Session, SessionPolicy
 from keepgate.security.tokens import hash_token
+from keepgate.services.access import AccessService
 from keepgate.services.clock import Clock
 from keepgate.services.context import RequestContext
 from keepgate.services.devices import describe_device
@@ -24,10 +29,12 @@ MAX_TOKEN_LENGTH = 128
 
 
 class SessionService:
-    def __init__(self, *, store: Store, clock: Clock, policy: SessionPolicy) -> None:
+    def __init__(self, *, store: Store, clock: Clock, policy: SessionPolicy,
+                 access: AccessService) -> None:
         self._store = store
         self._clock = clock
         self.policy = policy
+        self._access = access
 
     async def authenticate(self, token: str | None) -> CustomerSession:
         if not token or len(token) > MAX_TOKEN_LENGTH:
@@ -52,19 +59,27 @@ class SessionService:
 
     async def revoke(self, principal: CustomerSession, session_id: str,
                      ctx: RequestContext) -> None:
+        own = session_id == principal.session.id
         now = self._clock.now()
+        if not own:
+            async with self._store.unit_of_work(write=False) as uow:
+                found = await uow.sessions.get(session_id)
+            if found is None or not found.is_active(self.policy, now):
+                raise SessionNotFound()
+            await self._access.require(principal, Action.END_OTHER_SESSIONS, ctx,
+                                       Resource("session", session_id, found.account_id))
         async with self._store.unit_of_work(write=True) as uow:
             target = await uow.sessions.get(session_id)
             if (target is None or target.account_id != principal.account.id
                     or not target.is_active(self.policy, now)):
                 raise SessionNotFound()
             await uow.sessions.revoke(session_id, now)
-            own = session_id == principal.session.id
             kind = EventKind.LOGOUT if own else EventKind.SESSION_REVOKED
             await uow.audit.append(AuditEvent(kind, Outcome.SUCCESS, principal.account.id, ctx.ip,
                                               ctx.user_agent, {"session_id": session_id}), now)
 
     async def revoke_others(self, principal: CustomerSession, ctx: RequestContext) -> int:
+        await self._access.require(principal, Action.END_OTHER_SESSIONS, ctx)
         now = self._clock.now()
         async with self._store.unit_of_work(write=True) as uow:
             count = await uow.sessions.revoke_all(principal.account.id, now,

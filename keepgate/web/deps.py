@@ -5,7 +5,7 @@ Only this module reads the running ``Keepgate`` off the application; routes decl
 ``action``), and the services they call (``Flows``, ``Sessions``, ``Account``, …).
 
 =================  =========================================================================
-``Current``        the customer signed in with the bearer token; 401 without one
+``Current``        the customer signed in with the bearer token; 401 (audited) without one
 ``MaybeCurrent``   the same, or None when no token is sent (sign-in and sign-up)
 ``Require(a)``     ``Current``, once ``domain.access.authorize`` allows action ``a``
 ``Flows``          ``FlowService``          ``Sessions``   ``SessionService``
@@ -34,6 +34,7 @@ from keepgate.services.access import AccessService
 from keepgate.services.account import AccountServices
 from keepgate.services.account.takeover import TakeoverReports
 from keepgate.services.clock import Clock
+from keepgate.services.context import RequestContext
 from keepgate.services.flows import FlowService
 from keepgate.services.outbox import OutboxWorker
 from keepgate.services.sessions import SessionService
@@ -119,17 +120,33 @@ bearer = HTTPBearer(auto_error=False, description="A session token from a comple
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-async def _current(sessions: Sessions, credentials: Bearer) -> CustomerSession:
+def _context(request: Request) -> RequestContext:
+    from keepgate.web.requests import request_context  # it reads the settings through here
+
+    return request_context(request)
+
+
+async def _current(request: Request, sessions: Sessions, access: Access,
+                   credentials: Bearer) -> CustomerSession:
+    """The bearer token's session; a request without a valid one is audited (rate-limited)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
+        await access.record_unauthenticated(_context(request), request.url.path,
+                                            "no_token")
         raise AuthenticationRequired()
-    return await sessions.authenticate(credentials.credentials)
+    try:
+        return await sessions.authenticate(credentials.credentials)
+    except AuthenticationRequired:
+        await access.record_unauthenticated(_context(request), request.url.path,
+                                            "invalid_token")
+        raise
 
 
-async def _maybe_current(sessions: Sessions, credentials: Bearer) -> CustomerSession | None:
+async def _maybe_current(request: Request, sessions: Sessions, access: Access,
+                         credentials: Bearer) -> CustomerSession | None:
     """Sign-in and sign-up need no session; settings and step-up flows belong to one."""
     if credentials is None:
         return None
-    return await _current(sessions, credentials)
+    return await _current(request, sessions, access, credentials)
 
 
 Current = Annotated[CustomerSession, Depends(_current)]
@@ -142,8 +159,8 @@ def Require(action: Action) -> Any:
     For routes whose service does not ask ``services.access`` itself: a decision is made once.
     """
 
-    async def allowed(current: Current, access: Access) -> CustomerSession:
-        await access.require(current, action)
+    async def allowed(request: Request, current: Current, access: Access) -> CustomerSession:
+        await access.require(current, action, _context(request))
         return current
 
     return Depends(allowed)

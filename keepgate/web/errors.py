@@ -44,6 +44,7 @@ STATUS_BY_CLASS: dict[type[e.KeepgateError], int] = {
     e.RegistrationConflict: 409,
     e.AuthenticationRequired: 401,
     e.StepUpRequired: 403,
+    e.SecondFactorRequired: 403,
     e.FreshSignInRequired: 403,
     e.AccessDenied: 403,
     e.SecurityConflict: 409,
@@ -169,8 +170,12 @@ def install(app: FastAPI, *, render_page_error: PageErrorRenderer) -> None:
                              headers=headers)
 
     async def unexpected(request: Request, exc: Exception) -> Response:
+        # The fault may have struck after something was committed (a sign-in attempt is
+        # reserved before the password is checked), so the answer promises nothing about
+        # what changed; the reference (the request id) finds the log line.
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        message = "Something went wrong on our side. Nothing was changed; please try again."
+        message = ("Something went wrong on our side. Try again; if it persists, contact "
+                   f"support with reference {request_ids.current() or 'unavailable'}.")
         if wants_page(request):
             response = render_page_error(request, 500, INTERNAL, message)
         else:

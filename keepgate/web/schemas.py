@@ -20,6 +20,8 @@ from keepgate.services.flows import methods_of
 from keepgate.services.methods import (
     CodeSubmission,
     FactorSubmission,
+    IdentifierSubmission,
+    NewPasswordSubmission,
     PasswordSubmission,
     Submission,
 )
@@ -51,6 +53,8 @@ class TotpIn(Strict):
 
     method: Literal["totp"]
     code: str | None = Field(default=None, max_length=16)
+    password: str | None = Field(default=None, max_length=1024, description=(
+        "Settings: your password again, with the submission that adds the factor"))
 
 
 class SentCodeIn(Strict):
@@ -59,6 +63,8 @@ class SentCodeIn(Strict):
     method: Literal["sms_code", "email_code", "device_code"]
     action: Literal["send", "resend", "verify"] = "verify"
     code: str | None = Field(default=None, max_length=16)
+    password: str | None = Field(default=None, max_length=1024, description=(
+        "Settings: your password again, with the submission that adds the factor"))
 
 
 class RecoveryCodeIn(Strict):
@@ -79,6 +85,8 @@ class WebAuthnIn(Strict):
     name: str | None = Field(default=None, max_length=64)
     passkey: StrictBool | None = None
     captcha: str | None = CAPTCHA
+    password: str | None = Field(default=None, max_length=1024, description=(
+        "Settings: your password again, with the submission that adds the factor"))
 
 
 class CodeIn(Strict):
@@ -99,8 +107,24 @@ class ContactIn(Strict):
     code: str | None = Field(default=None, max_length=16)
 
 
+class IdentifierIn(Strict):
+    """Recovery: the email address or phone number the reset code should go to."""
+
+    method: Literal["identifier"]
+    identifier: str = Field(min_length=1, max_length=254,
+                            description="Email address, or mobile number in E.164 (+…)")
+    captcha: str | None = CAPTCHA
+
+
+class NewPasswordIn(Strict):
+    """Recovery: the new password, screened as at sign-up."""
+
+    method: Literal["new_password"]
+    password: str = Field(min_length=1, max_length=1024)
+
+
 AnySubmission = (PasswordIn | CodeIn | TotpIn | SentCodeIn | RecoveryCodeIn | WebAuthnIn
-                 | ContactIn)
+                 | ContactIn | IdentifierIn | NewPasswordIn)
 FlowSubmission = Annotated[AnySubmission, Field(discriminator="method")]
 
 
@@ -112,10 +136,16 @@ def to_submission(body: AnySubmission) -> Submission:
         return CodeSubmission(body.code, body.action)
     if isinstance(body, WebAuthnIn):
         return FactorSubmission(credential=body.credential, name=body.name,
-                                passkey=body.passkey, captcha=body.captcha)
+                                passkey=body.passkey, captcha=body.captcha,
+                                password=body.password)
     if isinstance(body, ContactIn):
         return FactorSubmission(code=body.code, kind=body.kind, value=body.value)
-    return FactorSubmission(code=body.code, action=getattr(body, "action", "verify"))
+    if isinstance(body, IdentifierIn):
+        return IdentifierSubmission(body.identifier, body.captcha)
+    if isinstance(body, NewPasswordIn):
+        return NewPasswordSubmission(body.password)
+    return FactorSubmission(code=body.code, action=getattr(body, "action", "verify"),
+                            password=getattr(body, "password", None))
 
 
 _TIME = {"type": "string", "format": "date-time"}
@@ -150,8 +180,17 @@ class MessageOut(BaseModel):
 
 class SessionOut(BaseModel):
     id: str
-    aal: str
-    methods: list[str]
+    aal: str = Field(description="aal1: a password; aal2: a password and a second factor "
+                     "(an email code included), or a passkey")
+    methods: list[str] = Field(description="Every method proven in this session, in order")
+    second_factor_at: datetime | None = Field(
+        default=None, description="When this session last proved a second factor")
+    strong_factor: bool = Field(
+        default=False, description="Whether this session has proven a strong second factor "
+        "(TOTP, a passkey or security key, SMS, a recovery code): an email code is not one")
+    strong_factor_at: datetime | None = Field(
+        default=None, description="When it last did: security changes need this within the "
+        "step-up window (5 minutes)")
     channel: str
     created_at: datetime
     last_seen_at: datetime
@@ -254,6 +293,9 @@ def factor_out(factor: Factor) -> FactorOut:
 
 def session_out(session: Session, current_id: str | None = None) -> SessionOut:
     return SessionOut(id=session.id, aal=session.aal.value, methods=list(session.methods),
+                      second_factor_at=session.second_factor_at,
+                      strong_factor=session.strong_factor_at is not None,
+                      strong_factor_at=session.strong_factor_at,
                       channel=session.channel, created_at=session.created_at,
                       last_seen_at=session.last_seen_at, expires_at=session.expires_at,
                       ip=session.ip, user_agent=session.user_agent,

@@ -203,7 +203,7 @@ async def forget_device(device_id: str, request: Request, account: Account,
 
 
 @router.post("/sign-out-everywhere", status_code=204,
-             summary="End every session, this one included")
+             summary="End every session, this one included (step-up with a factor)")
 async def sign_out_everywhere(request: Request, account: Account, current: Current) -> Response:
     await account.devices.sign_out_everywhere(current, context(request))
     return Response(status_code=204)

@@ -394,7 +394,10 @@ async def sign_out_everywhere(page: Page, account: Account) -> Response:
     await page.check_csrf()
     principal = await page.principal()
     if principal is not None:
-        await account.devices.sign_out_everywhere(principal, page_context(page))
+        try:
+            await account.devices.sign_out_everywhere(principal, page_context(page))
+        except StepUpRequired:  # a stolen session must not evict the owner
+            return page.redirect(f"/account/step-up?next={quote(f'{SECURITY}/devices')}")
     return page.signed_out()
 
 

@@ -32,8 +32,8 @@ def current_code(secret: str, clock: FrozenClock, offset: int = 0) -> str:
     return totp.code_at(secret, totp.step_of(clock.now()) + offset)
 
 
-async def enrol_totp(client: httpx.AsyncClient, token: str,
-                     clock: FrozenClock) -> tuple[str, list[str]]:
+async def enrol_totp(client: httpx.AsyncClient, token: str, clock: FrozenClock,
+                     password: str = PASSWORD) -> tuple[str, list[str]]:
     flow_id = await settings_flow(client, token)
     started = await submit(client, flow_id, token, method="totp")
     assert started.status_code == 200, started.text
@@ -41,7 +41,7 @@ async def enrol_totp(client: httpx.AsyncClient, token: str,
     assert data["otpauth_uri"].startswith("otpauth://totp/Keepgate:")
     assert data["qr_svg"].startswith("<svg") and len(data["secret"]) == 32
     confirmed = await submit(client, flow_id, token, method="totp",
-                             code=current_code(data["secret"], clock))
+                             code=current_code(data["secret"], clock), password=password)
     assert confirmed.status_code == 200, confirmed.text
     return data["secret"], list(confirmed.json()["data"].get("recovery_codes", []))
 
@@ -93,7 +93,7 @@ async def enrol_passkey(client: httpx.AsyncClient, token: str, authenticator: So
                             passkey=passkey)).json()["data"]["webauthn"]
     credential = authenticator.create(options, ORIGIN)
     return await submit(client, flow_id, token, method="webauthn", credential=credential,
-                        name=name)
+                        name=name, password=PASSWORD)
 
 
 async def code_for(kg: Keepgate, destination: str) -> str:

@@ -286,7 +286,8 @@ async def test_strangers_cannot_spend_the_owners_sign_in_codes(
     token = await sign_in(client, ID)
     flow_id = await settings_flow(client, token)
     await submit(client, flow_id, token, method="email_code", action="send")
-    await submit(client, flow_id, token, method="email_code", code=await last_code(kg, ID))
+    await submit(client, flow_id, token, method="email_code", code=await last_code(kg, ID),
+                 password=PASSWORD)
     clock.advance(timedelta(hours=1, seconds=1))
     for _ in range(6):  # a stranger floods the sign-up form with the owner's address
         await _sign_up_attempt(client, ID, clock)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 import anyio
 import httpx
 import pytest
+from sqlalchemy import event
 
 from keepgate.services.clock import FrozenClock
 from keepgate.wiring import Keepgate
@@ -179,3 +183,57 @@ async def test_the_same_identifier_can_register_only_once(client: httpx.AsyncCli
     conflict = await submit(client, second_id, method="code", code=second_code)
     assert conflict.status_code == 409
     assert conflict.json()["error"]["code"] == "registration.identifier_taken"
+
+
+@contextmanager
+def counting_db_work(kg: Keepgate) -> Iterator[Counter[str]]:
+    """Transactions (read and write) and statements by verb, on the store's engine."""
+    counts: Counter[str] = Counter()
+    engine = kg.store.engine.sync_engine
+
+    def on_statement(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        counts[statement.lstrip().split(None, 1)[0].upper()] += 1
+
+    def on_begin(conn: Any) -> None:
+        write = conn.get_execution_options().get("keepgate_write", False)
+        counts["write transactions" if write else "read transactions"] += 1
+
+    event.listen(engine, "before_cursor_execute", on_statement)
+    event.listen(engine, "begin", on_begin)
+    try:
+        yield counts
+    finally:
+        event.remove(engine, "before_cursor_execute", on_statement)
+        event.remove(engine, "begin", on_begin)
+
+
+async def test_sign_up_does_the_same_database_work_for_existing_and_new_addresses(
+        client: httpx.AsyncClient, kg: Keepgate, clock: FrozenClock) -> None:
+    """The answer's timing must not tell whether an address has an account: the same
+    transactions and the same statements on both branches."""
+    await register(client, kg, "owner@example.com")
+    clock.advance(timedelta(hours=1, seconds=1))  # the registration's own sends age out
+    work = []
+    for identifier in ("owner@example.com", "nobody@example.com"):
+        clock.advance(timedelta(minutes=1))  # each under the per-IP sends-a-minute budget
+        flow_id = await start(client)
+        with counting_db_work(kg) as counts:
+            answer = await submit(client, flow_id, method="password", identifier=identifier,
+                                  password=PASSWORD, accept_terms=True)
+        assert answer.status_code == 200
+        work.append(counts)
+    existing, new = work
+    assert existing == new
+    assert existing["write transactions"] > 0 and existing["INSERT"] > 0
+    # Within the hour the owner is not told again: the same transactions still, but the
+    # notice's outbox row (and its account read) are not written.
+    again = []
+    for identifier in ("owner@example.com", "nobody@example.com"):
+        clock.advance(timedelta(minutes=1))
+        flow_id = await start(client)
+        with counting_db_work(kg) as counts:
+            answer = await submit(client, flow_id, method="password", identifier=identifier,
+                         password=PASSWORD, accept_terms=True)
+        assert answer.status_code == 200
+        again.append({k: v for k, v in counts.items() if "transactions" in k})
+    assert again[0] == again[1]

@@ -23,7 +23,17 @@ from tests.api.factor_helpers import (
     submit,
     with_totp_and_step_up,
 )
-from tests.conftest import bearer, last_code, recent_messages, register, serve, sign_in
+from tests.conftest import (
+    DEVICES,
+    PASSWORD,
+    bearer,
+    last_code,
+    last_message,
+    recent_messages,
+    register,
+    serve,
+    sign_in,
+)
 from tests.support.soft_authenticator import SoftAuthenticator
 
 pytestmark = pytest.mark.anyio
@@ -90,7 +100,7 @@ async def test_sms_code_factor(client: httpx.AsyncClient, kg: Keepgate,
     sent = await submit(client, flow_id, token, method="sms_code", action="send")
     assert sent.status_code == 200, sent.text
     confirmed = await submit(client, flow_id, token, method="sms_code",
-                             code=await last_code(kg, phone))
+                             code=await last_code(kg, phone), password=PASSWORD)
     assert confirmed.json()["messages"][0]["code"] == "factor.added"
     assert len(confirmed.json()["data"]["recovery_codes"]) == 10
 
@@ -129,7 +139,7 @@ async def test_email_code_factor_and_enrolment_needs_a_fresh_sign_in(
     flow_id = await settings_flow(client, token)
     await submit(client, flow_id, token, method="email_code", action="send")
     added = await submit(client, flow_id, token, method="email_code",
-                         code=await last_code(kg, ID))
+                         code=await last_code(kg, ID), password=PASSWORD)
     assert added.status_code == 200, added.text
     # with a factor in place, the next change needs step-up, and this account has no phone
     more = await submit(client, flow_id, token, method="sms_code", action="send")
@@ -234,3 +244,45 @@ async def test_operator_may_allow_removing_the_last_factor(
         after = (await password_step(client, ID)).json()
     assert removed.status_code == 204
     assert after["state"] == "completed"  # back to a password alone, as the operator allows
+
+
+async def test_a_replayed_authenticator_code_is_audited_and_the_owner_told(
+        client: httpx.AsyncClient, kg: Keepgate, clock: FrozenClock) -> None:
+    identifier = "replay@example.com"
+    await register(client, kg, identifier)
+    secret, _ = await enrol_totp(client, await sign_in(client, identifier), clock)
+    clock.advance(timedelta(seconds=30))
+    code = current_code(secret, clock)
+    device = {"X-Keepgate-Device": DEVICES[identifier]}
+    first = (await password_step(client, identifier)).json()
+    assert (await submit(client, first["id"], headers=device, method="totp", code=code)
+            ).json()["state"] == "completed"
+    again = (await password_step(client, identifier)).json()
+    replayed = await submit(client, again["id"], headers=device, method="totp", code=code)
+    assert replayed.status_code == 400 and replayed.json()["error"]["code"] == "code.invalid"
+    notice = await last_message(kg, identifier)
+    assert notice.template == "totp_replayed" and "already used" in notice.body
+    async with kg.store.unit_of_work(write=False) as uow:
+        records = await uow.audit.read()
+    assert records[-1].event.details["reason"] == "totp_replayed"
+
+
+async def test_signing_in_with_a_recovery_code_tells_every_contact_and_holds_withdrawals(
+        client: httpx.AsyncClient, kg: Keepgate, clock: FrozenClock) -> None:
+    identifier = "spent@example.com"
+    await register(client, kg, identifier)
+    token = await sign_in(client, identifier)
+    _, codes = await enrol_totp(client, token, clock)
+    flow = (await password_step(client, identifier)).json()
+    done = await submit(client, flow["id"], headers={"X-Keepgate-Device": DEVICES[identifier]},
+                        method="recovery_code", code=codes[0])
+    assert done.json()["state"] == "completed"
+    prompt = next(m for m in done.json()["messages"] if m["code"] == "recovery_code_used")
+    assert "9 left" in prompt["text"] and "recovery codes" in prompt["text"]
+    notice = await last_message(kg, identifier)
+    assert notice.template == "recovery_code_used"
+    assert "9 are left" in notice.body and "/not-me?token=" in notice.body
+    mine = done.json()["session"]["token"]
+    holds = (await client.get("/api/v1/security/holds", headers=bearer(mine))).json()
+    assert [h["reason"] for h in holds] == ["recovery_code_used"]
+    assert holds[0]["seconds_left"] == 24 * 3600

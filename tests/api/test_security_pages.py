@@ -58,7 +58,8 @@ async def test_enrol_totp_then_step_up_for_the_anti_phishing_code(
     assert secret is not None
     code = totp.code_at(secret.group(1), totp.step_of(clock.now()))
     codes_page = await client.post(str(shown.url), data={"csrf_token": csrf(shown.text),
-                                                         "method": "totp", "code": code})
+                                                         "method": "totp", "code": code,
+                                                         "password": PASSWORD})
     assert codes_page.status_code == 200 and "shown only once" in codes_page.text
     assert len(re.findall(r"<li><code>[A-Z2-7-]{29}</code></li>", codes_page.text)) == 10
     assert 'download="keepgate-recovery-codes.txt"' in codes_page.text
@@ -79,6 +80,17 @@ async def test_enrol_totp_then_step_up_for_the_anti_phishing_code(
         "csrf_token": csrf(overview.text), "code": "Harbour7"})
     assert saved.headers["location"] == "/account/security?notice=anti-phishing-saved"
     assert 'id="anti-phishing-code">Harbour7<' in (await client.get("/account/security")).text
+
+    # six minutes on, ending other sessions goes through step-up first, and comes back
+    clock.advance(timedelta(minutes=6))
+    sessions = await client.get("/account/sessions")
+    others = await client.post("/account/sessions/revoke-others",
+                               data={"csrf_token": csrf(sessions.text)})
+    assert others.headers["location"] == "/account/step-up?next=/account/sessions"
+    everywhere = await client.post("/account/sign-out-everywhere",
+                                   data={"csrf_token": csrf(sessions.text)})
+    assert everywhere.headers["location"] == "/account/step-up?next=/account/security/devices"
+    assert (await client.get("/account/security")).status_code == 200  # still signed in
 
 
 async def test_history_and_devices_pages(client: httpx.AsyncClient, kg: Keepgate) -> None:
@@ -110,3 +122,20 @@ async def test_a_stale_sign_in_is_explained_not_looped(client: httpx.AsyncClient
     assert refused.status_code == 403
     assert "fresh_sign_in_required" in refused.text
     assert "Sign out, then sign in again" in refused.text
+
+
+async def test_without_a_factor_a_change_links_to_setting_one_up(
+        client: httpx.AsyncClient, kg: Keepgate) -> None:
+    await signed_up_and_in(client, kg)
+    security = await client.get("/account/security")
+    refused = await client.post("/account/security/anti-phishing", data={
+        "csrf_token": csrf(security.text), "code": "Blue42"})
+    assert refused.status_code == 403
+    assert "second_factor_required" in refused.text
+    assert 'id="enrol-first"' in refused.text
+    assert 'href="/account/security/setup?method=totp"' in refused.text
+    setup = await follow(client, await client.get("/account/security/setup?method=contact"))
+    refused = await client.post(str(setup.url), data={
+        "csrf_token": csrf(setup.text), "method": "contact", "kind": "email",
+        "value": "elsewhere@example.com"})
+    assert refused.status_code == 403 and 'id="enrol-first"' in refused.text

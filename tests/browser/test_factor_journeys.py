@@ -84,6 +84,7 @@ async def turn_on_totp(page: Page, secret: str) -> tuple[list[str], int]:
     """Confirm the app with its current code; returns the recovery codes and the step used."""
     code, step = totp_code(secret)
     await page.get_by_label("6-digit code from the app").fill(code)
+    await page.get_by_label("Your password").fill(PASSWORD)
     await steps.submit(page, page.get_by_role("button", name="Turn on"))
     return await recovery_codes_shown(page), step
 
@@ -173,6 +174,7 @@ async def test_totp_enrolment_sign_in_and_a_recovery_code(page: Page, tmp_path: 
 
     # A wrong code is refused on the same page, which still shows the QR code and the key.
     await page.get_by_label("6-digit code from the app").fill(wrong_totp(secret))
+    await page.get_by_label("Your password").fill(PASSWORD)
     response = await steps.submit(page, page.get_by_role("button", name="Turn on"))
     assert response.status == 400
     await expect(steps.alert(page)).to_contain_text("Error code: code.invalid")
@@ -268,6 +270,7 @@ async def test_passkey_enrolment_and_passwordless_sign_in(new_context: NewContex
                  ).to_be_checked()
     await steps.submit(page, page.get_by_role("button", name="Continue"))
     await page.get_by_label("Name this key").fill("Test laptop")
+    await page.get_by_label("Your password").fill(PASSWORD)
     await steps.submit(page, page.get_by_role("button", name="Create the passkey"))
     await recovery_codes_shown(page)
     credentials = (await cdp.send("WebAuthn.getCredentials",
@@ -327,6 +330,7 @@ async def test_sent_codes_as_second_factor(page: Page, identifier: str, add: str
     await expect(page.get_by_role("status")).to_contain_text("We sent a code to")
     code = await steps.read_code(page.context, identifier, enrol_subject)
     await page.get_by_label("Code").fill(code)
+    await page.get_by_label("Your password").fill(PASSWORD)
     await steps.submit(page, page.get_by_role("button", name="Confirm"))
     await recovery_codes_shown(page)
     await saved_them(page)
@@ -502,16 +506,23 @@ async def test_security_centre_step_up_password_sessions_and_history(
     body = await steps.read_message(laptop.context, email, "Your anti-phishing code was changed")
     assert body.startswith("Your anti-phishing code: Harbour7\n")
 
-    # From the phone, end the tablet's session.
+    # The phone, signed in before the factor existed and never stepped up, cannot end the
+    # tablet's session: it is sent to step-up first (a stolen session must not evict the owner).
     await steps.open_sessions(phone)
     await expect(steps.session_items(phone)).to_have_count(3)
     await steps.submit(phone, phone.get_by_role("button", name="Sign out Firefox 125 on Mac OS X"))
-    await expect(phone.get_by_role("status")).to_have_text("Signed out 1 session.")
-    await expect(steps.session_items(phone)).to_have_count(2)
+    await expect(phone.get_by_role("heading", level=1)).to_have_text("Confirm it is you")
+    # The laptop, stepped up a moment ago, ends it.
+    await steps.open_sessions(laptop)
+    await steps.submit(laptop, laptop.get_by_role("button",
+                                                  name="Sign out Firefox 125 on Mac OS X"))
+    await expect(laptop.get_by_role("status")).to_have_text("Signed out 1 session.")
+    await expect(steps.session_items(laptop)).to_have_count(2)
     await tablet.goto("/account")
     await expect(tablet).to_have_url(steps.LOGIN_PAGE)
 
     # A new password (still inside the step-up window) ends every other session.
+    await open_security(laptop)
     await laptop.get_by_label("Current password").fill(PASSWORD)
     await laptop.get_by_label("New password").fill(NEW_PASSWORD)
     await steps.submit(laptop, laptop.get_by_role("button", name="Change password"))

@@ -208,19 +208,22 @@ async def test_concurrent_outbox_workers_never_share_a_message(store: SqlStore,
 
 async def test_unknown_attempts_count_and_housekeeping_purges(store: SqlStore,
                                                               clock: FrozenClock) -> None:
+    async with store.unit_of_work(write=True) as uow:
+        await uow.counters.reserve_unknown_attempt("k" * 32, clock.now())
     for _ in range(3):
         async with store.unit_of_work(write=True) as uow:
-            await uow.counters.record_unknown_attempt("k" * 32, clock.now())
+            await uow.counters.reserve_unknown_attempt("k" * 32, clock.now())
+            await uow.counters.record_unknown_failure("k" * 32, clock.now())
     async with store.engine.connect() as conn:
         row = (await conn.execute(sa.text("SELECT failed FROM unknown_attempts"))).one()
-    assert row.failed == 3
+    assert row.failed == 3  # failures; a reservation alone counts none
     expired = Flow(id="old", kind=FlowKind.LOGIN, channel=Channel.API, state="completed",
                    created_at=clock.now(), expires_at=clock.now() + timedelta(minutes=15))
     async with store.unit_of_work(write=True) as uow:
         await uow.flows.create(expired)
     clock.advance(timedelta(days=1, minutes=16))
     async with store.unit_of_work(write=True) as uow:
-        await uow.counters.record_unknown_attempt("fresh" * 6, clock.now())
+        await uow.counters.reserve_unknown_attempt("fresh" * 6, clock.now())
         purged = await uow.housekeeping.purge(clock.now(), flows_after=timedelta(days=1),
                                               attempts_after=timedelta(days=1))
     assert purged == (1, 1)
@@ -241,3 +244,28 @@ async def test_active_sessions_oldest_first(store: SqlStore, clock: FrozenClock)
         active = await uow.sessions.active_for_account(
             "acc-1", now=clock.now(), seen_since=clock.now() - timedelta(minutes=30))
     assert [s.id for s in active] == ["ses-1", "ses-3"]
+
+
+async def test_failed_login_reservations_count_until_settled_or_lapsed(
+        store: SqlStore, clock: FrozenClock) -> None:
+    lifetime = timedelta(minutes=2)
+    async with store.unit_of_work(write=True) as uow:
+        await uow.accounts.create(account(1, clock))
+
+    async def reserve() -> int | None:
+        async with store.unit_of_work(write=True) as uow:
+            return await uow.accounts.reserve_attempt("acc-1", clock.now(), 3, lifetime)
+
+    assert [await reserve() for _ in range(4)] == [1, 2, 3, None]
+    async with store.unit_of_work(write=True) as uow:
+        assert await uow.accounts.count_failure("acc-1", clock.now()) == 1
+        await uow.accounts.release_attempt("acc-1", clock.now())
+    assert [await reserve() for _ in range(2)] == [3, None]  # 1 failure + 2 in flight
+    clock.advance(lifetime)  # the two never settled (their requests died): they lapse
+    assert [await reserve() for _ in range(3)] == [2, 3, None]
+    async with store.unit_of_work(write=True) as uow:
+        await uow.accounts.clear_failures("acc-1", clock.now())
+    assert await reserve() == 2  # failures cleared; one reservation still in flight
+    async with store.unit_of_work(write=False) as uow:
+        got = await uow.accounts.get("acc-1")
+    assert got is not None and got.failed_logins == 0

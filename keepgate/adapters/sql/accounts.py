@@ -7,15 +7,15 @@ itself and the unit of work stays usable on both SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from keepgate.adapters.sql import failed_logins
 from keepgate.adapters.sql import tables as t
-from keepgate.adapters.sql.failed_logins import refund_attempt, reserve_attempt
 from keepgate.domain.accounts import Account, AccountStatus
 from keepgate.domain.identifiers import Identifier, IdentifierKind
 from keepgate.services.ports import IdentifierTaken
@@ -65,15 +65,19 @@ class SqlAccounts:
         await self._c.execute(sa.update(t.accounts).where(t.accounts.c.id == account_id)
                               .values(password_hash=password_hash))
 
-    async def reserve_attempt(self, account_id: str, now: datetime, limit: int) -> int | None:
-        return await reserve_attempt(self._c, t.accounts, account_id, now, limit)
+    async def reserve_attempt(self, account_id: str, now: datetime, limit: int,
+                              lifetime: timedelta) -> int | None:
+        return await failed_logins.reserve_attempt(self._c, t.accounts, account_id, now, limit,
+                                                   lifetime)
 
-    async def refund_attempt(self, account_id: str) -> None:
-        await refund_attempt(self._c, t.accounts, account_id)
+    async def count_failure(self, account_id: str, now: datetime) -> int:
+        return await failed_logins.count_failure(self._c, t.accounts, account_id, now)
 
-    async def clear_failures(self, account_id: str) -> None:
-        await self._c.execute(sa.update(t.accounts).where(t.accounts.c.id == account_id)
-                              .values(failed_logins=0))
+    async def release_attempt(self, account_id: str, now: datetime) -> None:
+        await failed_logins.release_attempt(self._c, t.accounts, account_id, now)
+
+    async def clear_failures(self, account_id: str, now: datetime) -> None:
+        await failed_logins.clear_failures(self._c, t.accounts, account_id, now)
 
     async def ban(self, account_id: str, until: datetime) -> None:
         await self._c.execute(sa.update(t.accounts).where(t.accounts.c.id == account_id)
@@ -87,7 +91,7 @@ class SqlAccounts:
         c = t.accounts.c
         result = await self._c.execute(
             sa.update(t.accounts).where(c.id == account_id, c.banned_until.is_not(None))
-            .values(banned_until=None, failed_logins=0))
+            .values(banned_until=None, failed_logins=0, pending=0))
         return bool(result.rowcount)
 
     async def update_security(self, account_id: str, expected_version: int,

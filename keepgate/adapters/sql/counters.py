@@ -1,4 +1,4 @@
-"""Hot-path counters: sign-in attempts on unknown identifiers, and messages sent per address.
+"""Hot-path counters: sign-in attempts not counted on an account, and messages sent per address.
 
 Both are one atomic upsert (``INSERT ... ON CONFLICT DO UPDATE``), so parallel requests
 cannot slip past a limit together. SQLite and PostgreSQL spell the upsert with their own
@@ -28,12 +28,18 @@ class SqlCounters:
         insert_fn: Any = sqlite_insert if self._c.dialect.name == "sqlite" else postgresql_insert
         return insert_fn(table)
 
-    async def record_unknown_attempt(self, key: str, now: datetime) -> None:
+    async def reserve_unknown_attempt(self, key: str, now: datetime) -> None:
+        await self._upsert_unknown(key, now, failed=0)
+
+    async def record_unknown_failure(self, key: str, now: datetime) -> None:
+        await self._upsert_unknown(key, now, failed=1)
+
+    async def _upsert_unknown(self, key: str, now: datetime, *, failed: int) -> None:
         table = t.unknown_attempts
-        statement = self._insert(table).values(key=key, failed=1, updated_at=now)
+        statement = self._insert(table).values(key=key, failed=failed, updated_at=now)
         await self._c.execute(statement.on_conflict_do_update(
             index_elements=[table.c.key],
-            set_={"failed": table.c.failed + 1, "updated_at": now}))
+            set_={"failed": table.c.failed + failed, "updated_at": now}))
 
     async def spend_send(self, key: str, now: datetime, window: timedelta
                          ) -> tuple[int, datetime]:

@@ -7,14 +7,14 @@ the owner out of a device they already confirmed.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from keepgate.adapters.sql import failed_logins
 from keepgate.adapters.sql import tables as t
-from keepgate.adapters.sql.failed_logins import refund_attempt, reserve_attempt
 from keepgate.domain.factors import TrustedDevice
 
 
@@ -37,6 +37,11 @@ class SqlDevices:
             last_used_at=device.last_used_at, ip=device.ip[:64],
             user_agent=device.user_agent[:512], failed_logins=0))
 
+    async def get(self, device_id: str) -> TrustedDevice | None:
+        row = (await self._c.execute(sa.select(t.trusted_devices).where(
+            t.trusted_devices.c.id == device_id))).first()
+        return self._row(row) if row else None
+
     async def by_token_hash(self, token_hash: str) -> TrustedDevice | None:
         row = (await self._c.execute(sa.select(t.trusted_devices).where(
             t.trusted_devices.c.token_hash == token_hash))).first()
@@ -48,16 +53,20 @@ class SqlDevices:
             c.account_id == account_id, c.revoked_at.is_(None)).order_by(c.created_at))
         return [self._row(r) for r in rows]
 
-    async def reserve_attempt(self, device_id: str, now: datetime, limit: int) -> int | None:
-        return await reserve_attempt(self._c, t.trusted_devices, device_id, now, limit)
+    async def reserve_attempt(self, device_id: str, now: datetime, limit: int,
+                              lifetime: timedelta) -> int | None:
+        return await failed_logins.reserve_attempt(self._c, t.trusted_devices, device_id, now,
+                                                   limit, lifetime)
 
-    async def refund_attempt(self, device_id: str) -> None:
-        await refund_attempt(self._c, t.trusted_devices, device_id)
+    async def count_failure(self, device_id: str, now: datetime) -> int:
+        return await failed_logins.count_failure(self._c, t.trusted_devices, device_id, now)
+
+    async def release_attempt(self, device_id: str, now: datetime) -> None:
+        await failed_logins.release_attempt(self._c, t.trusted_devices, device_id, now)
 
     async def clear_failures(self, device_id: str, now: datetime) -> None:
-        await self._c.execute(sa.update(t.trusted_devices)
-                              .where(t.trusted_devices.c.id == device_id)
-                              .values(failed_logins=0, last_used_at=now))
+        await failed_logins.clear_failures(self._c, t.trusted_devices, device_id, now,
+                                           last_used_at=now)
 
     async def ban(self, device_id: str, until: datetime) -> None:
         await self._c.execute(sa.update(t.trusted_devices)

@@ -37,7 +37,8 @@ def _session(row: Any) -> Session:
                    aal=AAL(row.aal), methods=tuple(row.methods), channel=row.channel,
                    created_at=row.created_at, last_seen_at=row.last_seen_at,
                    expires_at=row.expires_at, ip=row.ip, user_agent=row.user_agent,
-                   revoked_at=row.revoked_at, second_factor_at=row.second_factor_at)
+                   revoked_at=row.revoked_at, second_factor_at=row.second_factor_at,
+                   strong_factor_at=row.strong_factor_at)
 
 
 class SqlSessions:
@@ -51,7 +52,8 @@ class SqlSessions:
             created_at=session.created_at, last_seen_at=session.last_seen_at,
             expires_at=session.expires_at, ip=session.ip[:64],
             user_agent=session.user_agent[:512], revoked_at=None,
-            second_factor_at=session.second_factor_at))
+            second_factor_at=session.second_factor_at,
+            strong_factor_at=session.strong_factor_at))
 
     async def with_account(self, token_hash: str) -> tuple[Session, Account] | None:
         """The session and its account in one query: every authenticated request asks."""
@@ -86,11 +88,12 @@ class SqlSessions:
         return [_session(r) for r in rows]
 
     async def elevate(self, session_id: str, *, token_hash: str, aal: str,
-                      methods: Sequence[str], now: datetime) -> None:
-        """A second factor proven: new token (the old one stops working), higher level."""
+                      methods: Sequence[str], now: datetime, strong: bool) -> None:
+        """A second factor proven: new token (the old one stops working), higher level; a
+        strong factor (``strong``) stamps its own time too."""
+        stamps = {"second_factor_at": now, **({"strong_factor_at": now} if strong else {})}
         await self._c.execute(sa.update(t.sessions).where(t.sessions.c.id == session_id).values(
-            token_hash=token_hash, aal=aal, methods=list(methods), second_factor_at=now,
-            last_seen_at=now))
+            token_hash=token_hash, aal=aal, methods=list(methods), last_seen_at=now, **stamps))
 
     async def touch(self, session_id: str, now: datetime) -> None:
         await self._c.execute(sa.update(t.sessions).where(t.sessions.c.id == session_id)

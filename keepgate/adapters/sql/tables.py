@@ -51,6 +51,9 @@ accounts = sa.Table(
     sa.Column("kyc_tier", sa.Integer, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("failed_logins", sa.Integer, nullable=False, server_default="0"),
+    # Sign-in attempts reserved and not yet settled; counted only until pending_until.
+    sa.Column("pending", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("pending_until", UTCDateTime),
     sa.Column("banned_until", UTCDateTime),
     sa.Column("locked_at", UTCDateTime),
     sa.Column("anti_phishing_code", sa.String(20)),
@@ -91,6 +94,7 @@ sessions = sa.Table(
     sa.Column("user_agent", sa.String(512), nullable=False),
     sa.Column("revoked_at", UTCDateTime),
     sa.Column("second_factor_at", UTCDateTime),
+    sa.Column("strong_factor_at", UTCDateTime),
 )
 
 factors = sa.Table(
@@ -135,13 +139,15 @@ trusted_devices = sa.Table(
     sa.Column("ip", sa.String(64), nullable=False),
     sa.Column("user_agent", sa.String(512), nullable=False),
     sa.Column("failed_logins", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("pending", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("pending_until", UTCDateTime),
     sa.Column("banned_until", UTCDateTime),
     sa.Column("revoked_at", UTCDateTime),
 )
 
-# Failed sign-ins on identifiers with no account, keyed by a keyed hash of the identifier.
-# Counting them costs the same write as counting a real account's failures, so the time a
-# refusal takes does not tell whether the account exists.
+# Failed sign-ins on identifiers with no account (and attempts refused unevaluated), keyed by
+# a keyed hash of the identifier. Reserving and failing cost the same writes as on a real
+# account's counter, so the time a refusal takes does not tell whether the account exists.
 unknown_attempts = sa.Table(
     "unknown_attempts", metadata,
     sa.Column("key", sa.String(64), primary_key=True),

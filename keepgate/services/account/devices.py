@@ -1,14 +1,20 @@
-"""The owner's trusted devices and sessions: list and forget devices, sign out everywhere."""
+"""The owner's trusted devices and sessions: list and forget devices, sign out everywhere.
+
+Signing out everywhere ends the other sessions too, so it asks ``services.access`` first
+(``SIGN_OUT_EVERYWHERE``: step-up on an account with a second factor).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from keepgate.domain.access import Action, Resource
 from keepgate.domain.audit import AuditEvent, EventKind, Outcome
 from keepgate.domain.errors import DeviceNotFound
 from keepgate.domain.factors import TrustedDevice
 from keepgate.domain.principals import CustomerSession
 from keepgate.security.tokens import hash_token
+from keepgate.services.access import AccessService
 from keepgate.services.clock import Clock
 from keepgate.services.context import RequestContext
 from keepgate.services.devices import describe_device
@@ -23,9 +29,10 @@ class DeviceView:
 
 
 class DeviceService:
-    def __init__(self, *, store: Store, clock: Clock) -> None:
+    def __init__(self, *, store: Store, clock: Clock, access: AccessService) -> None:
         self._store = store
         self._clock = clock
+        self._access = access
 
     async def trusted(self, principal: CustomerSession,
                       device_token: str | None) -> list[DeviceView]:
@@ -39,6 +46,12 @@ class DeviceService:
 
     async def forget(self, principal: CustomerSession, device_id: str, ctx: RequestContext) -> None:
         now = self._clock.now()
+        async with self._store.unit_of_work(write=False) as uow:
+            device = await uow.devices.get(device_id)
+        if device is None or not device.usable(now):
+            raise DeviceNotFound()
+        await self._access.require(principal, Action.FORGET_DEVICE, ctx,
+                                   Resource("device", device_id, device.account_id))
         async with self._store.unit_of_work(write=True) as uow:
             mine = {d.id for d in await uow.devices.for_account(principal.account.id)}
             if device_id not in mine or not await uow.devices.revoke(device_id, now):
@@ -49,6 +62,7 @@ class DeviceService:
 
     async def sign_out_everywhere(self, principal: CustomerSession, ctx: RequestContext) -> int:
         """Ends every session, this one included; returns how many."""
+        await self._access.require(principal, Action.SIGN_OUT_EVERYWHERE, ctx)
         now = self._clock.now()
         async with self._store.unit_of_work(write=True) as uow:
             count = await uow.sessions.revoke_all(principal.account.id, now, keep=None)

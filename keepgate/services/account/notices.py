@@ -44,7 +44,7 @@ class NoticeSettings:
         chosen = tuple(sorted(set(muted)))
         now = self._clock.now()
         if set(chosen) - set(principal.account.muted_notices):
-            await self._access.require(principal, Action.MUTE_NOTICE)
+            await self._access.require(principal, Action.MUTE_NOTICE, ctx)
         async with self._store.unit_of_work(write=True) as uow:
             account = await uow.accounts.get(principal.account.id)
             assert account is not None
@@ -59,7 +59,7 @@ class NoticeSettings:
                                      expected_version: int | None = None) -> None:
         code = parse_anti_phishing_code(raw)
         now = self._clock.now()
-        await self._access.require(principal, Action.SET_ANTI_PHISHING_CODE)
+        await self._access.require(principal, Action.SET_ANTI_PHISHING_CODE, ctx)
         async with self._store.unit_of_work(write=True) as uow:
             account = await uow.accounts.get(principal.account.id)
             assert account is not None

@@ -1,29 +1,29 @@
 """Changing the password while signed in.
 
 It needs the current password and step-up. The current password is checked under the same
-sign-in defences as a login (throttling, lock-out), and the new one is screened like any other.
+sign-in defences as a login (``reauth``: throttling, lock-out), and the new one is screened
+like any other.
 A change ends every other session and holds withdrawals.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 
 import anyio
 
 from keepgate.domain.access import Action
 from keepgate.domain.audit import AuditEvent, EventKind, Outcome
-from keepgate.domain.errors import CurrentPasswordIncorrect, PasswordUnchanged
+from keepgate.domain.errors import PasswordUnchanged
 from keepgate.domain.holds import HoldReason
 from keepgate.domain.policy import PasswordPolicy
 from keepgate.domain.principals import CustomerSession
 from keepgate.security.password_screen import screen_password
 from keepgate.services.access import AccessService
+from keepgate.services.account.reauth import PasswordReauth
 from keepgate.services.account.security_version import save_if_current
 from keepgate.services.clock import Clock
 from keepgate.services.context import RequestContext
-from keepgate.services.defences import SignInDefences
 from keepgate.services.devices import describe_device
 from keepgate.services.hashing import AsyncPasswordHasher
 from keepgate.services.holds import place_hold
@@ -33,13 +33,13 @@ from keepgate.services.ports import Store
 
 class PasswordService:
     def __init__(self, *, store: Store, clock: Clock, hasher: AsyncPasswordHasher,
-                 defences: SignInDefences, notifier: Notifier, password_policy: PasswordPolicy,
+                 reauth: PasswordReauth, notifier: Notifier, password_policy: PasswordPolicy,
                  access: AccessService,
                  range_check: Callable[[str], bool] | None = None) -> None:
         self._store = store
         self._clock = clock
         self._hasher = hasher
-        self._defences = defences
+        self._reauth = reauth
         self._notifier = notifier
         self._password_policy = password_policy
         self._access = access
@@ -49,8 +49,9 @@ class PasswordService:
                      ctx: RequestContext) -> int:
         """Returns how many other sessions were signed out."""
         now = self._clock.now()
-        await self._access.require(principal, Action.CHANGE_PASSWORD)
-        await self._check_current(principal, current, ctx, now)
+        await self._access.require(principal, Action.CHANGE_PASSWORD, ctx)
+        await self._reauth.verify(principal.account, current, ctx,
+                                  failure=EventKind.PASSWORD_CHANGED)
         if new == current:
             raise PasswordUnchanged()
         account = principal.account
@@ -71,21 +72,3 @@ class PasswordService:
             await self._notifier.notify_account(uow, fresh, "password_changed", {
                 "ip": ctx.ip or "unknown", "device": describe_device(ctx.user_agent)}, now)
         return revoked
-
-    async def _check_current(self, principal: CustomerSession, current: str, ctx: RequestContext,
-                             now: datetime) -> None:
-        account = principal.account
-        identifier = account.email or account.phone or ""
-        attempt = await self._defences.reserve(ctx, account)
-        verified = await self._hasher.verify(
-            None if attempt.refused else account.password_hash, current)
-        if verified:
-            await self._defences.succeeded(attempt, ctx, identifier)
-            return
-        await self._defences.failed(attempt, ctx, identifier)
-        async with self._store.unit_of_work(write=True) as uow:
-            await uow.audit.append(AuditEvent(EventKind.PASSWORD_CHANGED, Outcome.FAILURE,
-                                              account.id, ctx.ip, ctx.user_agent,
-                                              {"reason": "current_password_incorrect"}),
-                                   now)
-        raise CurrentPasswordIncorrect()

@@ -16,7 +16,7 @@ from keepgate.domain.accounts import Account
 from keepgate.domain.errors import KeepgateError, SendLimitReached
 from keepgate.domain.factors import Factor, FactorKind, TrustedDevice
 from keepgate.flows import login
-from keepgate.flows.base import COMPLETED, Flow, StepResult
+from keepgate.flows.base import COMPLETED, Effect, Flow, StepResult
 from keepgate.services.context import RequestContext
 from keepgate.services.defences import Attempt, SignInDefences, trusted_device_in
 from keepgate.services.guards import enrolled_methods
@@ -58,12 +58,15 @@ class SignInAttempts:
                                            device=standing.device)
 
     async def refuse(self, flow: Flow, attempt: Attempt, ctx: RequestContext, identifier: str,
-                     masked: str, reason: str, error: KeepgateError | None = None) -> StepResult:
-        """Count the failure and answer as every refusal does."""
+                     masked: str, reason: str, error: KeepgateError | None = None,
+                     effects: tuple[Effect, ...] = ()) -> StepResult:
+        """Count the failure and answer as every refusal does; ``effects`` (telling the owner
+        what the refusal revealed) go with it."""
         await self.defences.failed(attempt, ctx, identifier)
         account_id = attempt.account.id if attempt.account else None
-        return login.fail(flow, account_id=account_id, masked_identifier=masked,
-                          reason=attempt.refusal or reason, error=error)
+        refused = login.fail(flow, account_id=account_id, masked_identifier=masked,
+                             reason=attempt.refusal or reason, error=error)
+        return replace(refused, effects=(*refused.effects, *effects))
 
     async def settle(self, result: StepResult, attempt: Attempt, ctx: RequestContext,
                      identifier: str, account: Account) -> StepResult:

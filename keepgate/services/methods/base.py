@@ -45,9 +45,26 @@ class FactorSubmission:
     captcha: str | None = None  # passkey sign-in, when the flow demands proof of work
     kind: str | None = None  # contact change: "email" or "phone"
     value: str | None = None  # contact change: the new address or number
+    password: str | None = None  # adding a factor: the password again
 
 
-Submission = PasswordSubmission | CodeSubmission | FactorSubmission
+@dataclass(frozen=True, slots=True)
+class IdentifierSubmission:
+    """Recovery's first step: where the reset code should go."""
+
+    identifier: str
+    captcha: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewPasswordSubmission:
+    """Recovery's last step: the password that replaces the forgotten one."""
+
+    password: str
+
+
+Submission = (PasswordSubmission | CodeSubmission | FactorSubmission | IdentifierSubmission
+              | NewPasswordSubmission)
 
 
 class Method(Protocol):

@@ -36,14 +36,19 @@ class NewDeviceCodes:
                 now: datetime) -> tuple[SendMessage, str]:
         code = generate_code(self._digits)
         digest = self._digester.digest(code, purpose="device", binding=flow.id)
-        link = self._signer.sign("not-me", {"a": account.id, "f": flow.id},
-                                 expires_at=now + NOT_ME_LINK_LIFETIME)
         minutes = int(self.lifetime.total_seconds() // 60)
         message = SendMessage("device_code", account.contact, {
             "code": code, "minutes": minutes, "device": describe_device(ctx.user_agent),
             "ip": ctx.ip or "unknown", "time": now.strftime("%Y-%m-%d %H:%M UTC"),
-            "not_me_url": f"{self._public_url}/not-me?token={link}"})
+            "not_me_url": self.not_me_url(flow, account, now)})
         return message, digest
+
+    def not_me_url(self, flow: Flow, account: Account, now: datetime) -> str:
+        """The signed "this wasn't me" link for a sign-in in ``flow``: following it signs
+        every device out and locks sign-in."""
+        link = self._signer.sign("not-me", {"a": account.id, "f": flow.id},
+                                 expires_at=now + NOT_ME_LINK_LIFETIME)
+        return f"{self._public_url}/not-me?token={link}"
 
 
 class DeviceCodeCheck(SentCodeCheck):

@@ -4,6 +4,10 @@ SMS and email factors are confirmed by a code sent to the account's verified num
 address; passkeys and security keys by the authenticator's signed answer to a single-use
 challenge; an authenticator app by its first code. The first factor brings ten recovery
 codes, revealed once.
+
+A method that adds a factor (``FactorEnrolment``) asks for the password again with the
+submission that adds it (``password``), checked like a sign-in (``services.account.reauth``):
+a stolen session alone cannot add the thief's own factor.
 """
 
 from __future__ import annotations
@@ -13,10 +17,11 @@ from datetime import datetime
 
 from keepgate.domain.accounts import Account
 from keepgate.domain.audit import EventKind, Outcome
-from keepgate.domain.errors import KeepgateError
+from keepgate.domain.errors import KeepgateError, PasswordReentryRequired
 from keepgate.domain.factors import Factor
 from keepgate.flows.base import CreateFactor, Flow, FlowKind, Message, RecordEvent, StepResult
 from keepgate.flows.context import account_id_of
+from keepgate.services.account.reauth import PasswordReauth
 from keepgate.services.context import RequestContext
 from keepgate.services.methods.base import FactorSubmission, Submission
 from keepgate.services.ports import Store
@@ -38,12 +43,41 @@ class EnrolmentMethod(ABC):
             account = await uow.accounts.get(account_id_of(flow))
             factors = [f for f in await uow.factors.for_account(account_id_of(flow)) if f.active]
         assert account is not None
+        await self.check(submission, account, ctx)
         return await self.enrol(flow, submission, account, factors, ctx, now)
+
+    async def check(self, submission: FactorSubmission, account: Account,
+                    ctx: RequestContext) -> None:
+        """What the submission must prove before ``enrol``: by default, nothing more than
+        the step-up the settings flow's access decision already asked for."""
+        return
 
     @abstractmethod
     async def enrol(self, flow: Flow, submission: FactorSubmission, account: Account,
                     factors: list[Factor], ctx: RequestContext, now: datetime) -> StepResult:
         """This method's own step."""
+
+
+class FactorEnrolment(EnrolmentMethod):
+    """A settings-flow method that adds a second factor: the submission that adds it (the
+    ``adds_factor`` one) carries the password again."""
+
+    def __init__(self, store: Store, *, reauth: PasswordReauth) -> None:
+        super().__init__(store)
+        self.reauth = reauth
+
+    @abstractmethod
+    def adds_factor(self, submission: FactorSubmission) -> bool:
+        """Whether ``submission`` is the one that adds the factor."""
+
+    async def check(self, submission: FactorSubmission, account: Account,
+                    ctx: RequestContext) -> None:
+        if not self.adds_factor(submission):
+            return
+        if not submission.password:
+            raise PasswordReentryRequired()
+        await self.reauth.verify(account, submission.password, ctx,
+                                 failure=EventKind.FACTOR_ADDED)
 
 
 def factor_added(flow: Flow, factor: Factor, first: bool) -> StepResult:

@@ -161,9 +161,10 @@ class RegistrationPassword:
         async with self._store.unit_of_work(write=False) as uow:
             existing = await uow.accounts.find(identifier)
         budget = self._codes.budget
-        # Spent alike whether or not the address has an account: the limit reveals nothing.
+        # Both spent alike whether or not the address has an account: neither the limit nor
+        # the time the answer takes reveals anything.
         await budget.spend("foreign", identifier.value, sender=Sender(None, ctx.ip))
-        notify = existing is not None and await budget.notice_allowed(identifier.value)
+        notify = await budget.notice_allowed(identifier.value, has_account=existing is not None)
         policy = self._codes.policy
         return registration.submit_credentials(
             flow, identifier=identifier, password_hash=password_hash,

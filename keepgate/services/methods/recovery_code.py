@@ -1,27 +1,44 @@
 """Single-use recovery codes: the check, the second factor, and regenerating the set.
 
 A recovery code stands in for any second factor once; spending one tells the flow how many
-are left, so the person can be warned before they run out.
+are left, so the person can be warned before they run out. A code is what someone holding
+the password but not the second factor would use, so each use tells every contact (with a
+"this wasn't me" link), holds withdrawals for a day, and asks to set the factor up again or
+make new codes.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from keepgate.domain.accounts import Account
 from keepgate.domain.audit import EventKind, Outcome
 from keepgate.domain.errors import FactorUnavailable, InvalidCode, RecoveryCodeActionRequired
 from keepgate.domain.factors import RECOVERY_CODE, Factor
-from keepgate.flows.base import Flow, IssueRecoveryCodes, Message, RecordEvent, StepResult
-from keepgate.flows.context import with_recovery_codes_left
+from keepgate.domain.holds import HoldReason
+from keepgate.flows.base import (
+    Flow,
+    IssueRecoveryCodes,
+    Message,
+    NotifyAccount,
+    PlaceHold,
+    RecordEvent,
+    StepResult,
+)
+from keepgate.flows.context import recovery_codes_left, with_recovery_codes_left
 from keepgate.security import recovery_codes
 from keepgate.security.recovery_codes import RecoveryCodeHasher
 from keepgate.services.context import RequestContext
+from keepgate.services.defences import Attempt
 from keepgate.services.methods.attempts import SignInAttempts, Standing
 from keepgate.services.methods.base import FactorSubmission, Submission
+from keepgate.services.methods.device_code import NewDeviceCodes
 from keepgate.services.methods.enrolment import EnrolmentMethod
 from keepgate.services.methods.second_factor import Finish, SecondFactor
 from keepgate.services.ports import Store
+
+RECOVERY_CODE_USED = "recovery_code_used"  # the flow message asking to re-enrol or regenerate
 
 
 async def verify_recovery_code(store: Store, hasher: RecoveryCodeHasher, account_id: str,
@@ -45,9 +62,10 @@ class RecoveryCodeCheck(SecondFactor):
     name = RECOVERY_CODE
 
     def __init__(self, attempts: SignInAttempts, finish: Finish, *,
-                 hasher: RecoveryCodeHasher) -> None:
+                 hasher: RecoveryCodeHasher, device_codes: NewDeviceCodes) -> None:
         super().__init__(attempts, finish)
         self._hasher = hasher
+        self._device_codes = device_codes
 
     async def check(self, flow: Flow, submission: Submission, standing: Standing,
                     now: datetime) -> Flow:
@@ -56,6 +74,23 @@ class RecoveryCodeCheck(SecondFactor):
         left = await verify_recovery_code(self.attempts.store, self._hasher,
                                           standing.account.id, raw, now)
         return with_recovery_codes_left(flow, left)
+
+    def passed(self, flow: Flow, account: Account, ctx: RequestContext, now: datetime,
+               attempt: Attempt) -> StepResult:
+        result = super().passed(flow, account, ctx, now, attempt)
+        left = recovery_codes_left(flow) or 0
+        prompt = Message(RECOVERY_CODE_USED, (
+            f"You used a recovery code ({left} left). Withdrawals are held for 24 hours. If you "
+            "lost your second factor, set it up again in your security settings; either way, "
+            "make new recovery codes there."))
+        return replace(result, flow=result.flow.evolve(
+            messages=(*result.flow.messages, prompt)), effects=(
+            *result.effects,
+            NotifyAccount(account.id, "recovery_code_used", {
+                "left": left, "ip": ctx.ip or "unknown",
+                "not_me_url": self._device_codes.not_me_url(flow, account, now)}),
+            PlaceHold(account.id, HoldReason.RECOVERY_CODE_USED),
+        ))
 
 
 class RecoveryCodeRegeneration(EnrolmentMethod):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from keepgate.domain.accounts import Account
 from keepgate.domain.errors import KeepgateError
 from keepgate.flows import login, step_up
-from keepgate.flows.base import Flow, FlowKind, StepResult
+from keepgate.flows.base import Effect, Flow, FlowKind, StepResult
 from keepgate.flows.context import account_id_of, claimed
 from keepgate.services.context import RequestContext
 from keepgate.services.defences import Attempt
@@ -102,8 +102,9 @@ class SecondFactor(ABC):
         try:
             flow = await self.check(flow, submission, standing, now)
         except KeepgateError as error:
+            reason, effects = self.failure(error, account, ctx)
             return await self.attempts.refuse(self.on_failure(flow), attempt, ctx, identifier,
-                                              masked, f"{self.name}_failed", error=error)
+                                              masked, reason, error=error, effects=effects)
         result = self.passed(flow, account, ctx, now, attempt)
         return await self.attempts.settle(result, attempt, ctx, identifier, account)
 
@@ -116,6 +117,11 @@ class SecondFactor(ABC):
     async def check(self, flow: Flow, submission: Submission, standing: Standing,
                     now: datetime) -> Flow:
         """Return the flow to continue with, or raise a ``KeepgateError`` (a failure)."""
+
+    def failure(self, error: KeepgateError, account: Account, ctx: RequestContext
+                ) -> tuple[str, tuple[Effect, ...]]:
+        """Why the check failed, as recorded, and what the owner should be told of it."""
+        return f"{self.name}_failed", ()
 
     def on_failure(self, flow: Flow) -> Flow:
         """The flow as a failed check leaves it (before the failure itself is counted)."""

@@ -26,6 +26,7 @@ from keepgate.flows import registration
 from keepgate.flows.base import Flow, FlowKind, SendMessage, StepResult
 from keepgate.security.codes import CodeDigester, generate_code
 from keepgate.security.tokens import new_id
+from keepgate.services.account.reauth import PasswordReauth
 from keepgate.services.context import RequestContext
 from keepgate.services.methods.attempts import SignInAttempts, Standing
 from keepgate.services.methods.base import (
@@ -35,7 +36,7 @@ from keepgate.services.methods.base import (
     code_of,
     well_formed,
 )
-from keepgate.services.methods.enrolment import EnrolmentMethod, factor_added, refused
+from keepgate.services.methods.enrolment import FactorEnrolment, factor_added, refused
 from keepgate.services.methods.second_factor import Finish, SecondFactor
 from keepgate.services.ports import Store
 from keepgate.services.send_budget import SendBudget, Sender
@@ -129,15 +130,18 @@ class EmailCodeCheck(SentCodeCheck):
         return _contact(account, IdentifierKind.EMAIL)
 
 
-class SentCodeEnrolment(EnrolmentMethod):
+class SentCodeEnrolment(FactorEnrolment):
     """SMS or email as a factor: confirmed by a code sent to the verified number or address."""
 
     kind = FactorKind.SMS_CODE
 
-    def __init__(self, store: Store, *, codes: SentCodes) -> None:
-        super().__init__(store)
+    def __init__(self, store: Store, *, reauth: PasswordReauth, codes: SentCodes) -> None:
+        super().__init__(store, reauth=reauth)
         self.codes = codes
         self.slot = CodeSlot(f"enrol_{self.name}", f"enrol-{self.name}", codes.policy.lifetime)
+
+    def adds_factor(self, submission: FactorSubmission) -> bool:
+        return submission.action not in ("send", "resend")
 
     def destination(self, account: Account) -> Identifier:
         wanted = IdentifierKind.PHONE if self.kind is FactorKind.SMS_CODE else IdentifierKind.EMAIL

@@ -13,18 +13,25 @@ from typing import Any
 import segno
 
 from keepgate.domain.accounts import Account
-from keepgate.domain.errors import FactorAlreadyEnrolled, InvalidCode, TotpNotStarted
+from keepgate.domain.errors import (
+    FactorAlreadyEnrolled,
+    InvalidCode,
+    KeepgateError,
+    TotpNotStarted,
+)
 from keepgate.domain.factors import FACTOR_LABELS, Factor, FactorKind
-from keepgate.flows.base import Flow, Message, StepResult
+from keepgate.flows.base import Effect, Flow, Message, NotifyAccount, StepResult
 from keepgate.flows.settings import account_name, pending_totp, with_pending_totp
 from keepgate.security import totp
 from keepgate.security.errors import VerificationFailed
 from keepgate.security.keyring import KeyRing
 from keepgate.security.tokens import new_id
+from keepgate.security.totp import ReplayedTotp
+from keepgate.services.account.reauth import PasswordReauth
 from keepgate.services.context import RequestContext
 from keepgate.services.methods.attempts import SignInAttempts, Standing
 from keepgate.services.methods.base import FactorSubmission, Submission, code_of, well_formed
-from keepgate.services.methods.enrolment import EnrolmentMethod, factor_added
+from keepgate.services.methods.enrolment import FactorEnrolment, factor_added
 from keepgate.services.methods.second_factor import Finish, SecondFactor
 from keepgate.services.ports import Store
 
@@ -42,12 +49,20 @@ async def verify_totp(store: Store, keyring: KeyRing, factors: Iterable[Factor],
         seed = keyring.decrypt(factor.secret, context=f"totp:{factor.id}").decode()
         try:
             step = totp.verify(seed, code, now=now, last_step=factor.last_step)
+        except ReplayedTotp as replay:
+            raise _wrong_code() from replay
         except VerificationFailed:
             continue
         async with store.unit_of_work(write=True) as uow:
             if await uow.factors.claim_step(factor.id, step, now):  # each code once
                 return factor
-    raise InvalidCode("That code is not correct. Use the current code from your app.")
+        raise _wrong_code() from ReplayedTotp()  # a parallel request claimed the step first
+    raise _wrong_code()
+
+
+def _wrong_code() -> InvalidCode:
+    """The one answer to a wrong code and to a replayed one alike."""
+    return InvalidCode("That code is not correct. Use the current code from your app.")
 
 
 class TotpCheck(SecondFactor):
@@ -65,15 +80,27 @@ class TotpCheck(SecondFactor):
                           code_of(submission), now)
         return flow
 
+    def failure(self, error: KeepgateError, account: Account, ctx: RequestContext
+                ) -> tuple[str, tuple[Effect, ...]]:
+        """A replayed code means someone who knows the password saw a code the owner used:
+        recorded as a replay, and the owner is told."""
+        if isinstance(error.__cause__, ReplayedTotp):
+            return f"{self.name}_replayed", (NotifyAccount(
+                account.id, "totp_replayed", {"ip": ctx.ip or "unknown"}),)
+        return super().failure(error, account, ctx)
 
-class TotpEnrolment(EnrolmentMethod):
+
+class TotpEnrolment(FactorEnrolment):
     """First a secret to scan (``code`` absent), then the code that proves it was saved."""
 
     name = "totp"
 
-    def __init__(self, store: Store, *, keyring: KeyRing) -> None:
-        super().__init__(store)
+    def __init__(self, store: Store, *, reauth: PasswordReauth, keyring: KeyRing) -> None:
+        super().__init__(store, reauth=reauth)
         self._keyring = keyring
+
+    def adds_factor(self, submission: FactorSubmission) -> bool:
+        return submission.code is not None
 
     async def enrol(self, flow: Flow, submission: FactorSubmission, account: Account,
                     factors: list[Factor], ctx: RequestContext, now: datetime) -> StepResult:

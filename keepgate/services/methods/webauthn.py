@@ -24,7 +24,7 @@ from keepgate.domain.errors import (
 )
 from keepgate.domain.factors import Factor, FactorKind, clean_label
 from keepgate.flows import login
-from keepgate.flows.base import Flow, Message, StepResult
+from keepgate.flows.base import Effect, Flow, Message, NotifyAccount, StepResult
 from keepgate.flows.context import (
     account_id_of,
     webauthn_request,
@@ -34,14 +34,15 @@ from keepgate.flows.context import (
     without_webauthn_challenge,
 )
 from keepgate.security import webauthn
-from keepgate.security.errors import InvalidWebAuthnResponse
+from keepgate.security.errors import ClonedAuthenticator, InvalidWebAuthnResponse
 from keepgate.security.tokens import new_id
+from keepgate.services.account.reauth import PasswordReauth
 from keepgate.services.captcha import CaptchaGate
 from keepgate.services.context import RequestContext
 from keepgate.services.methods.attempts import SignInAttempts, Standing
 from keepgate.services.methods.base import BoundStep, FactorSubmission, Submission
 from keepgate.services.methods.device_code import NewDeviceCodes
-from keepgate.services.methods.enrolment import EnrolmentMethod, factor_added
+from keepgate.services.methods.enrolment import FactorEnrolment, factor_added
 from keepgate.services.methods.second_factor import Finish, SecondFactor
 from keepgate.services.ports import Store, UnitOfWork
 
@@ -130,6 +131,25 @@ async def credential_factor(store: Store, credential: dict[str, object] | None) 
     return factor if factor is not None and factor.active else None
 
 
+class KeyCloned(Exception):
+    """Why a key's answer was refused, when its sign count says the key was copied: the
+    cause of the public ``InvalidFactorResponse``, naming the factor."""
+
+    def __init__(self, factor: Factor) -> None:
+        super().__init__(factor.id)
+        self.factor = factor
+
+
+def cloned_key_notice(error: KeepgateError, account: Account, ctx: RequestContext
+                      ) -> NotifyAccount | None:
+    """The owner's notice when ``error`` refused a copied key; ``None`` for other failures."""
+    cause = error.__cause__
+    if not isinstance(cause, KeyCloned):
+        return None
+    return NotifyAccount(account.id, "passkey_cloned",
+                         {"factor": cause.factor.label, "ip": ctx.ip or "unknown"})
+
+
 async def verify_assertion(store: Store, relying_party: webauthn.RelyingParty, *,
                            credential: dict[str, object], challenge: bytes, factor: Factor,
                            now: datetime, user_handle: bytes | None = None) -> None:
@@ -141,6 +161,8 @@ async def verify_assertion(store: Store, relying_party: webauthn.RelyingParty, *
             stored=stored_credential(factor),
             require_user_verification=user_handle is not None,
             expected_user_handle=user_handle)
+    except ClonedAuthenticator:
+        raise InvalidFactorResponse() from KeyCloned(factor)
     except InvalidWebAuthnResponse:
         raise InvalidFactorResponse() from None
     async with store.unit_of_work(write=True) as uow:
@@ -202,6 +224,14 @@ class WebAuthnCheck(SecondFactor):
                                factor=factor, now=now)
         return without_webauthn_challenge(flow)
 
+    def failure(self, error: KeepgateError, account: Account, ctx: RequestContext
+                ) -> tuple[str, tuple[Effect, ...]]:
+        """A copied key is recorded as such, and its owner is told."""
+        notice = cloned_key_notice(error, account, ctx)
+        if notice is not None:
+            return f"{self.name}_cloned", (notice,)
+        return super().failure(error, account, ctx)
+
     def on_failure(self, flow: Flow) -> Flow:
         # The challenge was spent; the next try gets a new one with the same allow list.
         challenge = webauthn.encode_b64url(webauthn.new_challenge())
@@ -239,8 +269,11 @@ class WebAuthnCheck(SecondFactor):
                                    user_handle=self._handles.of(factor.account_id))
         except KeepgateError as error:
             flow = self._challenges.offer(flow, now, [], passwordless=True)
-            return await self.attempts.refuse(flow, attempt, ctx, key, masked, "passkey_failed",
-                                              error=error)
+            notice = cloned_key_notice(error, account, ctx)
+            return await self.attempts.refuse(
+                flow, attempt, ctx, key, masked,
+                "passkey_failed" if notice is None else "passkey_cloned", error=error,
+                effects=() if notice is None else (notice,))
         trusted = attempt.device is not None
         message, digest = (None, None) if trusted else self._device_codes.message(
             flow, account, ctx, now)
@@ -252,18 +285,22 @@ class WebAuthnCheck(SecondFactor):
         return await self.attempts.settle(result, attempt, ctx, key, account)
 
 
-class WebAuthnEnrolment(EnrolmentMethod):
+class WebAuthnEnrolment(FactorEnrolment):
     """A new passkey or security key: creation options first, then the authenticator's
     signed answer to them."""
 
     name = "webauthn"
 
-    def __init__(self, store: Store, *, relying_party: webauthn.RelyingParty,
-                 handles: UserHandles, challenge_lifetime: timedelta) -> None:
-        super().__init__(store)
+    def __init__(self, store: Store, *, reauth: PasswordReauth,
+                 relying_party: webauthn.RelyingParty, handles: UserHandles,
+                 challenge_lifetime: timedelta) -> None:
+        super().__init__(store, reauth=reauth)
         self._relying_party = relying_party
         self._handles = handles
         self._lifetime = challenge_lifetime
+
+    def adds_factor(self, submission: FactorSubmission) -> bool:
+        return submission.credential is not None
 
     async def enrol(self, flow: Flow, submission: FactorSubmission, account: Account,
                     factors: list[Factor], ctx: RequestContext, now: datetime) -> StepResult:

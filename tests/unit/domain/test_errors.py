@@ -167,3 +167,13 @@ def test_the_drawing_hangs_each_class_under_its_parent() -> None:
 def test_each_code_names_one_class() -> None:
     codes = [cls.code for cls in defined()]
     assert len(codes) == len(set(codes))
+
+
+def test_strength_refusals_say_what_to_do() -> None:
+    strong = E.StrongFactorRequired()
+    assert strong.code == "strong_factor_required" and isinstance(strong, E.StepUpRequired)
+    assert strong.details["step_up"]["start"] == "POST /api/v1/flows/step_up"
+    enrol = E.SecondFactorRequired()
+    assert enrol.code == "second_factor_required"
+    assert enrol.details == {"enrol": {"page": "/account/security",
+                                       "start": "POST /api/v1/flows/settings"}}

@@ -15,6 +15,7 @@ from keepgate.domain.factors import (
     Factor,
     FactorKind,
     TrustedDevice,
+    removes_last_strong_factor,
 )
 from keepgate.domain.sessions import AAL, assurance_level
 
@@ -150,3 +151,24 @@ def test_default_defence_policy_matches_security_baseline() -> None:
 )
 def test_assurance_level_with_second_factors(methods: tuple[str, ...], level: AAL) -> None:
     assert assurance_level(methods) is level
+
+
+def _factor(kind: FactorKind, factor_id: str | None = None) -> Factor:
+    return Factor(id=factor_id or kind.value, account_id="acc-1", kind=kind, label="",
+                  created_at=datetime(2026, 1, 1, tzinfo=UTC),
+                  confirmed_at=datetime(2026, 1, 1, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(("kinds", "removing", "last"), [
+    ((FactorKind.TOTP, FactorKind.EMAIL_CODE), FactorKind.TOTP, True),
+    ((FactorKind.TOTP,), FactorKind.TOTP, True),
+    ((FactorKind.TOTP, FactorKind.WEBAUTHN), FactorKind.TOTP, False),
+    ((FactorKind.SMS_CODE, FactorKind.EMAIL_CODE), FactorKind.SMS_CODE, True),
+    ((FactorKind.TOTP, FactorKind.EMAIL_CODE), FactorKind.EMAIL_CODE, False),
+    ((FactorKind.EMAIL_CODE,), FactorKind.EMAIL_CODE, False),
+])
+def test_removing_the_last_strong_factor(kinds: tuple[FactorKind, ...], removing: FactorKind,
+                                         last: bool) -> None:
+    factors = [_factor(k) for k in kinds]
+    target = next(f for f in factors if f.kind is removing)
+    assert removes_last_strong_factor(factors, target) is last

@@ -92,3 +92,14 @@ def test_event_details_carry_no_secret() -> None:
     result = step_up.passed(start(), method="totp")
     (event,) = [e for e in result.effects if isinstance(e, RecordEvent)]
     assert set(event.details) == {"method"}
+
+
+@pytest.mark.parametrize(("enrolled", "offered"), [
+    (("email_code", "recovery_code", "totp"), ("totp", "recovery_code")),
+    (("email_code", "sms_code"), ("sms_code",)),
+    (("email_code", "webauthn"), ("webauthn",)),
+    (("email_code", "recovery_code"), ("email_code", "recovery_code")),
+])
+def test_an_email_code_is_offered_only_when_no_factor_is_strong(
+        enrolled: tuple[str, ...], offered: tuple[str, ...]) -> None:
+    assert step_up.open_methods(start(enrolled)) == offered

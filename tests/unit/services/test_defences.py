@@ -178,8 +178,9 @@ async def test_success_on_a_device_clears_the_device(defences: SignInDefences, s
 async def test_a_caller_can_count_on_the_account_despite_a_device(
         defences: SignInDefences, store: SqlStore, ann: Account) -> None:
     attempt = await defences.reserve(OWNER, ann, ANN, device=None)
-    assert attempt.device is None
-    assert (await get_account(store, ann.id)).failed_logins == 1
+    assert attempt.device is None and attempt.number == 1
+    assert (await defences.reserve(STRANGER, ann, ANN)).number == 2  # both on the account
+    assert (await get_device(store, "ann-device")).failed_logins == 0
 
 
 async def test_only_a_usable_device_of_this_account_is_trusted(
@@ -205,7 +206,8 @@ async def test_an_unknown_identifier_is_counted_without_an_account(
     assert await column_values(database_url, tables.unknown_attempts.c.key) == [
         defences.throttle.identifier_key("nobody@example.com")]
     await fail(defences, None, times=2, identifier="nobody@example.com")
-    assert await column_values(database_url, tables.unknown_attempts.c.failed) == [3]
+    # failures, as on an account: the first reservation was never settled
+    assert await column_values(database_url, tables.unknown_attempts.c.failed) == [2]
     assert not await defences.captcha_needed("nobody@example.com", STRANGER.ip)
     await fail(defences, None, times=1, identifier="nobody@example.com")
     assert await defences.captcha_needed("nobody@example.com", STRANGER.ip)  # as for Ann
@@ -245,3 +247,49 @@ async def test_successes_give_the_ip_budget_back(store: SqlStore, clock: FrozenC
         attempt = await defences.reserve(STRANGER, ann, ANN)
         await defences.settle(attempt, STRANGER, ANN, completed=completed)
     await fail(defences, ann, times=2)
+
+
+async def test_reservations_cut_short_lapse_on_their_own(defences: SignInDefences,
+                                                         store: SqlStore, clock: FrozenClock,
+                                                         ann: Account) -> None:
+    """Five attempts reserved and never settled (each request killed mid-hash) hold the
+    account only while they could still be running: no failure, ban or notice is left."""
+    for _ in range(5):
+        assert not (await defences.reserve(STRANGER, ann, ANN)).refused
+    assert (await defences.reserve(STRANGER, ann, ANN)).refusal == "banned"
+    clock.advance(defences.policy.reservation_lifetime - timedelta(seconds=1))
+    assert (await defences.reserve(STRANGER, ann, ANN)).refusal == "banned"
+    clock.advance(timedelta(seconds=1))
+    attempt = await defences.reserve(STRANGER, ann, ANN)
+    assert attempt.number == 1
+    account = await get_account(store, ann.id)
+    assert (account.failed_logins, account.banned_until) == (0, None)
+    assert await outbox(store) == [] and await audit_events(store) == []
+
+
+async def test_cut_short_reservations_lapse_on_a_trusted_device_too(
+        defences: SignInDefences, store: SqlStore, clock: FrozenClock, ann: Account) -> None:
+    for _ in range(5):
+        assert not (await defences.reserve(OWNER, ann, ANN)).refused
+    assert (await defences.reserve(OWNER, ann, ANN)).refusal == "banned"
+    clock.advance(timedelta(hours=2))
+    assert (await defences.reserve(OWNER, ann, ANN)).number == 1
+    assert (await get_device(store, "ann-device")).failed_logins == 0
+
+
+async def test_a_failure_path_cut_by_redis_has_already_counted_and_banned(
+        defences: SignInDefences, store: SqlStore, clock: FrozenClock, ann: Account,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    await fail(defences, ann, times=4)
+    attempt = await defences.reserve(STRANGER, ann, ANN)
+
+    async def redis_gone(identifier: str) -> None:
+        raise ConnectionError("Redis went away")
+
+    monkeypatch.setattr(defences.throttle, "identifier_failed", redis_gone)
+    with pytest.raises(ConnectionError):
+        await defences.failed(attempt, STRANGER, ANN)
+    account = await get_account(store, ann.id)
+    assert account.banned_until == clock.now() + HOUR  # recorded, told and audited, and ends
+    assert [e.kind for e in await audit_events(store)] == [EventKind.BANNED]
+    assert [m.template for m in await outbox(store)] == ["signin_banned"] * 2

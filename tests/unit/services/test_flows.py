@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from keepgate.adapters.ratelimit import LimitsWindowCounters
 from keepgate.domain.errors import InvalidCode, KeepgateError, UnknownFlowKind
 from keepgate.domain.factors import DefencePolicy
 from keepgate.domain.policy import Policies
@@ -72,7 +73,8 @@ def runner(store: Store, method: Leap) -> FlowService:
     clock = FrozenClock()
     return FlowService(store=store, clock=clock, methods=[method], notifier=unused,
                        policies=Policies(), defences=DefencePolicy(), recovery=unused,
-                       access=AccessService(store=store, clock=clock, policy=DefencePolicy()))
+                       access=AccessService(store=store, clock=clock, policy=DefencePolicy(),
+                                            counters=LimitsWindowCounters.in_memory()))
 
 
 async def started(store: Store, method: Leap) -> tuple[FlowService, Flow]:
@@ -117,5 +119,5 @@ async def test_a_refused_step_off_the_table_is_still_an_internal_error() -> None
 async def test_an_unknown_kind_is_refused_before_anything_is_stored() -> None:
     store = Store()
     with pytest.raises(UnknownFlowKind):
-        await runner(store, Leap(COMPLETED)).start("recovery", Channel.API, CTX)
+        await runner(store, Leap(COMPLETED)).start("factor_reset", Channel.API, CTX)
     assert store.flows.stored == {}

@@ -41,7 +41,7 @@ async def flow_ids(store: SqlStore, *candidates: str) -> set[str]:
 
 async def count_unknown_attempt(store: SqlStore, clock: FrozenClock, key: str) -> None:
     async with store.unit_of_work(write=True) as uow:
-        await uow.counters.record_unknown_attempt(key, clock.now())
+        await uow.counters.record_unknown_failure(key, clock.now())
 
 
 async def test_nothing_to_purge(maintenance: Maintenance,

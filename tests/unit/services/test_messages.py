@@ -33,10 +33,13 @@ DOCUMENTED_PARAMS: dict[str, set[str]] = {
     "signin_banned": {"minutes", "ip", "scope"},
     "factor_removed": {"factor", "ip"},
     "account_locked": set(),
+    "totp_replayed": {"ip"},
+    "passkey_cloned": {"factor", "ip"},
+    "recovery_code_used": {"left", "ip", "not_me_url"},
 }
 # Passed by the sender but not used by any wording of the template.
 PASSED_BUT_UNUSED: dict[str, set[str]] = {}
-SENDERS = ("SendMessage", "enqueue", "notify_account")
+SENDERS = ("SendMessage", "NotifyAccount", "enqueue", "notify_account")
 SAMPLES: dict[str, Any] = {
     "code": "042917", "minutes": 10, "device": "Firefox on Linux", "ip": "203.0.113.7",
     "time": "2025-06-01 12:00 UTC", "not_me_url": NOT_ME_URL,
@@ -293,3 +296,11 @@ def test_missing_parameter_is_an_error(renderer: MessageRenderer) -> None:
 def test_unknown_template_is_an_error(renderer: MessageRenderer) -> None:
     with pytest.raises(KeyError):
         renderer.render("no_such_template", EMAIL, PARAMS["registration_code"])
+
+
+@pytest.mark.parametrize("template", sorted(TEMPLATES))
+def test_every_message_that_says_recover_links_to_the_recovery_pages(template: str) -> None:
+    spec = TEMPLATES[template]
+    for wording in (spec.email, spec.sms):
+        if "recover your account" in wording.lower():
+            assert "$public_url/recover" in wording, template

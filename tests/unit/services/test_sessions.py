@@ -8,11 +8,14 @@ from datetime import timedelta
 
 import pytest
 
+from keepgate.adapters.ratelimit import LimitsWindowCounters
 from keepgate.adapters.sql.store import SqlStore
 from keepgate.domain.audit import EventKind
 from keepgate.domain.errors import AuthenticationRequired, SessionNotFound
+from keepgate.domain.factors import DefencePolicy
 from keepgate.domain.principals import CustomerSession
 from keepgate.domain.sessions import SessionPolicy
+from keepgate.services.access import AccessService
 from keepgate.services.clock import FrozenClock
 from keepgate.services.context import RequestContext
 from keepgate.services.sessions import MAX_TOKEN_LENGTH, SessionService
@@ -34,7 +37,9 @@ CTX = RequestContext(ip=IP, user_agent=USER_AGENT)
 
 @pytest.fixture
 def sessions(store: SqlStore, clock: FrozenClock) -> SessionService:
-    return SessionService(store=store, clock=clock, policy=POLICY)
+    access = AccessService(store=store, clock=clock, policy=DefencePolicy(),
+                           counters=LimitsWindowCounters.in_memory())
+    return SessionService(store=store, clock=clock, policy=POLICY, access=access)
 
 
 @pytest.fixture
@@ -157,7 +162,11 @@ async def test_only_ones_own_active_sessions_can_be_revoked(
     await sessions.revoke(principal, "ses-ann-laptop", CTX)
     with pytest.raises(SessionNotFound):  # already revoked
         await sessions.revoke(principal, "ses-ann-laptop", CTX)
-    assert len(await audit_events(store)) == 1
+    # reaching for Bob's session is audited (finding 9 of issue 8); an unknown id is not
+    denied, revoked = await audit_events(store)
+    assert (denied.kind, denied.details["resource"]) == (EventKind.ACCESS_DENIED,
+                                                         "session:ses-bob-phone")
+    assert revoked.kind is EventKind.SESSION_REVOKED
 
 
 async def test_revoke_others_keeps_the_current_session(

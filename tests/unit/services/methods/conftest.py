@@ -18,10 +18,13 @@ from keepgate.flows.base import Channel, Flow
 from keepgate.security.captcha import CaptchaIssuer
 from keepgate.security.codes import CodeDigester
 from keepgate.security.link_tokens import LinkSigner
+from keepgate.security.passwords import HashParams, PasswordHasher
 from keepgate.security.webauthn import RelyingParty
+from keepgate.services.account.reauth import PasswordReauth
 from keepgate.services.captcha import CaptchaGate
 from keepgate.services.clock import FrozenClock
 from keepgate.services.defences import SignInDefences
+from keepgate.services.hashing import AsyncPasswordHasher
 from keepgate.services.methods.attempts import SignInAttempts
 from keepgate.services.methods.device_code import NewDeviceCodes
 from keepgate.services.methods.sent_code import SentCodes
@@ -32,6 +35,7 @@ from tests.unit.services.test_defences import make_defences
 
 ANN = "ann@example.com"
 PHONE = "+447700900123"
+ANN_PASSWORD = "quartz lantern mango tribune"
 LIFETIME = timedelta(minutes=15)
 PARTY = RelyingParty(id="keepgate.example", name="Keepgate", origin="https://keepgate.example")
 
@@ -39,6 +43,18 @@ PARTY = RelyingParty(id="keepgate.example", name="Keepgate", origin="https://kee
 @pytest.fixture
 def defences(store: SqlStore, clock: FrozenClock) -> SignInDefences:
     return make_defences(store, clock)
+
+
+@pytest.fixture
+def hasher() -> AsyncPasswordHasher:
+    return AsyncPasswordHasher(PasswordHasher(HashParams(memory_kib=8, time_cost=1,
+                                                         parallelism=1)))
+
+
+@pytest.fixture
+def reauth(store: SqlStore, clock: FrozenClock, defences: SignInDefences,
+           hasher: AsyncPasswordHasher) -> PasswordReauth:
+    return PasswordReauth(store=store, clock=clock, hasher=hasher, defences=defences)
 
 
 @pytest.fixture
@@ -83,10 +99,12 @@ def challenges() -> Challenges:
 
 
 @pytest.fixture
-async def ann(store: SqlStore, clock: FrozenClock) -> Account:
+async def ann(store: SqlStore, clock: FrozenClock, hasher: AsyncPasswordHasher) -> Account:
     account = await add_account(store, clock, email=ANN, phone=PHONE)
     await add_device(store, clock, account.id, "ann-device")
-    return account
+    async with store.unit_of_work(write=True) as uow:
+        await uow.accounts.set_password_hash(account.id, await hasher.hash(ANN_PASSWORD))
+        return await uow.accounts.get(account.id) or account
 
 
 def signing_in(clock: FrozenClock, account: Account, *factors: str) -> Flow:

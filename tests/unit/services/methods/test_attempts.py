@@ -72,8 +72,10 @@ async def test_a_step_that_leads_on_gives_its_reservation_back_with_the_flow(
         now=clock.now(), code_lifetime=LIFETIME)
     settled = await attempts.settle(passed, attempt, STRANGER, ANN, ann)
     assert settled.effects[-1] == SettleAttempt(ann.id, None, completed=False)
-    # Not yet written: the settlement commits with the flow.
-    assert await column_values(database_url, tables.accounts.c.failed_logins) == [1]
+    # Not yet written: the settlement commits with the flow. (A reservation is pending, not
+    # a failure.)
+    assert await column_values(database_url, tables.accounts.c.pending) == [1]
+    assert await column_values(database_url, tables.accounts.c.failed_logins) == [0]
 
 
 async def test_an_exhausted_send_budget_gives_the_reservation_back_at_once(
@@ -91,3 +93,4 @@ async def test_an_exhausted_send_budget_gives_the_reservation_back_at_once(
     with pytest.raises(SendLimitReached):
         await attempts.settle(waiting, attempt, STRANGER, ANN, ann)
     assert await column_values(database_url, tables.accounts.c.failed_logins) == [0]
+    assert await column_values(database_url, tables.accounts.c.pending) == [0]

@@ -84,7 +84,8 @@ async def test_a_trusted_device_signs_in_and_settles_with_the_flow(
     assert result.error is None and result.flow.state == COMPLETED
     assert SettleAttempt(with_password.id, "dev-1", completed=True) in result.effects
     # Reserved in its own committed write; the settlement is left to the flow's save.
-    assert await column_values(database_url, tables.trusted_devices.c.failed_logins) == [1]
+    assert await column_values(database_url, tables.trusted_devices.c.pending) == [1]
+    assert await column_values(database_url, tables.trusted_devices.c.failed_logins) == [0]
 
 
 async def test_read_in_the_runners_unit_of_work_gives_the_same_step(

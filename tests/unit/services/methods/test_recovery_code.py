@@ -9,7 +9,8 @@ from keepgate.adapters.sql.store import SqlStore
 from keepgate.domain.accounts import Account
 from keepgate.domain.errors import FactorUnavailable, InvalidCode, RecoveryCodeActionRequired
 from keepgate.domain.factors import FactorKind
-from keepgate.flows.base import COMPLETED, IssueRecoveryCodes
+from keepgate.domain.holds import HoldReason
+from keepgate.flows.base import COMPLETED, IssueRecoveryCodes, NotifyAccount, PlaceHold
 from keepgate.flows.context import recovery_codes_left
 from keepgate.security import recovery_codes
 from keepgate.security.recovery_codes import RecoveryCodeHasher
@@ -56,10 +57,27 @@ async def test_something_unlike_a_code_is_refused(store: SqlStore, issued: Accou
 async def test_as_a_second_factor_it_says_how_many_are_left(
         attempts: SignInAttempts, device_codes: NewDeviceCodes, issued: Account,
         clock: FrozenClock) -> None:
-    method = RecoveryCodeCheck(attempts, SignInFinish(device_codes), hasher=HASHER)
+    method = RecoveryCodeCheck(attempts, SignInFinish(device_codes), hasher=HASHER,
+                               device_codes=device_codes)
     done = await method.step(signing_in(clock, issued, "totp", "recovery_code"),
                              FactorSubmission(code=CODES[1]), OWNER, clock.now())
     assert done.flow.state == COMPLETED and recovery_codes_left(done.flow) == 2
+
+
+async def test_a_spent_code_tells_every_contact_holds_withdrawals_and_asks_to_re_enrol(
+        attempts: SignInAttempts, device_codes: NewDeviceCodes, issued: Account,
+        clock: FrozenClock) -> None:
+    method = RecoveryCodeCheck(attempts, SignInFinish(device_codes), hasher=HASHER,
+                               device_codes=device_codes)
+    done = await method.step(signing_in(clock, issued, "totp", "recovery_code"),
+                             FactorSubmission(code=CODES[0]), OWNER, clock.now())
+    assert done.error is None
+    [notice] = [e for e in done.effects if isinstance(e, NotifyAccount)]
+    assert (notice.account_id, notice.template) == (issued.id, "recovery_code_used")
+    assert (notice.params["left"], notice.params["ip"]) == (2, IP)
+    assert str(notice.params["not_me_url"]).startswith("https://keepgate.example/not-me?token=")
+    assert PlaceHold(issued.id, HoldReason.RECOVERY_CODE_USED) in done.effects
+    assert "recovery_code_used" in [m.code for m in done.flow.messages]
 
 
 async def test_regeneration_needs_a_factor_and_the_action(store: SqlStore, ann: Account,

@@ -17,6 +17,7 @@ from keepgate.domain.factors import FactorKind
 from keepgate.flows import registration
 from keepgate.flows.base import COMPLETED, Channel, CreateFactor, SendMessage
 from keepgate.flows.context import sent_code
+from keepgate.services.account.reauth import PasswordReauth
 from keepgate.services.clock import FrozenClock
 from keepgate.services.context import RequestContext
 from keepgate.services.methods.attempts import SignInAttempts
@@ -33,6 +34,7 @@ from keepgate.services.methods.sent_code import (
 from keepgate.services.send_budget import Sender
 from keepgate.services.sent_codes import CodeSlot
 from tests.unit.services.methods.conftest import (
+    ANN_PASSWORD,
     LIFETIME,
     PHONE,
     add_factor,
@@ -93,24 +95,27 @@ async def test_a_wrong_code_is_counted_on_the_slot(attempts: SignInAttempts, cod
     assert sent_code(failed.flow, "sms_code").failures == 1
 
 
-async def test_enrolment_confirms_the_number(store: SqlStore, codes: SentCodes, ann: Account,
+async def test_enrolment_confirms_the_number(store: SqlStore, codes: SentCodes,
+                                             reauth: PasswordReauth, ann: Account,
                                              clock: FrozenClock) -> None:
-    method = SmsCodeEnrolment(store, codes=codes)
+    method = SmsCodeEnrolment(store, reauth=reauth, codes=codes)
     asked = await method.step(in_settings(clock, ann), FactorSubmission(action="send"), OWNER,
                               clock.now())
-    wrong = await method.step(asked.flow, FactorSubmission(code="000000"), OWNER, clock.now())
+    wrong = await method.step(asked.flow, FactorSubmission(code="000000", password=ANN_PASSWORD),
+                              OWNER, clock.now())
     assert isinstance(wrong.error, InvalidCode)
     added = await method.step(asked.flow, FactorSubmission(
-        code=str(sent(asked.effects).params["code"])), OWNER, clock.now())
+        code=str(sent(asked.effects).params["code"]), password=ANN_PASSWORD), OWNER, clock.now())
     created = next(e for e in added.effects if isinstance(e, CreateFactor))
     assert created.factor.kind is FactorKind.SMS_CODE and created.factor.destination == PHONE
 
 
 async def test_enrolment_refuses_a_second_sms_factor(store: SqlStore, codes: SentCodes,
-                                                     ann: Account, clock: FrozenClock) -> None:
+                                                     reauth: PasswordReauth, ann: Account,
+                                                     clock: FrozenClock) -> None:
     await add_factor(store, clock, ann, FactorKind.SMS_CODE, destination=PHONE)
     with pytest.raises(FactorAlreadyEnrolled):
-        await SmsCodeEnrolment(store, codes=codes).step(
+        await SmsCodeEnrolment(store, reauth=reauth, codes=codes).step(
             in_settings(clock, ann), FactorSubmission(action="send"), OWNER, clock.now())
 
 

@@ -9,12 +9,28 @@ import pytest
 
 from keepgate.adapters.sql.store import SqlStore
 from keepgate.domain.accounts import Account
-from keepgate.domain.errors import FactorAlreadyEnrolled, InvalidCode, MalformedCode, TotpNotStarted
+from keepgate.domain.audit import Outcome
+from keepgate.domain.errors import (
+    CurrentPasswordIncorrect,
+    FactorAlreadyEnrolled,
+    InvalidCode,
+    MalformedCode,
+    PasswordReentryRequired,
+    TotpNotStarted,
+)
 from keepgate.domain.factors import Factor, FactorKind
-from keepgate.flows.base import COMPLETED, CreateFactor, ElevateSession, IssueSession
+from keepgate.flows.base import (
+    COMPLETED,
+    CreateFactor,
+    ElevateSession,
+    IssueSession,
+    NotifyAccount,
+    RecordEvent,
+)
 from keepgate.flows.settings import pending_totp
 from keepgate.security import totp
 from keepgate.security.keyring import KeyRing
+from keepgate.services.account.reauth import PasswordReauth
 from keepgate.services.clock import FrozenClock
 from keepgate.services.context import RequestContext
 from keepgate.services.methods.attempts import SignInAttempts
@@ -27,7 +43,13 @@ from keepgate.services.methods.totp import (
     pending_totp_data,
     verify_totp,
 )
-from tests.unit.services.methods.conftest import add_factor, in_settings, signing_in, stepping_up
+from tests.unit.services.methods.conftest import (
+    ANN_PASSWORD,
+    add_factor,
+    in_settings,
+    signing_in,
+    stepping_up,
+)
 from tests.unit.services.records import IP, USER_AGENT
 
 pytestmark = pytest.mark.anyio
@@ -91,24 +113,52 @@ async def test_a_wrong_code_fails_the_step(attempts: SignInAttempts, keyring: Ke
 
 
 async def test_enrolment_confirms_the_secret_with_a_code(store: SqlStore, keyring: KeyRing,
-                                                        ann: Account,
+                                                        reauth: PasswordReauth, ann: Account,
                                                         clock: FrozenClock) -> None:
-    method = TotpEnrolment(store, keyring=keyring)
+    method = TotpEnrolment(store, reauth=reauth, keyring=keyring)
     flow = in_settings(clock, ann)
     with pytest.raises(TotpNotStarted):
-        await method.step(flow, FactorSubmission(code="123456"), OWNER, clock.now())
+        await method.step(flow, FactorSubmission(code="123456", password=ANN_PASSWORD), OWNER,
+                          clock.now())
     started = (await method.step(flow, FactorSubmission(), OWNER, clock.now())).flow
     secret = pending_totp_data(keyring, started)["secret"]
     code = totp.code_at(secret, totp.step_of(clock.now()))
-    added = await method.step(started, FactorSubmission(code=code), OWNER, clock.now())
+    with pytest.raises(PasswordReentryRequired):
+        await method.step(started, FactorSubmission(code=code), OWNER, clock.now())
+    with pytest.raises(CurrentPasswordIncorrect):
+        await method.step(started, FactorSubmission(code=code, password="not it"), OWNER,
+                          clock.now())
+    added = await method.step(started, FactorSubmission(code=code, password=ANN_PASSWORD),
+                              OWNER, clock.now())
     created = next(e for e in added.effects if isinstance(e, CreateFactor))
     assert created.first and created.factor.kind is FactorKind.TOTP
     assert pending_totp(added.flow) is None
 
 
 async def test_a_second_authenticator_is_refused(store: SqlStore, keyring: KeyRing,
-                                                 ann: Account, factor: Factor,
-                                                 clock: FrozenClock) -> None:
+                                                 reauth: PasswordReauth, ann: Account,
+                                                 factor: Factor, clock: FrozenClock) -> None:
     with pytest.raises(FactorAlreadyEnrolled):
-        await TotpEnrolment(store, keyring=keyring).step(in_settings(clock, ann),
-                                                         FactorSubmission(), OWNER, clock.now())
+        await TotpEnrolment(store, reauth=reauth, keyring=keyring).step(
+            in_settings(clock, ann), FactorSubmission(), OWNER, clock.now())
+
+
+async def test_a_replayed_code_is_recorded_as_a_replay_and_the_owner_is_told(
+        attempts: SignInAttempts, keyring: KeyRing, device_codes: NewDeviceCodes,
+        ann: Account, factor: Factor, clock: FrozenClock) -> None:
+    check = TotpCheck(attempts, SignInFinish(device_codes), keyring=keyring)
+    code = current(clock)
+    await check.step(signing_in(clock, ann), FactorSubmission(code=code), OWNER, clock.now())
+    replayed = await check.step(signing_in(clock, ann), FactorSubmission(code=code), OWNER,
+                                clock.now())
+    assert isinstance(replayed.error, InvalidCode)  # the same answer as a wrong code
+    [event] = [e for e in replayed.effects if isinstance(e, RecordEvent)]
+    assert (event.outcome, event.details["reason"]) == (Outcome.FAILURE, "totp_replayed")
+    [notice] = [e for e in replayed.effects if isinstance(e, NotifyAccount)]
+    assert (notice.account_id, notice.template) == (ann.id, "totp_replayed")
+    wrong = "000000" if current(clock) != "000000" else "111111"
+    refused = await check.step(signing_in(clock, ann), FactorSubmission(code=wrong), OWNER,
+                               clock.now())
+    assert [e.details["reason"] for e in refused.effects if isinstance(e, RecordEvent)] == [
+        "totp_failed"]
+    assert not any(isinstance(e, NotifyAccount) for e in refused.effects)

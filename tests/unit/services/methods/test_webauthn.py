@@ -3,6 +3,7 @@ as a second factor and alone (passwordless), against single-use challenges."""
 
 from __future__ import annotations
 
+import copy
 from datetime import timedelta
 from typing import Any
 
@@ -13,9 +14,18 @@ from keepgate.domain.accounts import Account
 from keepgate.domain.errors import InvalidFactorResponse, WebAuthnChallengeExpired
 from keepgate.domain.factors import Factor
 from keepgate.flows import login
-from keepgate.flows.base import COMPLETED, Channel, CreateFactor, Flow
+from keepgate.flows.base import (
+    COMPLETED,
+    Channel,
+    CreateFactor,
+    Flow,
+    NotifyAccount,
+    RecordEvent,
+    StepResult,
+)
 from keepgate.flows.context import webauthn_options
 from keepgate.security import webauthn
+from keepgate.services.account.reauth import PasswordReauth
 from keepgate.services.captcha import CaptchaGate
 from keepgate.services.clock import FrozenClock
 from keepgate.services.context import RequestContext
@@ -32,7 +42,13 @@ from keepgate.services.methods.webauthn import (
     stored_credential,
 )
 from tests.support.soft_authenticator import SoftAuthenticator
-from tests.unit.services.methods.conftest import LIFETIME, PARTY, in_settings, signing_in
+from tests.unit.services.methods.conftest import (
+    ANN_PASSWORD,
+    LIFETIME,
+    PARTY,
+    in_settings,
+    signing_in,
+)
 from tests.unit.services.records import IP, USER_AGENT
 
 pytestmark = pytest.mark.anyio
@@ -53,15 +69,20 @@ def check(attempts: SignInAttempts, challenges: Challenges, captcha: CaptchaGate
                          handles=HANDLES, captcha=captcha, device_codes=device_codes)
 
 
-async def enrol(store: SqlStore, authenticator: SoftAuthenticator, account: Account,
-                clock: FrozenClock, *, passkey: bool) -> Factor:
-    method = WebAuthnEnrolment(store, relying_party=PARTY, handles=HANDLES,
-                               challenge_lifetime=timedelta(minutes=5))
+@pytest.fixture
+def enrolment(store: SqlStore, reauth: PasswordReauth) -> WebAuthnEnrolment:
+    return WebAuthnEnrolment(store, reauth=reauth, relying_party=PARTY, handles=HANDLES,
+                             challenge_lifetime=timedelta(minutes=5))
+
+
+async def enrol(method: WebAuthnEnrolment, store: SqlStore, authenticator: SoftAuthenticator,
+                account: Account, clock: FrozenClock, *, passkey: bool) -> Factor:
     asked = await method.step(in_settings(clock, account), FactorSubmission(passkey=passkey),
                               OWNER, clock.now())
     options: dict[str, Any] = dict(webauthn_options(asked.flow) or {})
     credential = authenticator.create(options, PARTY.origin)
-    added = await method.step(asked.flow, FactorSubmission(credential=credential, name="Key"),
+    added = await method.step(asked.flow, FactorSubmission(credential=credential, name="Key",
+                                                           password=ANN_PASSWORD),
                               OWNER, clock.now())
     factor = next(e for e in added.effects if isinstance(e, CreateFactor)).factor
     async with store.unit_of_work(write=True) as uow:
@@ -80,8 +101,9 @@ def test_user_handles_are_stable_and_opaque() -> None:
 
 async def test_a_security_key_as_the_second_factor(
         store: SqlStore, authenticator: SoftAuthenticator, check: WebAuthnCheck,
-        challenges: Challenges, ann: Account, clock: FrozenClock) -> None:
-    key = await enrol(store, authenticator, ann, clock, passkey=False)
+        enrolment: WebAuthnEnrolment, challenges: Challenges, ann: Account,
+        clock: FrozenClock) -> None:
+    key = await enrol(enrolment, store, authenticator, ann, clock, passkey=False)
     assert stored_credential(key).credential_id == webauthn.decode_b64url(key.credential_id or "")
     flow = challenges.offer(signing_in(clock, ann, "webauthn"), clock.now(), [key],
                             passwordless=False)
@@ -92,8 +114,9 @@ async def test_a_security_key_as_the_second_factor(
 
 async def test_a_spent_or_expired_challenge_is_refused(
         store: SqlStore, authenticator: SoftAuthenticator, check: WebAuthnCheck,
-        challenges: Challenges, ann: Account, clock: FrozenClock) -> None:
-    key = await enrol(store, authenticator, ann, clock, passkey=False)
+        enrolment: WebAuthnEnrolment, challenges: Challenges, ann: Account,
+        clock: FrozenClock) -> None:
+    key = await enrol(enrolment, store, authenticator, ann, clock, passkey=False)
     flow = challenges.offer(signing_in(clock, ann, "webauthn"), clock.now(), [key],
                             passwordless=False)
     credential = answer(authenticator, flow)
@@ -113,11 +136,56 @@ async def test_no_answer_is_refused(check: WebAuthnCheck, challenges: Challenges
 
 
 async def test_a_passkey_signs_in_alone(store: SqlStore, authenticator: SoftAuthenticator,
-                                        check: WebAuthnCheck, ann: Account,
-                                        clock: FrozenClock) -> None:
-    await enrol(store, authenticator, ann, clock, passkey=True)
+                                        check: WebAuthnCheck, enrolment: WebAuthnEnrolment,
+                                        ann: Account, clock: FrozenClock) -> None:
+    await enrol(enrolment, store, authenticator, ann, clock, passkey=True)
     flow = await check.prepare(login.start("flow-1", Channel.API, clock.now(), LIFETIME),
                                clock.now())
     done = await check.step(flow, FactorSubmission(credential=answer(authenticator, flow)),
                             OWNER, clock.now())
     assert done.error is None and done.flow.state == COMPLETED  # Ann's trusted device
+
+
+def cloned_notice(result: StepResult, account: Account) -> tuple[str, NotifyAccount]:
+    [event] = [e for e in result.effects if isinstance(e, RecordEvent)]
+    [notice] = [e for e in result.effects if isinstance(e, NotifyAccount)]
+    assert notice.account_id == account.id
+    return event.details["reason"], notice
+
+
+async def test_a_cloned_key_is_refused_recorded_and_the_owner_told(
+        store: SqlStore, authenticator: SoftAuthenticator, check: WebAuthnCheck,
+        enrolment: WebAuthnEnrolment, challenges: Challenges, ann: Account,
+        clock: FrozenClock) -> None:
+    key = await enrol(enrolment, store, authenticator, ann, clock, passkey=False)
+    clone = copy.deepcopy(authenticator)
+    flow = challenges.offer(signing_in(clock, ann, "webauthn"), clock.now(), [key],
+                            passwordless=False)
+    done = await check.step(flow, FactorSubmission(credential=answer(authenticator, flow)),
+                            OWNER, clock.now())
+    assert done.error is None
+    flow = challenges.offer(signing_in(clock, ann, "webauthn"), clock.now(), [key],
+                            passwordless=False)
+    cloned = await check.step(flow, FactorSubmission(credential=answer(clone, flow)),
+                              OWNER, clock.now())
+    assert isinstance(cloned.error, InvalidFactorResponse)
+    reason, notice = cloned_notice(cloned, ann)
+    assert reason == "webauthn_cloned"
+    assert (notice.template, notice.params) == ("passkey_cloned", {"factor": "Key", "ip": IP})
+
+
+async def test_a_cloned_passkey_alone_is_refused_recorded_and_the_owner_told(
+        store: SqlStore, authenticator: SoftAuthenticator, check: WebAuthnCheck,
+        enrolment: WebAuthnEnrolment, ann: Account, clock: FrozenClock) -> None:
+    await enrol(enrolment, store, authenticator, ann, clock, passkey=True)
+    clone = copy.deepcopy(authenticator)
+    start = login.start("flow-1", Channel.API, clock.now(), LIFETIME)
+    flow = await check.prepare(start, clock.now())
+    await check.step(flow, FactorSubmission(credential=answer(authenticator, flow)), OWNER,
+                     clock.now())
+    flow = await check.prepare(start, clock.now())
+    cloned = await check.step(flow, FactorSubmission(credential=answer(clone, flow)), OWNER,
+                              clock.now())
+    assert isinstance(cloned.error, InvalidFactorResponse)
+    reason, notice = cloned_notice(cloned, ann)
+    assert (reason, notice.template) == ("passkey_cloned", "passkey_cloned")
