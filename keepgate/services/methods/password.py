@@ -80,8 +80,8 @@ class PasswordSignIn:
         # Strangers' failures on an identifier must not burden the owner's trusted device:
         # it answers only to the IP-wide demand. (A device token is never guessable, so this
         # reveals nothing about which identifiers have accounts.)
-        demanded = await self._captcha.demanded(
-            flow, None if standing.device else identifier.value, ctx.ip, submission.captcha)
+        counted = None if standing.device else identifier.value
+        demanded = await self._captcha.demanded(flow, counted, ctx.ip, submission.captcha)
         if demanded is not None:
             return demanded
         # may raise Throttled: no hash spent
@@ -95,9 +95,10 @@ class PasswordSignIn:
             if account is None:
                 raise InvalidCredentials()
         except InvalidCredentials:
-            return await self._attempts.refuse(
+            refused = await self._attempts.refuse(
                 flow, attempt, ctx, identifier.value, masked,
                 "unknown_account" if account is None else "wrong_password")
+            return await self._captcha.after_failure(refused, counted, ctx.ip)
         flow = without_webauthn_challenge(flow, options=True)
         keys = standing.keys()
         if keys:  # the second-factor step will offer these security keys
