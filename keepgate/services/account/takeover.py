@@ -4,7 +4,7 @@ Three ways in, one answer at the core: sign out and forget every trusted device.
 
 - "This wasn't me" from the login history, by the signed-in owner: every *other* session ends,
   withdrawals are held, and the owner changes the password next. Sign-in is not locked: the
-  owner, here, has proven it is them.
+  owner, here, has proven it is them, with step-up where ending other sessions needs it.
 - "This wasn't me" from the link in a new-device message, and the undo link sent to the old
   address after a contact change: whoever signed in (or changed the address) may hold the
   account, so every session ends and sign-in stays locked until the owner recovers it.
@@ -20,11 +20,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from keepgate.domain.access import Action
 from keepgate.domain.accounts import Account
 from keepgate.domain.audit import AuditEvent, EventKind, Outcome
 from keepgate.domain.holds import HoldReason
 from keepgate.domain.principals import CustomerSession
 from keepgate.security.link_tokens import LinkSigner
+from keepgate.services.access import AccessService
 from keepgate.services.account.security_version import save_if_current
 from keepgate.services.clock import Clock
 from keepgate.services.context import RequestContext
@@ -50,8 +52,9 @@ async def _sign_out_and_forget(uow: UnitOfWork, account_id: str, now: datetime, 
 
 class TakeoverReports:
     def __init__(self, *, store: Store, clock: Clock, notifier: Notifier,
-                 links: LinkSigner) -> None:
+                 links: LinkSigner, access: AccessService) -> None:
         self._store = store
+        self._access = access
         self._clock = clock
         self._notifier = notifier
         self._links = links
@@ -61,7 +64,10 @@ class TakeoverReports:
         self._read(link, token)
 
     async def not_me(self, principal: CustomerSession, ctx: RequestContext) -> None:
-        """'This wasn't me' from the login history, by the signed-in owner."""
+        """'This wasn't me' from the login history, by the signed-in owner. It ends every other
+        session, so it asks what ending them asks (``END_OTHER_SESSIONS``): a stolen session
+        must not evict the owner."""
+        await self._access.require(principal, Action.END_OTHER_SESSIONS, ctx)
         now = self._clock.now()
         account_id = principal.account.id
         async with self._store.unit_of_work(write=True) as uow:
