@@ -117,12 +117,16 @@ class SignInDefences:
     async def succeeded(self, attempt: Attempt, ctx: RequestContext, identifier: str) -> None:
         await self.settle(attempt, ctx, identifier, completed=True)
 
-    async def failed(self, attempt: Attempt, ctx: RequestContext, identifier: str) -> None:
-        """Settle the attempt as a failure, banning at the limit, in one unit of work; then
-        tell the identifier's CAPTCHA count. The database goes first: if Redis is gone, the
-        failure and any ban are already written."""
+    async def failed(self, attempt: Attempt, ctx: RequestContext, identifier: str,
+                     events: tuple[AuditEvent, ...] = ()) -> None:
+        """Settle the attempt as a failure, banning at the limit, in one unit of work with
+        ``events`` (its audit record: a failure counted is a failure recorded, even when the
+        flow's own save then loses a race); then tell the identifier's CAPTCHA count. The
+        database goes first: if Redis is gone, the failure and any ban are already written."""
         now = self._clock.now()
         async with self._store.unit_of_work(write=True) as uow:
+            for event in events:
+                await uow.audit.append(event, now)
             account = attempt.account
             if account is None or attempt.refused:
                 await uow.counters.record_unknown_failure(
