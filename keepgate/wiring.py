@@ -264,5 +264,5 @@ def _methods(*, store: SqlStore, hasher: AsyncPasswordHasher, keyring: KeyRing,
         WebAuthnEnrolment(store, reauth=reauth, relying_party=challenges.relying_party,
                           handles=handles, challenge_lifetime=challenges.lifetime),
         RecoveryCodeRegeneration(store),
-        ContactMethod(store, codes=codes),
+        ContactMethod(store, reauth=reauth, codes=codes),
     ]

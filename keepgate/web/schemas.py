@@ -93,12 +93,14 @@ class CodeIn(Strict):
 
 class ContactIn(Strict):
     """Settings: change the email or phone. ``{"kind", "value"}`` sends a code to the new
-    address; then ``{"code"}`` makes the change (needs step-up)."""
+    address; then ``{"code", "password"}`` makes the change (needs step-up)."""
 
     method: Literal["contact"]
     kind: Literal["email", "phone"] | None = None
     value: str | None = Field(default=None, max_length=254)
     code: str | None = Field(default=None, max_length=16)
+    password: str | None = Field(default=None, max_length=1024, description=(
+        "Your password again, with the code that makes the change"))
 
 
 AnySubmission = (PasswordIn | CodeIn | TotpIn | SentCodeIn | RecoveryCodeIn | WebAuthnIn
@@ -117,7 +119,8 @@ def to_submission(body: AnySubmission) -> Submission:
                                 passkey=body.passkey, captcha=body.captcha,
                                 password=body.password)
     if isinstance(body, ContactIn):
-        return FactorSubmission(code=body.code, kind=body.kind, value=body.value)
+        return FactorSubmission(code=body.code, kind=body.kind, value=body.value,
+                                password=body.password)
     return FactorSubmission(code=body.code, action=getattr(body, "action", "verify"),
                             password=getattr(body, "password", None))
 
