@@ -5,7 +5,8 @@
   database with one conditional UPDATE. Fifty parallel wrong guesses evaluate at most
   ``max_failures`` of them; the rest are refused without touching a hash.
 * A reservation counts only for ``reservation_lifetime``; settling turns it into a failure or
-  gives it back. A request cut off in between (a killed worker, Redis gone in the failure
+  gives it back, and an unexpected error while the attempt is evaluated gives it back at
+  once (``evaluating``). A request cut off in between (a killed worker, Redis gone in the failure
   path, a flow save that lost a race) therefore frees the account on its own; only settled
   failures, which are committed facts, add up to a ban.
 * The fifth consecutive settled failure bans sign-in for an hour and emails the owner, in the
@@ -20,11 +21,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
+import anyio
+
 from keepgate.domain.accounts import Account
 from keepgate.domain.audit import Actor, AuditEvent, EventKind, Outcome
+from keepgate.domain.errors import KeepgateError
 from keepgate.domain.factors import DefencePolicy, TrustedDevice
 from keepgate.flows.base import SettleAttempt
 from keepgate.security.tokens import hash_token
@@ -88,6 +94,30 @@ class SignInDefences:
             else:
                 number = await uow.accounts.reserve_attempt(account.id, now, limit, lifetime)
         return Attempt(account, device, number, None if number is not None else "banned")
+
+    @asynccontextmanager
+    async def evaluating(self, attempt: Attempt, ctx: RequestContext) -> AsyncIterator[None]:
+        """Where a reserved attempt is evaluated. A refusal (a ``KeepgateError``) is the
+        caller's to settle; any other error (a secret that no longer decrypts, the database
+        gone) gives the reservation back at once, the IP's slot and the counter's, and then
+        propagates: a request cut short must not count against the owner."""
+        try:
+            yield
+        except KeepgateError:
+            raise
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self._give_back(attempt, ctx)
+            raise
+
+    async def _give_back(self, attempt: Attempt, ctx: RequestContext) -> None:
+        await self.throttle.release_sign_in(ctx.ip)
+        if attempt.account is None or attempt.refused:
+            return  # no counter was reserved
+        device_id = attempt.device.id if attempt.device is not None else None
+        async with self._store.unit_of_work(write=True) as uow:
+            await write_settlement(uow, SettleAttempt(attempt.account.id, device_id, False),
+                                   self._clock.now())
 
     async def passed(self, attempt: Attempt, ctx: RequestContext, identifier: str, *,
                      completed: bool) -> tuple[SettleAttempt, ...]:
