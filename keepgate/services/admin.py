@@ -124,6 +124,18 @@ class AdminService:
                 details={"banned_until": _iso(account.banned_until)}, actor=operator.actor), now)
         return account
 
+    async def unlock(self, query: str, operator: Operator) -> Account:
+        """Lift a "this wasn't me" lock, once the owner has proven who they are."""
+        now = self._clock.now()
+        async with self._store.unit_of_work(write=True) as uow:
+            account = await self._lookup(uow, query)
+            if account.locked_at is None or not await uow.accounts.unlock(account.id):
+                raise AdminError(f"account {account.id} is not locked")
+            await uow.audit.append(AuditEvent(
+                EventKind.UNLOCKED, Outcome.SUCCESS, account.id,
+                details={"locked_at": _iso(account.locked_at)}, actor=operator.actor), now)
+        return account
+
     async def end_sessions(self, query: str, operator: Operator) -> int:
         """Revoke every session of the account; returns how many were still open."""
         now = self._clock.now()

@@ -46,8 +46,8 @@ def use_keys(monkeypatch: pytest.MonkeyPatch, *keys: bytes) -> None:
                        ",".join(base64.b64encode(k).decode() for k in keys))
 
 
-async def seed(url: str, clock: FrozenClock, *, banned: bool = False, sessions: int = 0,
-               factors: int = 0) -> list[str]:
+async def seed(url: str, clock: FrozenClock, *, banned: bool = False, locked: bool = False,
+               sessions: int = 0, factors: int = 0) -> list[str]:
     """An account with ``factors`` TOTP factors sealed under OLD_KEY; returns their ids."""
     store = SqlStore(make_engine(url))
     now = clock.now()
@@ -58,6 +58,8 @@ async def seed(url: str, clock: FrozenClock, *, banned: bool = False, sessions: 
                                           AccountStatus.RESTRICTED, 0, now))
         if banned:
             await uow.accounts.ban(ACCOUNT, now + timedelta(hours=1))
+        if locked:
+            await uow.accounts.lock(ACCOUNT, now)
         for n in range(sessions):
             await uow.sessions.create(Session(
                 new_id(), ACCOUNT, f"token-hash-{n}", AAL.AAL1, ("password",), "api", now, now,
@@ -140,6 +142,23 @@ def test_lift_ban_clears_the_ban_and_records_who_and_why(database: str, clock: F
     out.readouterr()
     assert main(["admin", "lift-ban", ACCOUNT, "--reason", "again"], clock=clock) == 1
     assert "is not banned" in out.readouterr().err
+
+
+def test_unlock_lifts_the_lock_and_records_who_and_why(database: str, clock: FrozenClock,
+                                                       out: pytest.CaptureFixture[str]) -> None:
+    asyncio.run(seed(database, clock, locked=True))
+    assert main(["admin", "unlock", "ada@example.com", "--reason", "ticket 4713",
+                 "--operator", "grace"], clock=clock) == 0
+    assert "sign-in unlocked" in out.readouterr().out
+    assert run_rows(database, sa.select(t.accounts.c.locked_at)) == [(None,)]
+    a = t.audit_events.c
+    events = run_rows(database, sa.select(a.actor_kind, a.actor_id, a.actor_reason)
+                      .where(a.kind == EventKind.UNLOCKED.value))
+    assert events == [("staff", "grace", "ticket 4713")]
+    assert main(["admin", "unlock", ACCOUNT, "--reason", "again"], clock=clock) == 1
+    assert "is not locked" in out.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["admin", "unlock", ACCOUNT], clock=clock)  # no reason, no change
 
 
 def test_end_sessions_revokes_every_session(database: str, clock: FrozenClock,
