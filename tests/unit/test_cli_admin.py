@@ -6,7 +6,8 @@ import asyncio
 import base64
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,10 +21,12 @@ from keepgate.cli import main
 from keepgate.domain.accounts import Account, AccountStatus
 from keepgate.domain.audit import AuditEvent, EventKind, Outcome
 from keepgate.domain.factors import Factor, FactorKind
-from keepgate.domain.sessions import AAL, Session
+from keepgate.domain.sessions import AAL, Session, SessionPolicy
 from keepgate.security.keyring import KeyRing, UndecryptableSecret
 from keepgate.security.tokens import new_id
+from keepgate.services.admin import AdminService, ChainReport
 from keepgate.services.clock import FrozenClock
+from keepgate.services.ports import UnitOfWork
 
 OLD_KEY = bytes(range(32))
 NEW_KEY = bytes(range(100, 132))
@@ -210,6 +213,41 @@ def test_verify_audit_names_the_first_broken_entry(database: str, clock: FrozenC
     out.readouterr()
     assert main(["admin", "verify-audit"], clock=clock) == 1
     assert "audit log BROKEN at entry 2" in out.readouterr().out
+
+
+def test_verify_audit_passes_while_events_are_appended(database: str,
+                                                       clock: FrozenClock) -> None:
+    """A live system appends while the chain is checked: that is no break."""
+    asyncio.run(seed(database, clock))
+    for n in range(3):
+        main(["admin", "end-sessions", ACCOUNT, "--reason", f"round {n}"], clock=clock)
+    assert asyncio.run(verify_while_appending(database, clock)).intact
+
+
+async def verify_while_appending(url: str, clock: FrozenClock) -> ChainReport:
+    store = SqlStore(make_engine(url))
+
+    class Appending:
+        """The store, with an event appended after the head is read and between batches."""
+
+        reads = 0
+
+        @asynccontextmanager
+        async def unit_of_work(self, *, write: bool) -> AsyncIterator[UnitOfWork]:
+            self.reads += 1
+            if 1 < self.reads <= 3:
+                async with store.unit_of_work(write=True) as uow:
+                    await uow.audit.append(AuditEvent(
+                        EventKind.LOGIN, Outcome.SUCCESS, ACCOUNT), clock.now())
+            async with store.unit_of_work(write=write) as uow:
+                yield uow
+
+    admin = AdminService(store=Appending(), clock=clock, keyring=KeyRing([OLD_KEY]),
+                         session_policy=SessionPolicy())
+    try:
+        return await admin.verify_audit_chain(lambda _: None, batch=1)
+    finally:
+        await store.engine.dispose()
 
 
 async def tamper(url: str, *, seq: int) -> None:
