@@ -54,6 +54,15 @@ from keepgate.services.methods.contact import ContactMethod
 from keepgate.services.methods.device_code import DeviceCodeCheck, NewDeviceCodes
 from keepgate.services.methods.password import PasswordSignIn, RegistrationPassword
 from keepgate.services.methods.recovery_code import RecoveryCodeCheck, RecoveryCodeRegeneration
+from keepgate.services.methods.reset import (
+    NewPassword,
+    RecoveryCode,
+    RecoveryFinish,
+    RecoveryIdentifier,
+    RecoveryWebAuthnCheck,
+    ResetAttempts,
+    ResetCodes,
+)
 from keepgate.services.methods.second_factor import Finish, SignInFinish, StepUpFinish
 from keepgate.services.methods.sent_code import (
     EmailCodeCheck,
@@ -265,4 +274,31 @@ def _methods(*, store: SqlStore, hasher: AsyncPasswordHasher, keyring: KeyRing,
                           handles=handles, challenge_lifetime=challenges.lifetime),
         RecoveryCodeRegeneration(store),
         ContactMethod(store, reauth=reauth, codes=codes),
+        *_recovery_methods(store=store, hasher=hasher, keyring=keyring, recovery=recovery,
+                           captcha=captcha, throttle=throttle, defences=defences,
+                           policies=policies, range_check=range_check, codes=codes,
+                           device_codes=device_codes, challenges=challenges, handles=handles),
+    ]
+
+
+def _recovery_methods(*, store: SqlStore, hasher: AsyncPasswordHasher, keyring: KeyRing,
+                      recovery: RecoveryCodeHasher, captcha: CaptchaGate, throttle: Throttle,
+                      defences: SignInDefences, policies: Policies,
+                      range_check: Callable[[str], bool] | None, codes: SentCodes,
+                      device_codes: NewDeviceCodes, challenges: Challenges,
+                      handles: UserHandles) -> list[Method]:
+    """The forgotten-password flow's methods: its second factors are sign-in's checks, minus
+    the email code (the reset code already proved the mailbox)."""
+    attempts = ResetAttempts(store=store, defences=defences, budget=codes.budget)
+    finish = RecoveryFinish()
+    reset_codes = ResetCodes(codes)
+    return [
+        RecoveryIdentifier(store, codes=reset_codes, captcha=captcha),
+        RecoveryCode(attempts, codes=reset_codes, throttle=throttle, challenges=challenges),
+        TotpCheck(attempts, finish, keyring=keyring),
+        RecoveryCodeCheck(attempts, finish, hasher=recovery, device_codes=device_codes),
+        SmsCodeCheck(attempts, finish, codes=codes, lifetime=device_codes.lifetime),
+        RecoveryWebAuthnCheck(attempts, finish, challenges=challenges, handles=handles,
+                              captcha=captcha, device_codes=device_codes),
+        NewPassword(store, hasher=hasher, policy=policies.password, range_check=range_check),
     ]

@@ -52,6 +52,8 @@ class EventKind(StrEnum):
     BAN_LIFTED = "login.ban_lifted"
     UNLOCKED = "login.unlocked"  # an operator lifted a "this wasn't me" lock
     SECRETS_REENCRYPTED = "secrets.reencrypted"
+    RECOVERY_CODE_CONFIRMED = "recovery.code_confirmed"
+    PASSWORD_RESET = "password.reset"  # noqa: S105 (an event name)
 
 
 # What Keepgate does on its own, even when the event concerns an account.

@@ -30,6 +30,7 @@ class FlowKind(StrEnum):
     LOGIN = "login"
     SETTINGS = "settings"
     STEP_UP = "step_up"
+    RECOVERY = "recovery"
 
 
 class Channel(StrEnum):
@@ -135,6 +136,15 @@ class UpdatePasswordHash:
 
 
 @dataclass(frozen=True, slots=True)
+class ResetPassword:
+    """A forgotten password replaced: sessions, devices, a hold and every contact told."""
+
+    account_id: str
+    password_hash: str
+    methods: tuple[str, ...]  # what proved it: the reset code's channel, the second factor
+
+
+@dataclass(frozen=True, slots=True)
 class RecordEvent:
     kind: EventKind
     outcome: Outcome
@@ -170,8 +180,8 @@ class PlaceHold:
 
 
 Effect = (SendMessage | CreateAccount | IssueSession | ElevateSession | CreateFactor
-          | IssueRecoveryCodes | ChangeContact | UpdatePasswordHash | RecordEvent
-          | SettleAttempt | NotifyAccount | PlaceHold)
+          | IssueRecoveryCodes | ChangeContact | UpdatePasswordHash | ResetPassword
+          | RecordEvent | SettleAttempt | NotifyAccount | PlaceHold)
 
 
 @dataclass(frozen=True, slots=True)

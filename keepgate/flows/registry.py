@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from keepgate.domain.errors import UnknownFlowKind
-from keepgate.flows import login, registration, settings, step_up
+from keepgate.flows import login, recovery, registration, settings, step_up
 from keepgate.flows.base import FlowKind
 from keepgate.flows.spec import FlowSpec
 
 SPECS: Mapping[FlowKind, FlowSpec] = {
-    spec.kind: spec for spec in (registration.SPEC, login.SPEC, settings.SPEC, step_up.SPEC)
+    spec.kind: spec for spec in (registration.SPEC, login.SPEC, settings.SPEC, step_up.SPEC,
+                                   recovery.SPEC)
 }
 
 

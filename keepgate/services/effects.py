@@ -39,6 +39,7 @@ from keepgate.flows.base import (
     NotifyAccount,
     PlaceHold,
     RecordEvent,
+    ResetPassword,
     SendMessage,
     SettleAttempt,
     UpdatePasswordHash,
@@ -49,7 +50,9 @@ from keepgate.security.recovery_codes import RecoveryCodeHasher
 from keepgate.security.tokens import hash_token, new_id, new_token
 from keepgate.services.context import RequestContext
 from keepgate.services.defences import write_settlement
+from keepgate.services.devices import describe_device
 from keepgate.services.holds import place_hold
+from keepgate.services.methods.device_code import NOT_ME_LINK_LIFETIME
 from keepgate.services.notices import Notifier
 from keepgate.services.ports import IdentifierTaken, UnitOfWork
 from keepgate.services.sessions import end_sessions_over_cap
@@ -285,6 +288,41 @@ async def update_password_hash(effect: UpdatePasswordHash, run: EffectRun) -> No
                                  effect.account_id))
 
 
+@dataclass(frozen=True, slots=True)
+class ResetPasswordHandler:
+    """A forgotten password replaced: every session ends, trusted devices are forgotten,
+    withdrawals are held and every contact hears of it, with a "this wasn't me" link. A lock
+    stays: the reset changes the password, not who may sign in."""
+
+    notifier: Notifier
+    signer: LinkSigner | None
+    public_url: str
+
+    async def __call__(self, effect: ResetPassword, run: EffectRun) -> None:
+        account = await run.uow.accounts.get(effect.account_id)
+        assert account is not None
+        if not await run.uow.accounts.update_security(account.id, account.security_version,
+                                                      password_hash=effect.password_hash):
+            raise SecurityConflict()
+        revoked = await run.uow.sessions.revoke_all(account.id, run.now, keep=None)
+        forgotten = await run.uow.devices.revoke_all(account.id, run.now)
+        await place_hold(run.uow, account.id, HoldReason.PASSWORD_RESET, run.request, run.now)
+        await run.record(RecordEvent(EventKind.PASSWORD_RESET, Outcome.SUCCESS, account.id, {
+            "methods": list(effect.methods), "sessions_revoked": revoked,
+            "devices_forgotten": forgotten}))
+        await self.notifier.notify_account(run.uow, account, "password_reset", {
+            "ip": run.request.ip or "unknown", "device": describe_device(run.request.user_agent),
+            "not_me_url": self._not_me_url(account.id, run)}, run.now)
+
+    def _not_me_url(self, account_id: str, run: EffectRun) -> str:
+        """The "this wasn't me" link: it signs every device out and locks sign-in."""
+        if self.signer is None:
+            return f"{self.public_url}/recover"
+        token = self.signer.sign("not-me", {"a": account_id, "f": run.flow.id},
+                                 expires_at=run.now + NOT_ME_LINK_LIFETIME)
+        return f"{self.public_url}/not-me?token={token}"
+
+
 async def settle_attempt(effect: SettleAttempt, run: EffectRun) -> None:
     """A passed sign-in attempt, settled with the flow it moved on."""
     await write_settlement(run.uow, effect, run.now)
@@ -323,6 +361,7 @@ def effect_handlers(*, notifier: Notifier, sessions: SessionPolicy, defences: De
         IssueRecoveryCodes: IssueRecoveryCodesHandler(codes, notifier),
         ChangeContact: ChangeContactHandler(notifier, signer, public_url.rstrip("/")),
         UpdatePasswordHash: update_password_hash,
+        ResetPassword: ResetPasswordHandler(notifier, signer, public_url.rstrip("/")),
         RecordEvent: record_event,
         SettleAttempt: settle_attempt,
         NotifyAccount: NotifyAccountHandler(notifier),

@@ -90,9 +90,35 @@ TEMPLATES: dict[str, MessageTemplate] = {
         subject="Your password was changed",
         email=("Your Keepgate password was changed from $device (IP address $ip). Every other "
                "session was signed out, and withdrawals are held for 24 hours.\n\n"
-               "If this was not you, recover your account now: $public_url/login"),
+               "If this was not you, recover your account now: $public_url/recover"),
         sms=("Keepgate: your password was changed; withdrawals are held for 24 h. Not you? "
-             "Recover your account now."),
+             "Recover your account now: $public_url/recover"),
+    ),
+    "recovery_code": MessageTemplate(
+        subject="Your Keepgate password reset code",
+        email=("Someone, hopefully you, asked to reset the password of your Keepgate account. "
+               "Your code is:\n\n    $code\n\nIt expires in $minutes minutes. Keepgate staff "
+               "will never ask you for it.\nIf you did not ask for it, ignore this message: "
+               "your password stays as it is."),
+        sms=("Keepgate password reset code: $code (valid $minutes min). Never share it. Not "
+             "you? Ignore this message."),
+    ),
+    "recovery_attempt_unknown": MessageTemplate(
+        subject="Someone tried to recover a Keepgate account with your address",
+        email=("Someone just asked to reset the password of a Keepgate account with this "
+               "address, but no account uses it. If it was you, try the address or number you "
+               "signed up with: $public_url/recover\nIf it was not you, no action is needed."),
+        sms=("Someone tried to reset a Keepgate password with this number, but no account "
+             "uses it. If it was not you, no action is needed."),
+    ),
+    "password_reset": MessageTemplate(
+        subject="Your password was reset",
+        email=("The password of your Keepgate account was reset from $device (IP address $ip). "
+               "Every device was signed out, and withdrawals are held for 24 hours.\n\n"
+               "If this was NOT you, sign every device out and lock sign-in now:\n$not_me_url"
+               "\nThen recover your account: $public_url/recover"),
+        sms=("Keepgate: your password was reset; every device was signed out and withdrawals "
+             "are held for 24 h. Not you? Lock your account: $not_me_url"),
     ),
     "anti_phishing_changed": MessageTemplate(
         subject="Your anti-phishing code was changed",

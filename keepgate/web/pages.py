@@ -40,6 +40,8 @@ from keepgate.services.flows import FlowService, SubmitOutcome, methods_of
 from keepgate.services.methods import (
     CodeSubmission,
     FactorSubmission,
+    IdentifierSubmission,
+    NewPasswordSubmission,
     PasswordSubmission,
     Submission,
 )
@@ -69,11 +71,12 @@ class FlowPage:
     kind: FlowKind
     path: str
     template: str
-    done: str  # after completion (a signed-in session, or an account ready to sign in to)
+    done: str | None  # after completion; None: the finished flow's own page says what next
 
 
 SIGNUP = FlowPage(FlowKind.REGISTRATION, "/signup", "signup.html", "/login?notice=registered")
 LOGIN = FlowPage(FlowKind.LOGIN, "/login", "login.html", "/account")
+RECOVER = FlowPage(FlowKind.RECOVERY, "/recover", "recover.html", None)
 NOTICES = frozenset({"registered", "signed-out"})
 
 
@@ -223,8 +226,13 @@ def _submission(fields: dict[str, str]) -> tuple[str, Submission]:
                                           fields.get("password", "")[:1024],
                                           fields.get("accept_terms") == "yes",
                                           captcha=_captcha(fields))
-    if method == "code":  # the sign-up code
+    if method == "code":  # the sign-up or reset code
         return method, CodeSubmission(fields.get("code", "")[:32], fields.get("action", "verify"))
+    if method == "identifier":  # where a reset code goes
+        return method, IdentifierSubmission(fields.get("identifier", "")[:254],
+                                            captcha=_captcha(fields))
+    if method == "new_password":
+        return method, NewPasswordSubmission(fields.get("password", "")[:1024])
     # device_code, the second factors and passkeys: the methods expect a FactorSubmission
     return method, factor_submission(fields)
 
@@ -316,8 +324,8 @@ async def _after_submit(page: PageState, flow_page: FlowPage, outcome: SubmitOut
         previous = await page.principal()
         if previous is not None and previous.session.id != outcome.issued.session.id:
             await page.sessions.logout(previous, ctx)  # a browser holds one session
-        return page.signed_in(flow_page.done, outcome.issued.token)
-    if outcome.flow.state == COMPLETED:
+        return page.signed_in(flow_page.done or "/account", outcome.issued.token)
+    if outcome.flow.state == COMPLETED and flow_page.done is not None:
         return page.redirect(flow_page.done)
     url = f"{flow_page.path}?flow={outcome.flow.id}"
     if outcome.flow.state == AWAITING_SECOND_FACTOR and method in methods_of(outcome.flow):
@@ -348,6 +356,16 @@ async def login(page: Page, kit: FlowKit) -> Response:
 @router.post("/login", response_class=HTMLResponse)
 async def login_submit(page: Page, kit: FlowKit) -> Response:
     return await _flow_submit(page, kit, LOGIN)
+
+
+@router.get("/recover", response_class=HTMLResponse)
+async def recover(page: Page, kit: FlowKit) -> Response:
+    return await _flow_page(page, kit, RECOVER)
+
+
+@router.post("/recover", response_class=HTMLResponse)
+async def recover_submit(page: Page, kit: FlowKit) -> Response:
+    return await _flow_submit(page, kit, RECOVER)
 
 
 @router.get("/terms", response_class=HTMLResponse)

@@ -17,6 +17,8 @@ from keepgate.services.flows import methods_of
 from keepgate.services.methods import (
     CodeSubmission,
     FactorSubmission,
+    IdentifierSubmission,
+    NewPasswordSubmission,
     PasswordSubmission,
     Submission,
 )
@@ -103,8 +105,24 @@ class ContactIn(Strict):
         "Your password again, with the code that makes the change"))
 
 
+class IdentifierIn(Strict):
+    """Recovery: the email address or phone number the reset code should go to."""
+
+    method: Literal["identifier"]
+    identifier: str = Field(min_length=1, max_length=254,
+                            description="Email address, or mobile number in E.164 (+…)")
+    captcha: str | None = CAPTCHA
+
+
+class NewPasswordIn(Strict):
+    """Recovery: the new password, screened as at sign-up."""
+
+    method: Literal["new_password"]
+    password: str = Field(min_length=1, max_length=1024)
+
+
 AnySubmission = (PasswordIn | CodeIn | TotpIn | SentCodeIn | RecoveryCodeIn | WebAuthnIn
-                 | ContactIn)
+                 | ContactIn | IdentifierIn | NewPasswordIn)
 FlowSubmission = Annotated[AnySubmission, Field(discriminator="method")]
 
 
@@ -121,6 +139,10 @@ def to_submission(body: AnySubmission) -> Submission:
     if isinstance(body, ContactIn):
         return FactorSubmission(code=body.code, kind=body.kind, value=body.value,
                                 password=body.password)
+    if isinstance(body, IdentifierIn):
+        return IdentifierSubmission(body.identifier, body.captcha)
+    if isinstance(body, NewPasswordIn):
+        return NewPasswordSubmission(body.password)
     return FactorSubmission(code=body.code, action=getattr(body, "action", "verify"),
                             password=getattr(body, "password", None))
 

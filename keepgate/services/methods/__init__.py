@@ -13,6 +13,8 @@ useful to test or raises, so no caller can forget a boolean. The classes the run
                     sign-in, enrolment
     device_code     the new-device confirmation
     contact         changing the account's email address or phone number
+    reset           the forgotten-password flow: identifier, reset code, second factor
+                    (sign-in's checks), new password
     attempts        reserving, refusing and settling a sign-in attempt (shared by sign-in)
     second_factor   the shape every second factor shares in sign-in and step-up
     enrolment       the shape every settings-flow method shares
@@ -21,9 +23,12 @@ useful to test or raises, so no caller can forget a boolean. The classes the run
 from keepgate.services.methods.base import (
     CodeSubmission,
     FactorSubmission,
+    IdentifierSubmission,
     Method,
+    NewPasswordSubmission,
     PasswordSubmission,
     Submission,
 )
 
-__all__ = ["CodeSubmission", "FactorSubmission", "Method", "PasswordSubmission", "Submission"]
+__all__ = ["CodeSubmission", "FactorSubmission", "IdentifierSubmission", "Method",
+           "NewPasswordSubmission", "PasswordSubmission", "Submission"]

@@ -48,7 +48,23 @@ class FactorSubmission:
     password: str | None = None  # adding a factor: the password again
 
 
-Submission = PasswordSubmission | CodeSubmission | FactorSubmission
+@dataclass(frozen=True, slots=True)
+class IdentifierSubmission:
+    """Recovery's first step: where the reset code should go."""
+
+    identifier: str
+    captcha: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewPasswordSubmission:
+    """Recovery's last step: the password that replaces the forgotten one."""
+
+    password: str
+
+
+Submission = (PasswordSubmission | CodeSubmission | FactorSubmission | IdentifierSubmission
+              | NewPasswordSubmission)
 
 
 class Method(Protocol):

@@ -9,7 +9,7 @@ import pytest
 from keepgate.domain.access import Action
 from keepgate.domain.errors import MethodNotAllowed, UnknownFlowKind
 from keepgate.domain.policy import Policies
-from keepgate.flows import login, registration, settings, step_up
+from keepgate.flows import login, recovery, registration, settings, step_up
 from keepgate.flows.base import COMPLETED, Channel, FlowKind
 from keepgate.flows.context import with_captcha_required
 from keepgate.flows.registry import SPECS, spec_for
@@ -33,11 +33,12 @@ def test_every_kind_has_exactly_one_spec() -> None:
 
 def test_each_module_exports_its_spec() -> None:
     exported = {registration.SPEC.kind: registration.SPEC, login.SPEC.kind: login.SPEC,
-                settings.SPEC.kind: settings.SPEC, step_up.SPEC.kind: step_up.SPEC}
+                settings.SPEC.kind: settings.SPEC, step_up.SPEC.kind: step_up.SPEC,
+                recovery.SPEC.kind: recovery.SPEC}
     assert exported == SPECS
 
 
-@pytest.mark.parametrize("name", ["", "recovery", "LOGIN", "login ", "../login"])
+@pytest.mark.parametrize("name", ["", "factor_reset", "LOGIN", "login ", "../login"])
 def test_unknown_kinds_are_refused(name: str) -> None:
     with pytest.raises(UnknownFlowKind):
         spec_for(name)
@@ -46,7 +47,8 @@ def test_unknown_kinds_are_refused(name: str) -> None:
 def test_who_may_drive_each_kind() -> None:
     assert {kind: spec.access for kind, spec in SPECS.items()} == {
         FlowKind.REGISTRATION: Access.PUBLIC, FlowKind.LOGIN: Access.PUBLIC,
-        FlowKind.SETTINGS: Access.PRIVILEGED, FlowKind.STEP_UP: Access.SESSION}
+        FlowKind.SETTINGS: Access.PRIVILEGED, FlowKind.STEP_UP: Access.SESSION,
+        FlowKind.RECOVERY: Access.PUBLIC}
     assert {kind for kind, spec in SPECS.items() if spec.signed_in} == {
         FlowKind.SETTINGS, FlowKind.STEP_UP}
 
@@ -114,7 +116,8 @@ def test_public_data_of_a_fresh_flow() -> None:
         flow = spec.start(opening())
         shown[kind] = spec.public_data(flow, spec.methods(flow), Policies())
     assert shown == {FlowKind.REGISTRATION: {}, FlowKind.LOGIN: {}, FlowKind.SETTINGS: {},
-                     FlowKind.STEP_UP: {"factors": ["totp", "recovery_code"]}}
+                     FlowKind.STEP_UP: {"factors": ["totp", "recovery_code"]},
+                     FlowKind.RECOVERY: {}}
 
 
 def test_landing_on_an_allowed_state() -> None:

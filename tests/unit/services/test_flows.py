@@ -119,5 +119,5 @@ async def test_a_refused_step_off_the_table_is_still_an_internal_error() -> None
 async def test_an_unknown_kind_is_refused_before_anything_is_stored() -> None:
     store = Store()
     with pytest.raises(UnknownFlowKind):
-        await runner(store, Leap(COMPLETED)).start("recovery", Channel.API, CTX)
+        await runner(store, Leap(COMPLETED)).start("factor_reset", Channel.API, CTX)
     assert store.flows.stored == {}

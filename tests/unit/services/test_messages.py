@@ -296,3 +296,11 @@ def test_missing_parameter_is_an_error(renderer: MessageRenderer) -> None:
 def test_unknown_template_is_an_error(renderer: MessageRenderer) -> None:
     with pytest.raises(KeyError):
         renderer.render("no_such_template", EMAIL, PARAMS["registration_code"])
+
+
+@pytest.mark.parametrize("template", sorted(TEMPLATES))
+def test_every_message_that_says_recover_links_to_the_recovery_pages(template: str) -> None:
+    spec = TEMPLATES[template]
+    for wording in (spec.email, spec.sms):
+        if "recover your account" in wording.lower():
+            assert "$public_url/recover" in wording, template
