@@ -72,8 +72,9 @@ class SignInDefences:
                       device: TrustedDevice | bool | None = True) -> Attempt:
         """Reserve an attempt; raises ``Throttled`` before anything else when the IP is over.
 
-        An identifier with no account is counted too, with one write of the same cost as an
-        account's, so the refusal takes the same time whether or not the account exists.
+        An identifier with no account, or a locked account, is counted too (on the
+        identifier), with one write of the same cost as an account's, so the refusal takes the
+        same time whether or not the account exists or is locked.
         """
         await self.throttle.reserve_sign_in(ctx.ip)
         now = self._clock.now()
@@ -85,7 +86,10 @@ class SignInDefences:
         if device is True:  # not looked up by the caller yet
             device = await self.trusted_device(ctx.device_token, account.id)
         assert device is None or isinstance(device, TrustedDevice)
-        if account.locked_at is not None:
+        if account.locked_at is not None:  # the same one write first, as for the others
+            async with self._store.unit_of_work(write=True) as uow:
+                await uow.counters.reserve_unknown_attempt(
+                    self.throttle.identifier_key(identifier), now)
             return Attempt(account, device, None, "locked")
         limit, lifetime = self.policy.max_failures, self.policy.reservation_lifetime
         async with self._store.unit_of_work(write=True) as uow:
