@@ -1,4 +1,4 @@
-# Keepgate. `make run` serves on http://127.0.0.1:8000 with SQLite; `make test` runs every suite.
+# Keepgate. `make run` serves on http://localhost:8000 with SQLite; `make test` runs every suite.
 # `make run` installs only what the service needs (requirements-runtime.lock); the other targets
 # add the development tools (requirements.lock). `make lock` regenerates both from
 # pyproject.toml with the same pins (needs `uv`: pip install uv; UV_PYTHON_DOWNLOADS=never).

@@ -111,7 +111,7 @@ class Settings:
     mail_from: str = "Keepgate <no-reply@keepgate.localhost>"
     sms_webhook_url: str | None = None
     sms_webhook_token: Secret | None = None
-    public_url: str = "http://127.0.0.1:8000"
+    public_url: str = "http://localhost:8000"  # from_env derives it from HOST and PORT
     secret_key: Secret = field(default_factory=lambda: Secret(DEV_SECRET))
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     max_body_bytes: int = 16 * 1024
@@ -144,6 +144,12 @@ class Settings:
         """The /dev/messages page: development only, and only while nothing real delivers."""
         return not self.production and not self.smtp_url and not self.sms_webhook_url
 
+    @property
+    def passkeys_available(self) -> bool:
+        """Browsers refuse an IP address as a passkey's relying-party id: at such an address
+        passkeys cannot work, so they are not offered."""
+        return not _is_ip_address(urlsplit(self.public_url).hostname or "")
+
     def policies(self) -> Policies:
         return Policies(
             password=PasswordPolicy(), codes=CodePolicy(),
@@ -164,10 +170,13 @@ class Settings:
             read.problems.append("KEEPGATE_ENV must be 'development' or 'production'")
         sms_token = read.text("SMS_WEBHOOK_TOKEN")
         metrics_token = read.text("METRICS_TOKEN")
+        host = read.text("HOST", "127.0.0.1") or "127.0.0.1"
+        port = read.whole("PORT", 8000, minimum=1)
+        public_url = read.text("PUBLIC_URL") or default_public_url(host, port)
         settings = cls(
             env=mode,
-            host=read.text("HOST", "127.0.0.1") or "127.0.0.1",
-            port=read.whole("PORT", 8000, minimum=1),
+            host=host,
+            port=port,
             workers=read.whole("WORKERS", 1, minimum=1),
             database_url=read.text("DATABASE_URL", DEFAULT_DATABASE_URL) or DEFAULT_DATABASE_URL,
             redis_url=read.text("REDIS_URL"),
@@ -175,7 +184,7 @@ class Settings:
             mail_from=read.text("MAIL_FROM", cls.mail_from) or cls.mail_from,
             sms_webhook_url=read.text("SMS_WEBHOOK_URL"),
             sms_webhook_token=Secret(sms_token) if sms_token else None,
-            public_url=(read.text("PUBLIC_URL", cls.public_url) or cls.public_url).rstrip("/"),
+            public_url=public_url.rstrip("/"),
             secret_key=Secret(read.text("SECRET_KEY", DEV_SECRET) or DEV_SECRET),
             trusted_proxies=read.networks("TRUSTED_PROXIES"),
             max_body_bytes=read.whole("MAX_BODY_BYTES", 16 * 1024, minimum=1024),
@@ -259,11 +268,35 @@ class Settings:
             warnings.append(f"session timeouts ({self.session_idle_minutes} min idle, "
                             f"{self.session_absolute_hours} h absolute) are looser than the "
                             "baseline (30 min, 12 h)")
+        if not self.passkeys_available:
+            warnings.append(f"KEEPGATE_PUBLIC_URL {self.public_url} is an IP address: browsers "
+                            "refuse passkeys there, so they are not offered; use a host name "
+                            f"(http://localhost:{self.port} in development)")
         return warnings
 
     def announce(self) -> None:
         for warning in self.warnings():
             log.warning("!!! %s !!!", warning)
+
+
+def default_public_url(host: str, port: int) -> str:
+    """Where people reach a server listening on ``host:port`` when no ``PUBLIC_URL`` says:
+    ``localhost`` for a loopback or every-interface address (a host name passkeys accept)."""
+    address = ipaddress.ip_address(host) if _is_ip_address(host) else None
+    if host == "localhost" or (address is not None and (address.is_loopback
+                                                        or address.is_unspecified)):
+        name = "localhost"
+    else:
+        name = f"[{host}]" if ":" in host else host
+    return f"http://{name}:{port}"
+
+
+def _is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _valid_key(secret: Secret) -> bool:

@@ -86,8 +86,8 @@ def serve(settings: Settings, workers: int | None) -> None:
     if workers:  # the worker processes read their settings from the environment
         os.environ["KEEPGATE_WORKERS"] = str(workers)
     os.environ[ANNOUNCED] = "1"  # main() has announced the settings' warnings: once is enough
-    print(f"Keepgate on http://{settings.host}:{settings.port} "
-          f"({settings.env}, database {settings.database_url.split('://')[0]})", flush=True)
+    print(f"Keepgate on {settings.public_url} (listening on {settings.host}:{settings.port}, "
+          f"{settings.env}, database {settings.database_url.split('://')[0]})", flush=True)
     with metrics_directory():
         uvicorn.run("keepgate.web.app:app_from_env", factory=True, host=settings.host,
                     port=settings.port, workers=workers or settings.workers,

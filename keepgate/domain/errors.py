@@ -54,7 +54,8 @@ KeepgateError                           error                            base of
 ├── FactorError                         factor.error                     sign-in method problems
 │   ├── FactorNotFound                  factor.not_found                 no such method; a NotFound
 │   ├── FactorUnavailable               factor.unavailable               cannot be set up here
-│   │   └── FactorAlreadyEnrolled       factor.already_enrolled          already set up
+│   │   ├── FactorAlreadyEnrolled       factor.already_enrolled          already set up
+│   │   └── PasskeysUnavailable         webauthn.unavailable             refused at an IP address
 │   ├── LastFactor                      factor.last_factor               the only second factor
 │   ├── InvalidFactorResponse           factor.invalid_response          key's answer not verified
 │   │   └── WebAuthnChallengeExpired    webauthn.challenge_expired       key request expired
@@ -365,6 +366,12 @@ class FactorUnavailable(FactorError):
 class FactorAlreadyEnrolled(FactorUnavailable):
     code = "factor.already_enrolled"
     message = "This method is already set up."
+
+
+class PasskeysUnavailable(FactorUnavailable):
+    code = "webauthn.unavailable"
+    message = ("Passkeys cannot work at this address: browsers refuse them at an IP address. "
+               "Open this site by its name (in development, localhost instead of 127.0.0.1).")
 
 
 class LastFactor(FactorError):

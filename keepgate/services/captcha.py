@@ -2,12 +2,16 @@
 
 The demand lives in the flow (``captcha_required``), so a client sees it in ``methods`` as
 ``captcha`` with the challenge in ``data.captcha``; the solution comes back as the field
-``captcha`` beside the method's own. A solution is bound to its flow and action, verified
-server-side and accepted once (the replay guard remembers it until it expires).
+``captcha`` beside the method's own. A flow says so before it is demanded: from a throttled IP
+when it is created (``ahead``), after the failure that makes it necessary in that failure's
+answer (``after_failure``); only a flow that could not know in advance refuses first. A
+solution is bound to its flow and action, verified server-side and accepted once (the replay
+guard remembers it until it expires).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from keepgate.domain.audit import EventKind, Outcome
@@ -44,6 +48,20 @@ class CaptchaGate:
         except InvalidCaptcha:
             return False
         return await self._guard.first_use(key, self._issuer.replay_ttl_seconds)
+
+    async def ahead(self, flow: Flow, ip: str) -> Flow:
+        """A new flow from a throttled IP: marked, so its first page carries the widget."""
+        if await self._throttle.ip_flagged(ip):
+            return with_captcha_required(flow, True)
+        return flow
+
+    async def after_failure(self, result: StepResult, identifier: str | None,
+                            ip: str) -> StepResult:
+        """A refused attempt whose failure makes proof necessary: the answer carries it."""
+        if result.error is None or captcha_required(result.flow) or \
+                not await self._throttle.captcha_needed(identifier, ip):
+            return result
+        return replace(result, flow=with_captcha_required(result.flow, True))
 
     async def demanded(self, flow: Flow, identifier: str | None, ip: str,
                        payload: str | None = None) -> StepResult | None:

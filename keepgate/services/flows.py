@@ -36,6 +36,7 @@ from keepgate.security.link_tokens import LinkSigner
 from keepgate.security.recovery_codes import RecoveryCodeHasher
 from keepgate.security.tokens import new_id
 from keepgate.services.access import AccessService
+from keepgate.services.captcha import CaptchaGate
 from keepgate.services.clock import Clock
 from keepgate.services.context import RequestContext
 from keepgate.services.defences import write_settlement
@@ -66,8 +67,10 @@ class FlowService:
     def __init__(self, *, store: Store, clock: Clock, methods: Sequence[Method],
                  notifier: Notifier, policies: Policies, defences: DefencePolicy,
                  recovery: RecoveryCodeHasher, access: AccessService,
-                 signer: LinkSigner | None = None, public_url: str = "") -> None:
+                 signer: LinkSigner | None = None, public_url: str = "",
+                 captcha: CaptchaGate | None = None) -> None:
         self._store = store
+        self._captcha = captcha
         self._access = access
         self._clock = clock
         self._policies = policies
@@ -90,6 +93,8 @@ class FlowService:
             prepare = getattr(method, "prepare", None)
             if prepare is not None and flow.kind in method.kinds:
                 flow = await prepare(flow, now)
+        if self._captcha is not None and not spec.signed_in:
+            flow = await self._captcha.ahead(flow, ctx.ip)
         async with self._store.unit_of_work(write=True) as uow:
             await uow.flows.create(flow)
         return flow

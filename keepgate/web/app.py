@@ -8,10 +8,8 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
 from keepgate import __version__
@@ -60,7 +58,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
 
     app = FastAPI(title="Keepgate", version=__version__, lifespan=lifespan,
                   description="Account access for a digital-asset exchange.",
-                  docs_url=None, redoc_url=None)
+                  # Interactive API docs in development only; /openapi.json is always served.
+                  docs_url=None if settings.production else "/docs", redoc_url=None)
     if keepgate is not None:
         app.state.keepgate = keepgate
     errors.install(app, render_page_error=pages.render_page_error)
@@ -71,15 +70,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
     if settings.dev_outbox:
         app.include_router(pages.dev_router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            app.openapi_schema = api.publish_submission_schemas(
-                get_openapi(title=app.title, version=app.version, description=app.description,
-                            routes=app.routes))
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.get("/healthz", include_in_schema=True, tags=["operations"],
              summary="Liveness: answers without touching the database")

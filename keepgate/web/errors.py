@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from keepgate.domain import errors as e
 from keepgate.services import request_ids
@@ -53,6 +54,16 @@ STATUS_BY_CLASS: dict[type[e.KeepgateError], int] = {
 
 HTTP_CODES = {404: "http.not_found", 405: "http.method_not_allowed",
               415: e.UnsupportedMediaType.code}
+INTERNAL = "internal"
+
+
+def _codes_under(kind: type[e.KeepgateError]) -> set[str]:
+    return {kind.code}.union(*(_codes_under(sub) for sub in kind.__subclasses__()))
+
+
+# Every code an error body can carry: the error tree's, and the HTTP layer's own.
+ERROR_CODES = tuple(sorted(_codes_under(e.KeepgateError) | set(HTTP_CODES.values())
+                           | {INTERNAL}))
 
 
 def status_for(error: e.KeepgateError) -> int:
@@ -97,6 +108,17 @@ def _validation_error(exc: RequestValidationError) -> e.RequestRejected:
     return e.RequestRejected(details={"errors": problems})
 
 
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path: Starlette's 405 names only the first
+    route's, and FastAPI makes one route per method."""
+    return [method for method in METHODS if any(
+        route.matches({**request.scope, "method": method})[0] is Match.FULL
+        for route in request.app.router.routes)]
+
+
 PageErrorRenderer = Callable[[Request, int, str, str], Response]
 
 
@@ -134,10 +156,18 @@ def install(app: FastAPI, *, render_page_error: PageErrorRenderer) -> None:
         assert isinstance(exc, StarletteHTTPException)
         code = HTTP_CODES.get(exc.status_code, f"http.{exc.status_code}")
         message = exc.detail if isinstance(exc.detail, str) else "Request failed."
+        if exc.status_code == 400 and not wants_page(request):
+            # FastAPI's own refusal of a JSON body it cannot decode (not UTF-8, say)
+            code, message = e.MalformedJson.code, e.MalformedJson.message
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request))
         if wants_page(request):
-            return render_page_error(request, exc.status_code, code, message)
+            response = render_page_error(request, exc.status_code, code, message)
+            response.headers.update(headers)
+            return response
         return ErrorResponse(error_body(code, message), status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+                             headers=headers)
 
     async def unexpected(request: Request, exc: Exception) -> Response:
         # The fault may have struck after something was committed (a sign-in attempt is
@@ -147,9 +177,9 @@ def install(app: FastAPI, *, render_page_error: PageErrorRenderer) -> None:
         message = ("Something went wrong on our side. Try again; if it persists, contact "
                    f"support with reference {request_ids.current() or 'unavailable'}.")
         if wants_page(request):
-            response = render_page_error(request, 500, "internal", message)
+            response = render_page_error(request, 500, INTERNAL, message)
         else:
-            response = ErrorResponse(error_body("internal", message), status_code=500)
+            response = ErrorResponse(error_body(INTERNAL, message), status_code=500)
         # Starlette answers unhandled errors outside every middleware: add the headers here.
         response.headers.update({"Content-Security-Policy": CSP, "Cache-Control": "no-store",
                                  **STATIC_HEADERS})

@@ -440,3 +440,12 @@ dev_router = APIRouter(include_in_schema=False)
 async def dev_messages(page: Page, outbox: Outbox) -> Response:
     """Mounted only in development while no SMTP server or SMS gateway is configured."""
     return page.render("dev_messages.html", messages=await outbox.recent(50))
+
+
+@dev_router.get("/dev/messages.json")
+async def dev_messages_json(outbox: Outbox) -> dict[str, list[dict[str, Any]]]:
+    """The same outbox for scripts (the README's ``curl`` walkthrough reads its codes here)."""
+    return {"messages": [{"id": m.id, "channel": m.channel, "destination": m.destination,
+                          "template": m.template, "subject": m.subject, "body": m.body,
+                          "created_at": m.created_at.isoformat(), "status": m.status}
+                         for m in await outbox.recent(50)]}

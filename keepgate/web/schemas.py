@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool
+from pydantic.config import JsonDict
 
 from keepgate.domain.accounts import Account
-from keepgate.domain.factors import Factor
+from keepgate.domain.factors import FACTOR_PREFERENCE, Factor
 from keepgate.domain.sessions import Session
 from keepgate.flows.base import Flow, FlowKind
+from keepgate.flows.registry import SPECS
 from keepgate.services.devices import describe_device
 from keepgate.services.effects import IssuedSession
 from keepgate.services.flows import methods_of
@@ -22,6 +25,7 @@ from keepgate.services.methods import (
     PasswordSubmission,
     Submission,
 )
+from keepgate.web.errors import ERROR_CODES
 
 
 class Strict(BaseModel):
@@ -147,6 +151,30 @@ def to_submission(body: AnySubmission) -> Submission:
                             password=getattr(body, "password", None))
 
 
+_TIME = {"type": "string", "format": "date-time"}
+_TEXT = {"type": "string"}
+# What a flow shows its client, by kind and state; each key only when it applies. Stated in the
+# schema only: the flows' own specs build it (``web.present``).
+FLOW_DATA: dict[str, Any] = {
+    "type": "object", "additionalProperties": True, "properties": {
+        "captcha": {"type": "object", "description": "An ALTCHA challenge, while `captcha` is "
+                    "among the methods: solve it and send the solution as `captcha`"},
+        "webauthn": {"type": "object", "description": "WebAuthn request options (sign-in, "
+                     "step-up) or creation options (settings)"},
+        "factors": {"type": "array", "items": {"type": "string", "enum": list(
+            FACTOR_PREFERENCE)}, "description": "The second factors offered, strongest first"},
+        "recovery_codes_left": {"type": "integer", "minimum": 0},
+        "sent_to": {**_TEXT, "description": "Where the code went, masked (registration)"},
+        "channel": {"type": "string", "enum": ["email", "sms"]},
+        "code_expires_at": _TIME, "resend_available_at": _TIME,
+        "attempts_left": {"type": "integer"},
+        "secret": {**_TEXT, "description": "A new authenticator's secret (settings, totp)"},
+        "otpauth_uri": _TEXT, "qr_svg": _TEXT,
+        "recovery_codes": {"type": "array", "items": _TEXT,
+                           "description": "Shown once, in the answer that makes them"},
+    }}
+
+
 class MessageOut(BaseModel):
     code: str
     text: str
@@ -180,14 +208,34 @@ class IssuedSessionOut(SessionOut):
     token: str = Field(description="The bearer token. Shown once; store it securely.")
 
 
+def _wire_names() -> tuple[list[str], list[str]]:
+    """Every flow state and every method name a flow can show, from the flows' own specs."""
+    specs = SPECS.values()
+    states = {state for spec in specs for state in spec.states}
+    methods = {method for spec in specs for by_method in spec.transitions.values()
+               for method in by_method}
+    return sorted(states), sorted(methods | set(FACTOR_PREFERENCE) | {"captcha"})
+
+
+STATES, METHODS = _wire_names()
+
+
+def one_of(values: Iterable[str]) -> JsonDict:
+    """A string schema naming every value the server may send (stated, not enforced)."""
+    choices: list[JsonValue] = list(values)
+    return {"type": "string", "enum": choices}
+
+
 class FlowOut(BaseModel):
     id: str
     kind: FlowKind
-    state: str
+    state: str = Field(json_schema_extra=one_of(STATES))
     expires_at: datetime
-    methods: list[str]
+    methods: list[str] = Field(
+        description="What may be submitted now; `captcha` means a solution must come along",
+        json_schema_extra={"items": one_of(METHODS)})
     messages: list[MessageOut]
-    data: dict[str, Any]
+    data: dict[str, Any] = Field(json_schema_extra=FLOW_DATA)
     session: IssuedSessionOut | None = Field(
         default=None, description="Present once, in the answer that completes a sign-in "
         "or a step-up (a step-up rotates the token)")
@@ -197,7 +245,7 @@ class FlowOut(BaseModel):
 
 
 class ErrorDetail(BaseModel):
-    code: str
+    code: str = Field(json_schema_extra=one_of(ERROR_CODES))
     message: str
     details: dict[str, Any]
 

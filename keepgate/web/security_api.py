@@ -9,17 +9,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from keepgate.domain.anti_phishing import ANTI_PHISHING_RE
 from keepgate.domain.holds import HOLD_TEXT, SecurityHold
 from keepgate.domain.notices import MUTABLE_NOTICES
-from keepgate.web.api import ERRORS, context
+from keepgate.web.api import ERRORS, context, require_json
 from keepgate.web.deps import Account, Current, Now, ServiceClock
-from keepgate.web.schemas import ErrorOut
+from keepgate.web.schemas import ErrorOut, one_of
 
 router = APIRouter(prefix="/api/v1/security", tags=["security"],
-                   responses={**ERRORS, 403: {"model": ErrorOut}})
+                   responses={**ERRORS, 403: {"model": ErrorOut}},
+                   dependencies=[Depends(require_json)])
 
 
 class Strict(BaseModel):
@@ -61,8 +63,10 @@ VERSION = Field(default=None, ge=0, le=2**31 - 1)
 
 
 class AntiPhishingIn(Strict):
-    code: str = Field(max_length=64, description="4-20 letters and digits")
-    expected_version: int | None = VERSION
+    # The rule is the server's (anti_phishing.invalid otherwise); the schema states it.
+    code: str = Field(max_length=64, description="4-20 letters and digits",
+                      json_schema_extra={"pattern": f"^{ANTI_PHISHING_RE.pattern}$"})
+    expected_version: StrictInt | None = VERSION
 
 
 class PasswordChangeIn(Strict):
@@ -102,8 +106,10 @@ class DeviceOut(BaseModel):
 
 
 class NoticesIn(Strict):
-    muted: list[str] = Field(max_length=10)
-    expected_version: int | None = VERSION
+    muted: list[str] = Field(max_length=10, json_schema_extra={
+        "items": one_of(sorted(MUTABLE_NOTICES))},
+        description="Only non-critical notices can be muted")
+    expected_version: StrictInt | None = VERSION
 
 
 class NoticesOut(BaseModel):
@@ -112,7 +118,9 @@ class NoticesOut(BaseModel):
 
 
 class RenameIn(Strict):
-    label: str = Field(min_length=1, max_length=64)
+    label: str = Field(min_length=1, max_length=64, description="A visible name: control "
+                       "characters become spaces, runs of spaces one",
+                       json_schema_extra={"pattern": r"[^\s\x00-\x1f\x7f-\x9f]"})
 
 
 def hold_out(hold: SecurityHold, now: datetime) -> HoldOut:

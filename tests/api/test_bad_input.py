@@ -117,13 +117,13 @@ async def test_openapi_describes_every_route(client: httpx.AsyncClient) -> None:
     spec = (await client.get("/openapi.json")).json()
     paths = spec["paths"]
     for path, verbs in {
-        "/api/v1/flows/{kind_or_id}": {"post"}, "/api/v1/flows/{flow_id}": {"get"},
+        "/api/v1/flows/login": {"post"}, "/api/v1/flows/{flow_id}": {"get", "post"},
         "/api/v1/me": {"get"}, "/api/v1/sessions": {"get", "delete"},
         "/api/v1/sessions/{session_id}": {"delete"}, "/api/v1/logout": {"post"},
         "/healthz": {"get"},
     }.items():
         assert verbs <= set(paths[path]), path
-    body = paths["/api/v1/flows/{kind_or_id}"]["post"]["requestBody"]["content"]
+    body = paths["/api/v1/flows/{flow_id}"]["post"]["requestBody"]["content"]
     assert "oneOf" in body["application/json"]["schema"]
     assert {"PasswordIn", "CodeIn", "FlowOut", "ErrorOut"} <= set(spec["components"]["schemas"])
 

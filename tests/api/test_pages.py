@@ -13,7 +13,7 @@ from keepgate.config import Settings
 from keepgate.services.clock import FrozenClock
 from keepgate.web.app import create_app
 from keepgate.wiring import Keepgate, build
-from tests.conftest import PASSWORD, last_code
+from tests.conftest import PASSWORD, last_code, register
 
 pytestmark = pytest.mark.anyio
 CSRF_RE = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
@@ -107,3 +107,18 @@ async def test_production_uses_host_prefixed_secure_cookies_and_hsts(
     assert cookie.startswith("__Host-keepgate_csrf=") and "Secure" in cookie
     assert "strict-transport-security" in start.headers
     assert (await production_client.get("/dev/messages")).status_code == 404
+
+
+async def test_the_development_outbox_has_a_json_form(client: httpx.AsyncClient,
+                                                      kg: Keepgate) -> None:
+    await register(client, kg, "outbox@example.com")
+    answer = await client.get("/dev/messages.json")
+    assert answer.status_code == 200
+    newest = answer.json()["messages"][0]
+    assert newest["destination"] == "outbox@example.com" and newest["channel"] == "email"
+    assert {"id", "template", "subject", "body", "created_at", "status"} <= set(newest)
+
+
+async def test_the_json_outbox_exists_only_where_the_page_does(
+        production_client: httpx.AsyncClient) -> None:
+    assert (await production_client.get("/dev/messages.json")).status_code == 404

@@ -289,3 +289,40 @@ def test_metrics_token_is_a_secret_of_some_length() -> None:
     assert settings.metrics_token is not None
     assert STRONG_SECRET not in repr(settings)
     assert Settings.from_env({}).metrics_token is None
+
+
+# --- the public address -----------------------------------------------------------------------
+
+
+def test_public_url_defaults_to_localhost_on_the_configured_port() -> None:
+    """Served on another port, links and the start-up line must not point at :8000; and the
+    default host is ``localhost``, because browsers refuse an IP as a passkey's relying party."""
+    assert Settings.from_env({}).public_url == "http://localhost:8000"
+    assert Settings.from_env({"KEEPGATE_PORT": "8123"}).public_url == "http://localhost:8123"
+    assert Settings().public_url == "http://localhost:8000"
+
+
+def test_public_url_default_follows_a_named_host() -> None:
+    env = {"KEEPGATE_HOST": "keepgate.internal", "KEEPGATE_PORT": "9000"}
+    assert Settings.from_env(env).public_url == "http://keepgate.internal:9000"
+
+
+def test_an_explicit_public_url_wins_over_host_and_port() -> None:
+    env = {"KEEPGATE_PORT": "8123", "KEEPGATE_PUBLIC_URL": "https://id.example/"}
+    assert Settings.from_env(env).public_url == "https://id.example"
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8000", "http://[::1]:8000",
+                                 "http://192.0.2.7"])
+def test_an_ip_address_as_public_url_warns_that_passkeys_cannot_work(
+        url: str, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="keepgate.config"):
+        settings = Settings.from_env({"KEEPGATE_SECRET_KEY": STRONG_SECRET,
+                                      "KEEPGATE_PUBLIC_URL": url})
+    assert not settings.passkeys_available
+    assert any("passkeys" in r.getMessage() and "IP address" in r.getMessage()
+               for r in caplog.records)
+
+
+def test_a_host_name_keeps_passkeys_on() -> None:
+    assert Settings.from_env({}).passkeys_available

@@ -81,8 +81,8 @@ class PasswordSignIn:
         # Strangers' failures on an identifier must not burden the owner's trusted device:
         # it answers only to the IP-wide demand. (A device token is never guessable, so this
         # reveals nothing about which identifiers have accounts.)
-        demanded = await self._captcha.demanded(
-            flow, None if standing.device else identifier.value, ctx.ip, submission.captcha)
+        counted = None if standing.device else identifier.value
+        demanded = await self._captcha.demanded(flow, counted, ctx.ip, submission.captcha)
         if demanded is not None:
             return demanded
         # may raise Throttled: no hash spent
@@ -103,9 +103,10 @@ class PasswordSignIn:
                 passed = await self._passed(flow, submission, account, masked, standing,
                                             attempt, ctx, now)
         if passed is None:
-            return await self._attempts.refuse(
+            refused = await self._attempts.refuse(
                 flow, attempt, ctx, identifier.value, masked,
                 "unknown_account" if account is None else "wrong_password")
+            return await self._captcha.after_failure(refused, counted, ctx.ip)
         assert account is not None
         return await self._attempts.settle(passed, attempt, ctx, identifier.value, account)
 

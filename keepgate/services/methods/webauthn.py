@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import partial
@@ -18,6 +19,7 @@ from keepgate.domain.accounts import Account
 from keepgate.domain.errors import (
     InvalidFactorResponse,
     KeepgateError,
+    PasskeysUnavailable,
     WebAuthnChallengeExpired,
 )
 from keepgate.domain.factors import Factor, FactorKind, clean_label
@@ -64,6 +66,15 @@ def stored_credential(factor: Factor) -> webauthn.StoredCredential:
         sign_count=factor.sign_count, transports=factor.transports)
 
 
+def usable(relying_party: webauthn.RelyingParty) -> bool:
+    """Browsers refuse an IP address as a relying-party id (``http://127.0.0.1:8000``)."""
+    try:
+        ipaddress.ip_address(relying_party.id)
+    except ValueError:
+        return True
+    return False
+
+
 class Challenges:
     """Single-use assertion challenges, kept in the flow with the options built on them."""
 
@@ -71,9 +82,18 @@ class Challenges:
         self.relying_party = relying_party
         self.lifetime = lifetime
 
+    def require_usable(self) -> None:
+        """``PasskeysUnavailable`` where browsers refuse every passkey: the real reason, not
+        an unverifiable answer."""
+        if not usable(self.relying_party):
+            raise PasskeysUnavailable()
+
     def offer(self, flow: Flow, now: datetime, allow: Sequence[Factor], *,
               passwordless: bool) -> Flow:
-        """A fresh challenge for ``allow`` (any passkey when empty), valid five minutes."""
+        """A fresh challenge for ``allow`` (any passkey when empty), valid five minutes; none
+        where browsers would refuse it, so nothing offers a passkey there."""
+        if not usable(self.relying_party):
+            return flow
         challenge = webauthn.new_challenge()
         options = webauthn.authentication_options(
             self.relying_party, challenge=challenge,
@@ -91,10 +111,17 @@ def pending_challenge(flow: Flow, now: datetime) -> bytes:
     return webauthn.decode_b64url(pending.challenge)
 
 
+NO_ANSWER = ("No answer came from a passkey or security key: the request was cancelled or "
+             "timed out, or this page is not open at the site's own address, the only one "
+             "where passkeys work. Try again.")
+
+
 async def credential_factor(store: Store, credential: dict[str, object] | None) -> Factor | None:
     """The active factor an authenticator's answer names, if any."""
     if credential is None:
         raise InvalidFactorResponse("Send the security key's answer as credential.")
+    if not credential:  # what a browser posts when its ceremony failed
+        raise InvalidFactorResponse(NO_ANSWER)
     try:
         credential_id = webauthn.encode_b64url(webauthn.credential_id_of(credential))
     except InvalidWebAuthnResponse:
@@ -172,12 +199,14 @@ class WebAuthnCheck(SecondFactor):
 
     async def read(self, uow: UnitOfWork, flow: Flow, submission: Submission,
                    ctx: RequestContext, now: datetime) -> BoundStep:
+        self._challenges.require_usable()
         if flow.state == login.AWAITING_CREDENTIALS:  # the credential names the account
             return partial(self.passwordless, flow, submission, ctx, now)
         return await super().read(uow, flow, submission, ctx, now)
 
     async def step(self, flow: Flow, submission: Submission, ctx: RequestContext,
                    now: datetime) -> StepResult:
+        self._challenges.require_usable()
         if flow.state == login.AWAITING_CREDENTIALS:
             return await self.passwordless(flow, submission, ctx, now)
         return await super().step(flow, submission, ctx, now)
@@ -275,6 +304,8 @@ class WebAuthnEnrolment(FactorEnrolment):
 
     async def enrol(self, flow: Flow, submission: FactorSubmission, account: Account,
                     factors: list[Factor], ctx: RequestContext, now: datetime) -> StepResult:
+        if not usable(self._relying_party):
+            raise PasskeysUnavailable()
         if submission.credential is None:
             keys = [f for f in factors if f.kind is FactorKind.WEBAUTHN]
             return self._options(flow, submission, account, keys, now)

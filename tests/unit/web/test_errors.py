@@ -60,6 +60,7 @@ STATUSES = {
     E.FactorNotFound: 404,
     E.FactorUnavailable: 400,
     E.FactorAlreadyEnrolled: 409,
+    E.PasskeysUnavailable: 400,
     E.LastFactor: 409,
     E.InvalidFactorResponse: 400,
     E.WebAuthnChallengeExpired: 400,
