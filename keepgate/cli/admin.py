@@ -2,6 +2,7 @@
 
     keepgate admin find ACCOUNT
     keepgate admin lift-ban ACCOUNT --reason "..."
+    keepgate admin unlock ACCOUNT --reason "..."
     keepgate admin end-sessions ACCOUNT --reason "..."
     keepgate admin audit ACCOUNT [--limit N] [--before SEQ]
     keepgate admin verify-audit
@@ -46,6 +47,8 @@ def add_admin_commands(commands: Any) -> None:
     tasks = admin.add_subparsers(dest="task", required=True)
     _with_account(tasks.add_parser("find", help="show an account (never its secrets)"))
     _with_reason(_with_account(tasks.add_parser("lift-ban", help="end a sign-in ban")))
+    _with_reason(_with_account(tasks.add_parser(
+        "unlock", help="lift a \"this wasn't me\" lock once the owner has proven who they are")))
     _with_reason(_with_account(tasks.add_parser("end-sessions",
                                                 help="sign the customer out everywhere")))
     trail = _with_account(tasks.add_parser("audit", help="an account's audit trail, newest "
@@ -92,6 +95,12 @@ async def _find(admin: AdminService, args: argparse.Namespace, out: Console) -> 
 async def _lift_ban(admin: AdminService, args: argparse.Namespace, out: Console) -> int:
     account = await admin.lift_ban(args.account, _operator(args))
     out.print(Text(f"ban lifted on account {account.id}; the event is in the audit log"))
+    return 0
+
+
+async def _unlock(admin: AdminService, args: argparse.Namespace, out: Console) -> int:
+    account = await admin.unlock(args.account, _operator(args))
+    out.print(Text(f"sign-in unlocked on account {account.id}; the event is in the audit log"))
     return 0
 
 
@@ -144,9 +153,9 @@ async def _reencrypt(admin: AdminService, args: argparse.Namespace, out: Console
     return 0
 
 
-TASKS: dict[str, Task] = {"find": _find, "lift-ban": _lift_ban, "end-sessions": _end_sessions,
-                          "audit": _audit, "verify-audit": _verify_audit,
-                          "reencrypt-secrets": _reencrypt}
+TASKS: dict[str, Task] = {"find": _find, "lift-ban": _lift_ban, "unlock": _unlock,
+                          "end-sessions": _end_sessions, "audit": _audit,
+                          "verify-audit": _verify_audit, "reencrypt-secrets": _reencrypt}
 
 
 @contextmanager

@@ -50,6 +50,7 @@ class EventKind(StrEnum):
     ACCESS_DENIED = "access.denied"  # refused by ``domain.access.authorize``
     UNAUTHENTICATED = "access.unauthenticated"  # a request without a valid session
     BAN_LIFTED = "login.ban_lifted"
+    UNLOCKED = "login.unlocked"  # an operator lifted a "this wasn't me" lock
     SECRETS_REENCRYPTED = "secrets.reencrypted"
     RECOVERY_CODE_CONFIRMED = "recovery.code_confirmed"
     PASSWORD_RESET = "password.reset"  # noqa: S105 (an event name)

@@ -5,7 +5,8 @@
   database with one conditional UPDATE. Fifty parallel wrong guesses evaluate at most
   ``max_failures`` of them; the rest are refused without touching a hash.
 * A reservation counts only for ``reservation_lifetime``; settling turns it into a failure or
-  gives it back. A request cut off in between (a killed worker, Redis gone in the failure
+  gives it back, and an unexpected error while the attempt is evaluated gives it back at
+  once (``evaluating``). A request cut off in between (a killed worker, Redis gone in the failure
   path, a flow save that lost a race) therefore frees the account on its own; only settled
   failures, which are committed facts, add up to a ban.
 * The fifth consecutive settled failure bans sign-in for an hour and emails the owner, in the
@@ -20,11 +21,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
+import anyio
+
 from keepgate.domain.accounts import Account
 from keepgate.domain.audit import Actor, AuditEvent, EventKind, Outcome
+from keepgate.domain.errors import KeepgateError
 from keepgate.domain.factors import DefencePolicy, TrustedDevice
 from keepgate.flows.base import SettleAttempt
 from keepgate.security.tokens import hash_token
@@ -66,8 +72,9 @@ class SignInDefences:
                       device: TrustedDevice | bool | None = True) -> Attempt:
         """Reserve an attempt; raises ``Throttled`` before anything else when the IP is over.
 
-        An identifier with no account is counted too, with one write of the same cost as an
-        account's, so the refusal takes the same time whether or not the account exists.
+        An identifier with no account, or a locked account, is counted too (on the
+        identifier), with one write of the same cost as an account's, so the refusal takes the
+        same time whether or not the account exists or is locked.
         """
         await self.throttle.reserve_sign_in(ctx.ip)
         now = self._clock.now()
@@ -79,7 +86,10 @@ class SignInDefences:
         if device is True:  # not looked up by the caller yet
             device = await self.trusted_device(ctx.device_token, account.id)
         assert device is None or isinstance(device, TrustedDevice)
-        if account.locked_at is not None:
+        if account.locked_at is not None:  # the same one write first, as for the others
+            async with self._store.unit_of_work(write=True) as uow:
+                await uow.counters.reserve_unknown_attempt(
+                    self.throttle.identifier_key(identifier), now)
             return Attempt(account, device, None, "locked")
         limit, lifetime = self.policy.max_failures, self.policy.reservation_lifetime
         async with self._store.unit_of_work(write=True) as uow:
@@ -88,6 +98,30 @@ class SignInDefences:
             else:
                 number = await uow.accounts.reserve_attempt(account.id, now, limit, lifetime)
         return Attempt(account, device, number, None if number is not None else "banned")
+
+    @asynccontextmanager
+    async def evaluating(self, attempt: Attempt, ctx: RequestContext) -> AsyncIterator[None]:
+        """Where a reserved attempt is evaluated. A refusal (a ``KeepgateError``) is the
+        caller's to settle; any other error (a secret that no longer decrypts, the database
+        gone) gives the reservation back at once, the IP's slot and the counter's, and then
+        propagates: a request cut short must not count against the owner."""
+        try:
+            yield
+        except KeepgateError:
+            raise
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self._give_back(attempt, ctx)
+            raise
+
+    async def _give_back(self, attempt: Attempt, ctx: RequestContext) -> None:
+        await self.throttle.release_sign_in(ctx.ip)
+        if attempt.account is None or attempt.refused:
+            return  # no counter was reserved
+        device_id = attempt.device.id if attempt.device is not None else None
+        async with self._store.unit_of_work(write=True) as uow:
+            await write_settlement(uow, SettleAttempt(attempt.account.id, device_id, False),
+                                   self._clock.now())
 
     async def passed(self, attempt: Attempt, ctx: RequestContext, identifier: str, *,
                      completed: bool) -> tuple[SettleAttempt, ...]:
@@ -117,12 +151,16 @@ class SignInDefences:
     async def succeeded(self, attempt: Attempt, ctx: RequestContext, identifier: str) -> None:
         await self.settle(attempt, ctx, identifier, completed=True)
 
-    async def failed(self, attempt: Attempt, ctx: RequestContext, identifier: str) -> None:
-        """Settle the attempt as a failure, banning at the limit, in one unit of work; then
-        tell the identifier's CAPTCHA count. The database goes first: if Redis is gone, the
-        failure and any ban are already written."""
+    async def failed(self, attempt: Attempt, ctx: RequestContext, identifier: str,
+                     events: tuple[AuditEvent, ...] = ()) -> None:
+        """Settle the attempt as a failure, banning at the limit, in one unit of work with
+        ``events`` (its audit record: a failure counted is a failure recorded, even when the
+        flow's own save then loses a race); then tell the identifier's CAPTCHA count. The
+        database goes first: if Redis is gone, the failure and any ban are already written."""
         now = self._clock.now()
         async with self._store.unit_of_work(write=True) as uow:
+            for event in events:
+                await uow.audit.append(event, now)
             account = attempt.account
             if account is None or attempt.refused:
                 await uow.counters.record_unknown_failure(

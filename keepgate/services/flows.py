@@ -12,7 +12,7 @@ work that loads the flow, so a submission reads once and writes its outcome once
 from __future__ import annotations
 
 from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -29,7 +29,7 @@ from keepgate.domain.errors import (
 from keepgate.domain.factors import DefencePolicy
 from keepgate.domain.policy import Policies
 from keepgate.domain.principals import CustomerSession
-from keepgate.flows.base import Channel, Flow, Message, StepResult
+from keepgate.flows.base import Channel, Effect, Flow, Message, SettleAttempt, StepResult
 from keepgate.flows.registry import spec_for
 from keepgate.flows.spec import FlowSpec, Opening, Owner
 from keepgate.security.link_tokens import LinkSigner
@@ -39,6 +39,7 @@ from keepgate.services.access import AccessService
 from keepgate.services.captcha import CaptchaGate
 from keepgate.services.clock import Clock
 from keepgate.services.context import RequestContext
+from keepgate.services.defences import write_settlement
 from keepgate.services.effects import EffectRun, IssuedSession, carry_out, effect_handlers
 from keepgate.services.guards import factor_methods
 from keepgate.services.methods import Method, Submission
@@ -166,11 +167,23 @@ class FlowService:
                 await carry_out(self._effects, result.effects, run)
                 run.flow = await uow.flows.save(run.flow)
         except StaleFlow:
+            await self._give_back(result.effects, now)
             raise FlowConflict() from None
         except IdentifierTaken:
             # Only someone who received the code gets here, so they control the address.
             raise RegistrationConflict() from None
         return run
+
+
+    async def _give_back(self, effects: Sequence[Effect], now: datetime) -> None:
+        """A passed sign-in step whose flow lost the race to be saved: its reservation is
+        given back on its own, as not completed (no session was issued)."""
+        settlements = [replace(e, completed=False) for e in effects
+                       if isinstance(e, SettleAttempt)]
+        if settlements:
+            async with self._store.unit_of_work(write=True) as uow:
+                for settlement in settlements:
+                    await write_settlement(uow, settlement, now)
 
 
 async def _unchanged_on_error(flow: Flow, step: Awaitable[T]) -> T:

@@ -93,6 +93,9 @@ class AccountRepo(Protocol):
     async def lift_ban(self, account_id: str) -> bool:
         """End a sign-in ban and forget the failures before it; False when none was set."""
         ...
+    async def unlock(self, account_id: str) -> bool:
+        """Lift a sign-in lock; False when none was set."""
+        ...
     async def update_security(self, account_id: str, expected_version: int,
                               **values: Any) -> bool:
         """Compare-and-swap on ``security_version``; raises IdentifierTaken on a duplicate."""

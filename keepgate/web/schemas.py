@@ -104,12 +104,14 @@ class CodeIn(Strict):
 
 class ContactIn(Strict):
     """Settings: change the email or phone. ``{"kind", "value"}`` sends a code to the new
-    address; then ``{"code"}`` makes the change (needs step-up)."""
+    address; then ``{"code", "password"}`` makes the change (needs step-up)."""
 
     method: Literal["contact"]
     kind: Literal["email", "phone"] | None = None
     value: str | None = Field(default=None, max_length=254)
     code: str | None = Field(default=None, max_length=16)
+    password: str | None = Field(default=None, max_length=1024, description=(
+        "Your password again, with the code that makes the change"))
 
 
 class IdentifierIn(Strict):
@@ -144,7 +146,8 @@ def to_submission(body: AnySubmission) -> Submission:
                                 passkey=body.passkey, captcha=body.captcha,
                                 password=body.password)
     if isinstance(body, ContactIn):
-        return FactorSubmission(code=body.code, kind=body.kind, value=body.value)
+        return FactorSubmission(code=body.code, kind=body.kind, value=body.value,
+                                password=body.password)
     if isinstance(body, IdentifierIn):
         return IdentifierSubmission(body.identifier, body.captcha)
     if isinstance(body, NewPasswordIn):

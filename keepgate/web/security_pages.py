@@ -419,7 +419,10 @@ async def history(visit: OwnerVisit) -> Response:
 
 @owner_page("POST", f"{SECURITY}/not-me")
 async def not_me(visit: OwnerVisit) -> Response:
-    await visit.account.takeover.not_me(visit.principal, visit.ctx)
+    try:
+        await visit.account.takeover.not_me(visit.principal, visit.ctx)
+    except StepUpRequired:  # a stolen session must not evict the owner
+        return visit.page.redirect(f"/account/step-up?next={quote(f'{SECURITY}/history')}")
     return visit.page.redirect(f"{SECURITY}?notice=secured")
 
 

@@ -12,6 +12,7 @@ import pytest
 from keepgate.config import Settings
 from keepgate.domain.identifiers import parse_identifier
 from keepgate.security.captcha import solve_for_tests
+from keepgate.services.admin import Operator
 from keepgate.services.clock import FrozenClock
 from keepgate.web.app import create_app
 from keepgate.wiring import Keepgate
@@ -192,6 +193,25 @@ async def test_this_was_not_me_signs_out_everywhere_and_locks(
     assert locked.json()["error"]["code"] == "login.invalid_credentials"
     forged = await client.get("/not-me?token=abc.def")
     assert forged.status_code == 400
+    # the link acts once: after an operator's unlock, whoever holds the message cannot relock
+    assert await kg.admin.unlock(ID, Operator("grace", "identity proven")) is not None
+    again = await client.post("/not-me", data={"csrf_token": csrf.group(1),
+                                               "token": token.group(1)})
+    assert again.status_code == 400 and "not valid" in again.text
+    unlocked = await password_step(client, ID)  # the device was forgotten: a code next
+    assert unlocked.json()["state"] == "awaiting_device_code", unlocked.text
+
+
+async def test_a_this_was_not_me_link_lasts_72_hours(
+        client: httpx.AsyncClient, kg: Keepgate, clock: FrozenClock) -> None:
+    await register(client, kg, ID)
+    await password_step(client, ID, device=None)
+    link = re.search(r"http://localhost(/not-me\?token=\S+)", (await last_message(kg, ID)).body)
+    assert link is not None
+    clock.advance(timedelta(hours=71, minutes=59))
+    assert (await client.get(link.group(1))).status_code == 200
+    clock.advance(timedelta(minutes=2))
+    assert (await client.get(link.group(1))).status_code == 400
 
 
 async def test_a_right_password_does_not_reset_wrong_second_factor_guesses(

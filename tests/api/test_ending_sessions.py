@@ -43,6 +43,7 @@ async def test_a_stale_session_cannot_evict_the_others(
         await client.delete("/api/v1/sessions", headers=bearer(thief)),
         await client.delete(f"/api/v1/sessions/{owners}", headers=bearer(thief)),
         await client.post("/api/v1/security/sign-out-everywhere", headers=bearer(thief)),
+        await client.post("/api/v1/security/not-me", headers=bearer(thief)),
     ):
         assert answer.status_code == 403, answer.text
         assert answer.json()["error"]["code"] == "step_up_required"

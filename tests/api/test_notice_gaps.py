@@ -18,7 +18,14 @@ from tests.api.factor_helpers import (
     submit,
     with_totp_and_step_up,
 )
-from tests.conftest import bearer, last_code, recent_messages, register, sign_in
+from tests.conftest import (
+    PASSWORD,
+    bearer,
+    last_code,
+    recent_messages,
+    register,
+    sign_in,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -82,7 +89,7 @@ async def _with_phone_and_totp(client: httpx.AsyncClient, kg: Keepgate,
     flow_id = await settings_flow(client, token)
     await submit(client, flow_id, token, method="contact", kind="phone", value=PHONE)
     added = await submit(client, flow_id, token, method="contact",
-                         code=await last_code(kg, PHONE))
+                         code=await last_code(kg, PHONE), password=PASSWORD)
     assert added.status_code == 200, added.text
     return token
 
@@ -93,7 +100,8 @@ async def test_an_email_change_tells_the_old_and_new_address_and_the_phone(
     before = len(await recent_messages(kg, 500))
     flow_id = await settings_flow(client, token)
     await submit(client, flow_id, token, method="contact", kind="email", value=NEW)
-    done = await submit(client, flow_id, token, method="contact", code=await last_code(kg, NEW))
+    done = await submit(client, flow_id, token, method="contact", code=await last_code(kg, NEW),
+                        password=PASSWORD)
     assert done.status_code == 200, done.text
     after = (await recent_messages(kg, 500))[:len(await recent_messages(kg, 500)) - before]
     told = {(m.destination, m.template) for m in after if m.template != "contact_code"}

@@ -288,7 +288,14 @@ async def test_email_change_with_undo(client: httpx.AsyncClient, kg: Keepgate,
     wrong = await submit(client, flow_id, token, method="contact", code="000000"
                          if code != "000000" else "111111")
     assert wrong.status_code == 400
-    done = await submit(client, flow_id, token, method="contact", code=code)
+    # the email factor's codes would follow the address: the password again, as for a factor
+    bare = await submit(client, flow_id, token, method="contact", code=code)
+    assert bare.json()["error"]["code"] == "password.reentry_required"
+    guessed = await submit(client, flow_id, token, method="contact", code=code,
+                           password="not the password at all")
+    assert guessed.json()["error"]["code"] == "password.current_incorrect"
+    assert (await client.get("/api/v1/me", headers=bearer(token))).json()["email"] == ID
+    done = await submit(client, flow_id, token, method="contact", code=code, password=PASSWORD)
     assert done.status_code == 200, done.text
     me = (await client.get("/api/v1/me", headers=bearer(token))).json()
     assert me["email"] == "moved@example.com"
@@ -338,7 +345,7 @@ async def test_adding_a_phone_tells_the_email_with_a_way_back(
     flow_id = await settings_flow(client, token)
     await submit(client, flow_id, token, method="contact", kind="phone", value="+447911123456")
     done = await submit(client, flow_id, token, method="contact",
-                        code=await last_code(kg, "+447911123456"))
+                        code=await last_code(kg, "+447911123456"), password=PASSWORD)
     assert done.status_code == 200, done.text
     notice = await last_message(kg, ID)
     assert notice.template == "contact_changed" and "/undo-contact?token=" in notice.body

@@ -93,6 +93,9 @@ async def test_enrol_totp_then_step_up_for_the_anti_phishing_code(
     everywhere = await client.post("/account/sign-out-everywhere",
                                    data={"csrf_token": csrf(sessions.text)})
     assert everywhere.headers["location"] == "/account/step-up?next=/account/security/devices"
+    not_me = await client.post("/account/security/not-me",
+                               data={"csrf_token": csrf(sessions.text)})
+    assert not_me.headers["location"] == "/account/step-up?next=/account/security/history"
     assert (await client.get("/account/security")).status_code == 200  # still signed in
 
 

@@ -6,7 +6,8 @@ import asyncio
 import base64
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,10 +21,12 @@ from keepgate.cli import main
 from keepgate.domain.accounts import Account, AccountStatus
 from keepgate.domain.audit import AuditEvent, EventKind, Outcome
 from keepgate.domain.factors import Factor, FactorKind
-from keepgate.domain.sessions import AAL, Session
+from keepgate.domain.sessions import AAL, Session, SessionPolicy
 from keepgate.security.keyring import KeyRing, UndecryptableSecret
 from keepgate.security.tokens import new_id
+from keepgate.services.admin import AdminService, ChainReport
 from keepgate.services.clock import FrozenClock
+from keepgate.services.ports import UnitOfWork
 
 OLD_KEY = bytes(range(32))
 NEW_KEY = bytes(range(100, 132))
@@ -46,8 +49,8 @@ def use_keys(monkeypatch: pytest.MonkeyPatch, *keys: bytes) -> None:
                        ",".join(base64.b64encode(k).decode() for k in keys))
 
 
-async def seed(url: str, clock: FrozenClock, *, banned: bool = False, sessions: int = 0,
-               factors: int = 0) -> list[str]:
+async def seed(url: str, clock: FrozenClock, *, banned: bool = False, locked: bool = False,
+               sessions: int = 0, factors: int = 0) -> list[str]:
     """An account with ``factors`` TOTP factors sealed under OLD_KEY; returns their ids."""
     store = SqlStore(make_engine(url))
     now = clock.now()
@@ -58,6 +61,8 @@ async def seed(url: str, clock: FrozenClock, *, banned: bool = False, sessions: 
                                           AccountStatus.RESTRICTED, 0, now))
         if banned:
             await uow.accounts.ban(ACCOUNT, now + timedelta(hours=1))
+        if locked:
+            await uow.accounts.lock(ACCOUNT, now)
         for n in range(sessions):
             await uow.sessions.create(Session(
                 new_id(), ACCOUNT, f"token-hash-{n}", AAL.AAL1, ("password",), "api", now, now,
@@ -142,6 +147,23 @@ def test_lift_ban_clears_the_ban_and_records_who_and_why(database: str, clock: F
     assert "is not banned" in out.readouterr().err
 
 
+def test_unlock_lifts_the_lock_and_records_who_and_why(database: str, clock: FrozenClock,
+                                                       out: pytest.CaptureFixture[str]) -> None:
+    asyncio.run(seed(database, clock, locked=True))
+    assert main(["admin", "unlock", "ada@example.com", "--reason", "ticket 4713",
+                 "--operator", "grace"], clock=clock) == 0
+    assert "sign-in unlocked" in out.readouterr().out
+    assert run_rows(database, sa.select(t.accounts.c.locked_at)) == [(None,)]
+    a = t.audit_events.c
+    events = run_rows(database, sa.select(a.actor_kind, a.actor_id, a.actor_reason)
+                      .where(a.kind == EventKind.UNLOCKED.value))
+    assert events == [("staff", "grace", "ticket 4713")]
+    assert main(["admin", "unlock", ACCOUNT, "--reason", "again"], clock=clock) == 1
+    assert "is not locked" in out.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["admin", "unlock", ACCOUNT], clock=clock)  # no reason, no change
+
+
 def test_end_sessions_revokes_every_session(database: str, clock: FrozenClock,
                                             out: pytest.CaptureFixture[str]) -> None:
     asyncio.run(seed(database, clock, sessions=3))
@@ -191,6 +213,41 @@ def test_verify_audit_names_the_first_broken_entry(database: str, clock: FrozenC
     out.readouterr()
     assert main(["admin", "verify-audit"], clock=clock) == 1
     assert "audit log BROKEN at entry 2" in out.readouterr().out
+
+
+def test_verify_audit_passes_while_events_are_appended(database: str,
+                                                       clock: FrozenClock) -> None:
+    """A live system appends while the chain is checked: that is no break."""
+    asyncio.run(seed(database, clock))
+    for n in range(3):
+        main(["admin", "end-sessions", ACCOUNT, "--reason", f"round {n}"], clock=clock)
+    assert asyncio.run(verify_while_appending(database, clock)).intact
+
+
+async def verify_while_appending(url: str, clock: FrozenClock) -> ChainReport:
+    store = SqlStore(make_engine(url))
+
+    class Appending:
+        """The store, with an event appended after the head is read and between batches."""
+
+        reads = 0
+
+        @asynccontextmanager
+        async def unit_of_work(self, *, write: bool) -> AsyncIterator[UnitOfWork]:
+            self.reads += 1
+            if 1 < self.reads <= 3:
+                async with store.unit_of_work(write=True) as uow:
+                    await uow.audit.append(AuditEvent(
+                        EventKind.LOGIN, Outcome.SUCCESS, ACCOUNT), clock.now())
+            async with store.unit_of_work(write=write) as uow:
+                yield uow
+
+    admin = AdminService(store=Appending(), clock=clock, keyring=KeyRing([OLD_KEY]),
+                         session_policy=SessionPolicy())
+    try:
+        return await admin.verify_audit_chain(lambda _: None, batch=1)
+    finally:
+        await store.engine.dispose()
 
 
 async def tamper(url: str, *, seq: int) -> None:

@@ -94,6 +94,13 @@ class SqlAccounts:
             .values(banned_until=None, failed_logins=0, pending=0))
         return bool(result.rowcount)
 
+    async def unlock(self, account_id: str) -> bool:
+        c = t.accounts.c
+        result = await self._c.execute(
+            sa.update(t.accounts).where(c.id == account_id, c.locked_at.is_not(None))
+            .values(locked_at=None))
+        return bool(result.rowcount)
+
     async def update_security(self, account_id: str, expected_version: int,
                               **values: Any) -> bool:
         """Change security settings only if nobody else did since ``expected_version``."""

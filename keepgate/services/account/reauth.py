@@ -34,8 +34,9 @@ class PasswordReauth:
         a failed ``failure`` event, and raise ``CurrentPasswordIncorrect``."""
         identifier = account.email or account.phone or ""
         attempt = await self._defences.reserve(ctx, account)
-        verified = await self._hasher.verify(
-            None if attempt.refused else account.password_hash, password)
+        async with self._defences.evaluating(attempt, ctx):
+            verified = await self._hasher.verify(
+                None if attempt.refused else account.password_hash, password)
         if verified:
             await self._defences.succeeded(attempt, ctx, identifier)
             return

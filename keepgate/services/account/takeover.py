@@ -4,13 +4,15 @@ Three ways in, one answer at the core: sign out and forget every trusted device.
 
 - "This wasn't me" from the login history, by the signed-in owner: every *other* session ends,
   withdrawals are held, and the owner changes the password next. Sign-in is not locked: the
-  owner, here, has proven it is them.
+  owner, here, has proven it is them, with step-up where ending other sessions needs it.
 - "This wasn't me" from the link in a new-device message, and the undo link sent to the old
   address after a contact change: whoever signed in (or changed the address) may hold the
   account, so every session ends and sign-in stays locked until the owner recovers it.
 
 The links are signed tokens (``keepgate.security.link_tokens``); a GET only asks, because mail
-scanners follow links, and the POST acts.
+scanners follow links, and the POST acts. A "this wasn't me" link acts once: whoever can read
+or forward the message must not lock the account again and again (an operator lifts a lock
+with ``keepgate admin unlock``).
 """
 
 from __future__ import annotations
@@ -20,17 +22,20 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from keepgate.domain.access import Action
 from keepgate.domain.accounts import Account
 from keepgate.domain.audit import AuditEvent, EventKind, Outcome
 from keepgate.domain.holds import HoldReason
 from keepgate.domain.principals import CustomerSession
-from keepgate.security.link_tokens import LinkSigner
+from keepgate.security.link_tokens import InvalidLinkToken, LinkSigner
+from keepgate.security.tokens import hash_token
+from keepgate.services.access import AccessService
 from keepgate.services.account.security_version import save_if_current
 from keepgate.services.clock import Clock
 from keepgate.services.context import RequestContext
 from keepgate.services.holds import place_hold
 from keepgate.services.notices import Notifier
-from keepgate.services.ports import Store, UnitOfWork
+from keepgate.services.ports import ReplayGuard, Store, UnitOfWork
 
 CONTACT_FIELDS = ("email", "phone")
 
@@ -50,8 +55,10 @@ async def _sign_out_and_forget(uow: UnitOfWork, account_id: str, now: datetime, 
 
 class TakeoverReports:
     def __init__(self, *, store: Store, clock: Clock, notifier: Notifier,
-                 links: LinkSigner) -> None:
+                 links: LinkSigner, access: AccessService, spent_links: ReplayGuard) -> None:
         self._store = store
+        self._spent_links = spent_links
+        self._access = access
         self._clock = clock
         self._notifier = notifier
         self._links = links
@@ -61,7 +68,10 @@ class TakeoverReports:
         self._read(link, token)
 
     async def not_me(self, principal: CustomerSession, ctx: RequestContext) -> None:
-        """'This wasn't me' from the login history, by the signed-in owner."""
+        """'This wasn't me' from the login history, by the signed-in owner. It ends every other
+        session, so it asks what ending them asks (``END_OTHER_SESSIONS``): a stolen session
+        must not evict the owner."""
+        await self._access.require(principal, Action.END_OTHER_SESSIONS, ctx)
         now = self._clock.now()
         account_id = principal.account.id
         async with self._store.unit_of_work(write=True) as uow:
@@ -75,7 +85,9 @@ class TakeoverReports:
     async def not_me_by_link(self, token: str, ctx: RequestContext) -> bool:
         """The link in a new-device message: lock the account out. Always ``True``: the page
         says it is done whether or not the account still exists."""
-        account_id = str(self._read(SignedLink.NOT_ME, token)["a"])
+        payload = self._read(SignedLink.NOT_ME, token)
+        await self._spend(token, payload)
+        account_id = str(payload["a"])
         now = self._clock.now()
         async with self._store.unit_of_work(write=True) as uow:
             account = await uow.accounts.get(account_id)
@@ -117,6 +129,14 @@ class TakeoverReports:
 
     def _read(self, link: SignedLink, token: str) -> dict[str, Any]:
         return self._links.verify(link.value, token, now=self._clock.now())
+
+    async def _spend(self, token: str, payload: dict[str, Any]) -> None:
+        """Raises ``InvalidLinkToken`` when the link was used before; remembered until it
+        expires."""
+        left = int(payload["exp"]) - int(self._clock.now().timestamp()) + 1
+        if not await self._spent_links.first_use(f"spent-link:{hash_token(token)}",
+                                                 max(left, 1)):
+            raise InvalidLinkToken()
 
     @staticmethod
     async def _lock_out(uow: UnitOfWork, account: Account, now: datetime) -> dict[str, int]:

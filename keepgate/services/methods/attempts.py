@@ -3,7 +3,8 @@
 What an attempt is judged on (the account, the trusted device presented, the active factors)
 is read in one unit of work. The attempt is reserved in its own committed write *before* any
 secret is checked, so fifty parallel guesses never evaluate more than the limit. A refused
-attempt counts its failure; a passed one is settled in the unit of work that saves the flow.
+attempt counts and audits its failure at once; a passed one is settled in the unit of work
+that saves the flow, or on its own when that save loses a race.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from keepgate.domain.accounts import Account
+from keepgate.domain.audit import AuditEvent
 from keepgate.domain.errors import KeepgateError, SendLimitReached
 from keepgate.domain.factors import Factor, FactorKind, TrustedDevice
 from keepgate.flows import login
-from keepgate.flows.base import COMPLETED, Effect, Flow, StepResult
+from keepgate.flows.base import COMPLETED, Effect, Flow, RecordEvent, StepResult
 from keepgate.services.context import RequestContext
 from keepgate.services.defences import Attempt, SignInDefences, trusted_device_in
 from keepgate.services.guards import enrolled_methods
@@ -61,12 +63,17 @@ class SignInAttempts:
                      masked: str, reason: str, error: KeepgateError | None = None,
                      effects: tuple[Effect, ...] = ()) -> StepResult:
         """Count the failure and answer as every refusal does; ``effects`` (telling the owner
-        what the refusal revealed) go with it."""
-        await self.defences.failed(attempt, ctx, identifier)
+        what the refusal revealed) go with it. The failure's audit record is written with
+        the failure itself, not with the flow."""
         account_id = attempt.account.id if attempt.account else None
         refused = login.fail(flow, account_id=account_id, masked_identifier=masked,
                              reason=attempt.refusal or reason, error=error)
-        return replace(refused, effects=(*refused.effects, *effects))
+        records = tuple(e for e in refused.effects if isinstance(e, RecordEvent))
+        await self.defences.failed(attempt, ctx, identifier, tuple(
+            AuditEvent(e.kind, e.outcome, e.account_id, ctx.ip, ctx.user_agent,
+                       dict(e.details)) for e in records))
+        rest = tuple(e for e in refused.effects if not isinstance(e, RecordEvent))
+        return replace(refused, effects=(*rest, *effects))
 
     async def settle(self, result: StepResult, attempt: Attempt, ctx: RequestContext,
                      identifier: str, account: Account) -> StepResult:

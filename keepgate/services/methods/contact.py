@@ -1,9 +1,11 @@
 """Changing the account's email address or phone number (a settings-flow method).
 
 ``{"method": "contact", "kind": "email", "value": "new@…"}`` sends a code to the new
-address; ``{"method": "contact", "code": "…"}`` makes the change. An address that already
-belongs to another account gets the same answers, but no code is sent to it, so the change
-can never complete and nothing is revealed.
+address; ``{"method": "contact", "code": "…", "password": "…"}`` makes the change. The SMS
+and email factors send their codes to the account's number and address, so completing a
+change re-points a second factor: like adding one, it needs the password again. An address
+that already belongs to another account gets the same answers, but no code is sent to it, so
+the change can never complete and nothing is revealed.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from keepgate.domain.accounts import Account
+from keepgate.domain.audit import EventKind
 from keepgate.domain.errors import ContactInvalid, ContactUnchanged, KeepgateError
 from keepgate.domain.factors import Factor
 from keepgate.domain.identifiers import parse_email, parse_phone
@@ -21,24 +24,29 @@ from keepgate.flows.settings import (
     pending_contact,
     with_pending_contact,
 )
+from keepgate.services.account.reauth import PasswordReauth
 from keepgate.services.context import RequestContext
 from keepgate.services.methods.base import FactorSubmission, code_of
-from keepgate.services.methods.enrolment import EnrolmentMethod, refused
+from keepgate.services.methods.enrolment import FactorEnrolment, refused
 from keepgate.services.methods.sent_code import SentCodes, verify_sent_code
 from keepgate.services.ports import Store
 from keepgate.services.send_budget import Sender
 from keepgate.services.sent_codes import CodeSlot
 
 
-class ContactMethod(EnrolmentMethod):
-    """A new email address or phone number, proven by a code sent to it."""
+class ContactMethod(FactorEnrolment):
+    """A new email address or phone number, proven by a code sent to it and the password."""
 
     name = "contact"
+    reauth_failure = EventKind.CONTACT_CHANGED
 
-    def __init__(self, store: Store, *, codes: SentCodes) -> None:
-        super().__init__(store)
+    def __init__(self, store: Store, *, reauth: PasswordReauth, codes: SentCodes) -> None:
+        super().__init__(store, reauth=reauth)
         self.codes = codes
         self.slot = CodeSlot("contact", "contact", codes.policy.lifetime, budget="foreign")
+
+    def adds_factor(self, submission: FactorSubmission) -> bool:
+        return submission.code is not None
 
     async def enrol(self, flow: Flow, submission: FactorSubmission, account: Account,
                     factors: list[Factor], ctx: RequestContext, now: datetime) -> StepResult:

@@ -18,7 +18,7 @@ from keepgate.services.methods.attempts import SignInAttempts
 from keepgate.services.methods.second_factor import SignInFinish
 from keepgate.services.methods.sent_code import SentCodeCheck, SentCodes
 
-NOT_ME_LINK_LIFETIME = timedelta(days=7)
+NOT_ME_LINK_LIFETIME = timedelta(hours=72)  # and single use (``TakeoverReports``)
 
 
 class NewDeviceCodes:

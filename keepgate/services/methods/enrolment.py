@@ -7,7 +7,8 @@ codes, revealed once.
 
 A method that adds a factor (``FactorEnrolment``) asks for the password again with the
 submission that adds it (``password``), checked like a sign-in (``services.account.reauth``):
-a stolen session alone cannot add the thief's own factor.
+a stolen session alone cannot add the thief's own factor. Changing the email address or phone
+number is one of them: the SMS and email factors send their codes there.
 """
 
 from __future__ import annotations
@@ -60,7 +61,10 @@ class EnrolmentMethod(ABC):
 
 class FactorEnrolment(EnrolmentMethod):
     """A settings-flow method that adds a second factor: the submission that adds it (the
-    ``adds_factor`` one) carries the password again."""
+    ``adds_factor`` one) carries the password again; a wrong one is audited as a failed
+    ``reauth_failure`` event."""
+
+    reauth_failure = EventKind.FACTOR_ADDED
 
     def __init__(self, store: Store, *, reauth: PasswordReauth) -> None:
         super().__init__(store)
@@ -77,7 +81,7 @@ class FactorEnrolment(EnrolmentMethod):
         if not submission.password:
             raise PasswordReentryRequired()
         await self.reauth.verify(account, submission.password, ctx,
-                                 failure=EventKind.FACTOR_ADDED)
+                                 failure=self.reauth_failure)
 
 
 def factor_added(flow: Flow, factor: Factor, first: bool) -> StepResult:

@@ -25,6 +25,7 @@ from keepgate.security.codes import generate_code
 from keepgate.security.password_screen import screen_password
 from keepgate.services.captcha import CaptchaGate
 from keepgate.services.context import RequestContext
+from keepgate.services.defences import Attempt
 from keepgate.services.hashing import AsyncPasswordHasher
 from keepgate.services.methods.attempts import SignInAttempts, Standing, standing_in
 from keepgate.services.methods.base import BoundStep, PasswordSubmission, Submission
@@ -89,16 +90,30 @@ class PasswordSignIn:
         candidate = account.password_hash if account and not attempt.refused else None
         masked = identifier.masked()
         flow = with_claimed_value(flow, identifier.value)
-        try:
-            # Unknown, banned and locked accounts verify a dummy hash: same time, same answer.
-            await verify_password(self._hasher, candidate, submission.password)
-            if account is None:
-                raise InvalidCredentials()
-        except InvalidCredentials:
+        async with self._attempts.defences.evaluating(attempt, ctx):
+            try:
+                # Unknown, banned and locked accounts verify a dummy hash: same time, same
+                # answer.
+                await verify_password(self._hasher, candidate, submission.password)
+                if account is None:
+                    raise InvalidCredentials()
+            except InvalidCredentials:
+                passed = None
+            else:
+                passed = await self._passed(flow, submission, account, masked, standing,
+                                            attempt, ctx, now)
+        if passed is None:
             refused = await self._attempts.refuse(
                 flow, attempt, ctx, identifier.value, masked,
                 "unknown_account" if account is None else "wrong_password")
             return await self._captcha.after_failure(refused, counted, ctx.ip)
+        assert account is not None
+        return await self._attempts.settle(passed, attempt, ctx, identifier.value, account)
+
+    async def _passed(self, flow: Flow, submission: PasswordSubmission, account: Account,
+                      masked: str, standing: Standing, attempt: Attempt, ctx: RequestContext,
+                      now: datetime) -> StepResult:
+        """The step past a right password, its settlement still to come."""
         flow = without_webauthn_challenge(flow, options=True)
         keys = standing.keys()
         if keys:  # the second-factor step will offer these security keys
@@ -110,7 +125,6 @@ class PasswordSignIn:
             flow, account_id=account.id, method="password", masked_identifier=masked,
             factors=standing.methods, device_trusted=trusted, device_code=message,
             code_digest=digest, now=now, code_lifetime=self._device_codes.lifetime)
-        result = await self._attempts.settle(result, attempt, ctx, identifier.value, account)
         if self._hasher.needs_rehash(account.password_hash):
             new_hash = await self._hasher.hash(submission.password)
             result = replace(result, effects=(*result.effects,

@@ -99,13 +99,17 @@ class SecondFactor(ABC):
         attempt = await self.attempts.reserve(ctx, standing)
         if attempt.refused:
             return await self.attempts.refuse(flow, attempt, ctx, identifier, masked, "refused")
-        try:
-            flow = await self.check(flow, submission, standing, now)
-        except KeepgateError as error:
-            reason, effects = self.failure(error, account, ctx)
+        async with self.attempts.defences.evaluating(attempt, ctx):
+            try:
+                flow = await self.check(flow, submission, standing, now)
+            except KeepgateError as error:
+                refusal: KeepgateError | None = error
+            else:
+                refusal, result = None, self.passed(flow, account, ctx, now, attempt)
+        if refusal is not None:
+            reason, effects = self.failure(refusal, account, ctx)
             return await self.attempts.refuse(self.on_failure(flow), attempt, ctx, identifier,
-                                              masked, reason, error=error, effects=effects)
-        result = self.passed(flow, account, ctx, now, attempt)
+                                              masked, reason, error=refusal, effects=effects)
         return await self.attempts.settle(result, attempt, ctx, identifier, account)
 
     async def before(self, flow: Flow, submission: Submission, account: Account,

@@ -216,7 +216,8 @@ async def test_an_unknown_identifier_is_counted_without_an_account(
 
 
 async def test_a_locked_account_is_refused_without_counting(
-        defences: SignInDefences, store: SqlStore, clock: FrozenClock, ann: Account) -> None:
+        defences: SignInDefences, store: SqlStore, clock: FrozenClock, ann: Account,
+        database_url: str) -> None:
     async with store.unit_of_work(write=True) as uow:
         await uow.accounts.lock(ann.id, clock.now())
     locked = await get_account(store, ann.id)
@@ -225,6 +226,9 @@ async def test_a_locked_account_is_refused_without_counting(
     assert (await defences.reserve(OWNER, locked, ANN)).refusal == "locked"
     assert (await get_account(store, ann.id)).failed_logins == 0
     assert (await get_device(store, "ann-device")).failed_logins == 0
+    # the same one write before the hash as any other refusal, on the identifier
+    assert await column_values(database_url, tables.unknown_attempts.c.key) == [
+        defences.throttle.identifier_key(ANN)]
 
 
 async def test_an_ip_over_its_budget_is_refused_before_any_counting(

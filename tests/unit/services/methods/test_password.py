@@ -8,7 +8,7 @@ import pytest
 from keepgate.adapters.sql import tables
 from keepgate.adapters.sql.store import SqlStore
 from keepgate.domain.accounts import Account
-from keepgate.domain.audit import EventKind
+from keepgate.domain.audit import AuditEvent, EventKind
 from keepgate.domain.errors import InvalidCredentials, TermsNotAccepted
 from keepgate.domain.policy import PasswordPolicy
 from keepgate.flows import login, registration
@@ -30,7 +30,7 @@ from keepgate.services.methods.password import (
 from keepgate.services.methods.sent_code import SentCodes
 from keepgate.services.methods.webauthn import Challenges
 from tests.unit.services.methods.conftest import ANN, LIFETIME
-from tests.unit.services.records import IP, USER_AGENT, column_values
+from tests.unit.services.records import IP, USER_AGENT, audit_events, column_values
 
 pytestmark = pytest.mark.anyio
 
@@ -106,21 +106,29 @@ async def test_a_new_device_is_sent_a_code(sign_in: PasswordSignIn, with_passwor
     assert SettleAttempt(with_password.id, None, completed=False) in result.effects
 
 
+async def failure_recorded(store: SqlStore, result: StepResult) -> AuditEvent:
+    """The refused attempt's audit event: written with the failure it counted, not left to
+    the flow's save."""
+    assert not any(isinstance(e, RecordEvent) for e in result.effects)
+    [event] = [e for e in await audit_events(store) if e.kind is EventKind.LOGIN]
+    return event
+
+
 async def test_a_wrong_password_is_counted_and_refused(
-        sign_in: PasswordSignIn, with_password: Account, clock: FrozenClock,
+        store: SqlStore, sign_in: PasswordSignIn, with_password: Account, clock: FrozenClock,
         database_url: str) -> None:
     result = await submit(sign_in, clock, "quartz lantern mango tribunal", STRANGER)
     assert isinstance(result.error, InvalidCredentials)
-    event = next(e for e in result.effects if isinstance(e, RecordEvent))
+    event = await failure_recorded(store, result)
     assert (event.kind, event.details["reason"]) == (EventKind.LOGIN, "wrong_password")
     assert await column_values(database_url, tables.accounts.c.failed_logins) == [1]
 
 
-async def test_an_unknown_identifier_answers_alike(sign_in: PasswordSignIn, ann: Account,
-                                                  clock: FrozenClock) -> None:
+async def test_an_unknown_identifier_answers_alike(store: SqlStore, sign_in: PasswordSignIn,
+                                                  ann: Account, clock: FrozenClock) -> None:
     result = await submit(sign_in, clock, PASSWORD, STRANGER, identifier="nobody@example.com")
     assert isinstance(result.error, InvalidCredentials)
-    event = next(e for e in result.effects if isinstance(e, RecordEvent))
+    event = await failure_recorded(store, result)
     assert event.details["reason"] == "unknown_account"
 
 

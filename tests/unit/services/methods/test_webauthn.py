@@ -11,6 +11,7 @@ import pytest
 
 from keepgate.adapters.sql.store import SqlStore
 from keepgate.domain.accounts import Account
+from keepgate.domain.audit import Outcome
 from keepgate.domain.errors import InvalidFactorResponse, WebAuthnChallengeExpired
 from keepgate.domain.factors import Factor
 from keepgate.flows import login
@@ -49,7 +50,7 @@ from tests.unit.services.methods.conftest import (
     in_settings,
     signing_in,
 )
-from tests.unit.services.records import IP, USER_AGENT
+from tests.unit.services.records import IP, USER_AGENT, audit_events
 
 pytestmark = pytest.mark.anyio
 
@@ -146,8 +147,11 @@ async def test_a_passkey_signs_in_alone(store: SqlStore, authenticator: SoftAuth
     assert done.error is None and done.flow.state == COMPLETED  # Ann's trusted device
 
 
-def cloned_notice(result: StepResult, account: Account) -> tuple[str, NotifyAccount]:
-    [event] = [e for e in result.effects if isinstance(e, RecordEvent)]
+async def cloned_notice(store: SqlStore, result: StepResult,
+                        account: Account) -> tuple[str, NotifyAccount]:
+    """The refusal's reason, audited with the failure it counted, and the owner's notice."""
+    assert not any(isinstance(e, RecordEvent) for e in result.effects)
+    [event] = [e for e in await audit_events(store) if e.outcome is Outcome.FAILURE]
     [notice] = [e for e in result.effects if isinstance(e, NotifyAccount)]
     assert notice.account_id == account.id
     return event.details["reason"], notice
@@ -169,7 +173,7 @@ async def test_a_cloned_key_is_refused_recorded_and_the_owner_told(
     cloned = await check.step(flow, FactorSubmission(credential=answer(clone, flow)),
                               OWNER, clock.now())
     assert isinstance(cloned.error, InvalidFactorResponse)
-    reason, notice = cloned_notice(cloned, ann)
+    reason, notice = await cloned_notice(store, cloned, ann)
     assert reason == "webauthn_cloned"
     assert (notice.template, notice.params) == ("passkey_cloned", {"factor": "Key", "ip": IP})
 
@@ -187,5 +191,5 @@ async def test_a_cloned_passkey_alone_is_refused_recorded_and_the_owner_told(
     cloned = await check.step(flow, FactorSubmission(credential=answer(clone, flow)), OWNER,
                               clock.now())
     assert isinstance(cloned.error, InvalidFactorResponse)
-    reason, notice = cloned_notice(cloned, ann)
+    reason, notice = await cloned_notice(store, cloned, ann)
     assert (reason, notice.template) == ("passkey_cloned", "passkey_cloned")
