@@ -37,7 +37,7 @@ from keepgate.domain.identifiers import (
 from keepgate.domain.kyc import CAPABILITY_LABELS, TIERS, tier
 from keepgate.domain.principals import CustomerSession
 from keepgate.flows.base import COMPLETED, Channel, Flow, FlowKind
-from keepgate.flows.context import webauthn_options
+from keepgate.flows.context import sent_code, webauthn_options
 from keepgate.flows.login import AWAITING_SECOND_FACTOR
 from keepgate.security.csrf import CsrfTokens
 from keepgate.security.errors import InvalidCsrfToken
@@ -69,6 +69,8 @@ from keepgate.web.requests import request_context
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.filters["phone"] = display_phone  # numbers are shown formatted, never in E.164
+# Whether a flow holds a sent code for a method: read through the flow's typed accessor.
+templates.env.tests["code_sent_for"] = lambda flow, method: sent_code(flow, method).sent
 router = APIRouter(include_in_schema=False)
 
 
