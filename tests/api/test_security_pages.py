@@ -11,25 +11,11 @@ import pytest
 from keepgate.security import totp
 from keepgate.services.clock import FrozenClock
 from keepgate.wiring import Keepgate
+from tests.api.page_helpers import csrf, follow
 from tests.conftest import PASSWORD, last_code
 
 pytestmark = pytest.mark.anyio
 ID = "pages@example.com"
-CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
-
-
-def csrf(html: str) -> str:
-    match = CSRF.search(html)
-    assert match
-    return match.group(1)
-
-
-async def follow(client: httpx.AsyncClient, response: httpx.Response) -> httpx.Response:
-    while response.status_code in (302, 303):
-        response = await client.get(response.headers["location"])
-    return response
-
-
 async def signed_up_and_in(client: httpx.AsyncClient, kg: Keepgate) -> None:
     page = await follow(client, await client.get("/signup"))
     url = str(page.url)
