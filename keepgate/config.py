@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -30,6 +31,10 @@ MIN_SECRET_LENGTH = 32
 # Set by ``keepgate serve`` once it has announced the settings' warnings, so that the app
 # factory in each worker process reads the same settings without repeating them.
 ANNOUNCED = "KEEPGATE_SETTINGS_ANNOUNCED"
+
+
+_HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 class ConfigError(Exception):
@@ -99,6 +104,22 @@ class _Environment:
         return tuple(found)
 
 
+@dataclass(frozen=True, slots=True)
+class Brand:
+    """How the operator's product presents itself to customers: pages, emails and SMS.
+
+    "Keepgate" is only the default; customers see whatever name the operator sets.
+    """
+
+    name: str = "Keepgate"
+    logo_url: str | None = None  # an image URL (or /static path) shown beside the name
+    favicon_url: str | None = None
+    colour: str = "#1f5fbf"  # the primary brand colour, #rrggbb
+    support_email: str | None = None
+    terms_url: str | None = None  # when unset, the built-in /terms page
+    privacy_url: str | None = None
+
+
 @dataclass(frozen=True)
 class Settings:
     env: str = "development"
@@ -130,6 +151,7 @@ class Settings:
     pwned_range_url: str | None = None
     # A bearer token for /metrics; the endpoint does not exist while this is unset.
     metrics_token: Secret | None = None
+    brand: Brand = field(default_factory=Brand)
 
     @property
     def production(self) -> bool:
@@ -204,6 +226,15 @@ class Settings:
                                         or "false").lower() in ("1", "true", "yes"),
             pwned_range_url=read.text("PWNED_RANGE_URL"),
             metrics_token=Secret(metrics_token) if metrics_token else None,
+            brand=Brand(
+                name=read.text("BRAND_NAME") or Brand().name,
+                logo_url=read.text("BRAND_LOGO_URL"),
+                favicon_url=read.text("BRAND_FAVICON_URL"),
+                colour=read.text("BRAND_COLOUR") or Brand().colour,
+                support_email=read.text("SUPPORT_EMAIL"),
+                terms_url=read.text("TERMS_URL"),
+                privacy_url=read.text("PRIVACY_URL"),
+            ),
         )
         problems = read.problems + settings.problems()
         if problems:
@@ -232,6 +263,17 @@ class Settings:
             problems.append("each KEEPGATE_ENCRYPTION_KEYS entry must be 32 bytes, base64 "
                             "(python3 -c 'import os,base64; "
                             "print(base64.b64encode(os.urandom(32)).decode())')")
+        if not _HEX_COLOUR.fullmatch(self.brand.colour):
+            problems.append("KEEPGATE_BRAND_COLOUR must be a #rrggbb colour, e.g. #1f5fbf")
+        problems.extend(f"KEEPGATE_{name} must be an https:// URL or a /path on this site"
+                        for name, url in (("BRAND_LOGO_URL", self.brand.logo_url),
+                                          ("BRAND_FAVICON_URL", self.brand.favicon_url),
+                                          ("TERMS_URL", self.brand.terms_url),
+                                          ("PRIVACY_URL", self.brand.privacy_url))
+                        if url and not (url.startswith("https://") or
+                                        (url.startswith("/") and not url.startswith("//"))))
+        if self.brand.support_email and not _EMAIL.fullmatch(self.brand.support_email):
+            problems.append("KEEPGATE_SUPPORT_EMAIL must be an email address")
         if self.metrics_token and len(self.metrics_token.reveal()) < MIN_SECRET_LENGTH:
             problems.append(f"KEEPGATE_METRICS_TOKEN must be at least {MIN_SECRET_LENGTH} "
                             "characters")

@@ -39,7 +39,9 @@ class Channel(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Message:
+class Feedback:
+    """What a flow tells the person driving it: shown on its page, listed as `messages`."""
+
     code: str
     text: str
     type: str = "info"  # "info" or "error"
@@ -55,7 +57,7 @@ class Flow:
     expires_at: datetime
     version: int = 0
     context: Mapping[str, Any] = field(default_factory=dict)
-    messages: tuple[Message, ...] = ()
+    messages: tuple[Feedback, ...] = ()
     binding: str | None = None  # browser flows: a hash tying the flow to its browser
     account_id: str | None = None
     session_id: str | None = None
@@ -78,7 +80,9 @@ class Flow:
 
 
 @dataclass(frozen=True, slots=True)
-class SendMessage:
+class SendToContact:
+    """Queue an email or SMS (by template) to an identifier, through the outbox."""
+
     template: str
     to: Identifier
     params: Mapping[str, Any] = field(default_factory=dict)
@@ -179,7 +183,7 @@ class PlaceHold:
     reason: HoldReason
 
 
-Effect = (SendMessage | CreateAccount | IssueSession | ElevateSession | CreateFactor
+Effect = (SendToContact | CreateAccount | IssueSession | ElevateSession | CreateFactor
           | IssueRecoveryCodes | ChangeContact | UpdatePasswordHash | ResetPassword
           | RecordEvent | SettleAttempt | NotifyAccount | PlaceHold)
 

@@ -56,12 +56,12 @@ from keepgate.flows.base import (
     COMPLETED,
     Channel,
     Effect,
+    Feedback,
     Flow,
     FlowKind,
     IssueSession,
-    Message,
     RecordEvent,
-    SendMessage,
+    SendToContact,
     StepResult,
     Transitions,
 )
@@ -151,7 +151,7 @@ def fail(flow: Flow, *, account_id: str | None, masked_identifier: str, reason: 
     already in ``flow``; this counts the failure and records it.
     """
     error = error or InvalidCredentials()
-    failed = flow.evolve(messages=(Message(error.code, error.message, "error"),)).with_context(
+    failed = flow.evolve(messages=(Feedback(error.code, error.message, "error"),)).with_context(
         failures=failures(flow) + 1)
     return StepResult(failed, (
         RecordEvent(EventKind.LOGIN, Outcome.FAILURE, account_id,
@@ -162,7 +162,7 @@ def fail(flow: Flow, *, account_id: str | None, masked_identifier: str, reason: 
 
 def first_factor_passed(flow: Flow, *, account_id: str, method: str, masked_identifier: str,
                         factors: Sequence[str], device_trusted: bool,
-                        device_code: SendMessage | None, code_digest: str | None,
+                        device_code: SendToContact | None, code_digest: str | None,
                         now: datetime, code_lifetime: timedelta) -> StepResult:
     """Password (or passkey) accepted: on to the second factor, the device code, or done."""
     flow = flow.with_context(account_id=account_id, masked_identifier=masked_identifier,
@@ -170,7 +170,7 @@ def first_factor_passed(flow: Flow, *, account_id: str, method: str, masked_iden
     if factors and method == "password":
         return StepResult(flow.evolve(
             state=AWAITING_SECOND_FACTOR, account_id=account_id,
-            messages=(Message("login.second_factor_required",
+            messages=(Feedback("login.second_factor_required",
                               "Confirm it is you with your second factor."),),
         ).with_context(factors=list(factors)))
     return _after_factors(flow, account_id=account_id, device_trusted=device_trusted,
@@ -179,7 +179,7 @@ def first_factor_passed(flow: Flow, *, account_id: str, method: str, masked_iden
 
 
 def second_factor_passed(flow: Flow, *, method: str, device_trusted: bool,
-                         device_code: SendMessage | None, code_digest: str | None,
+                         device_code: SendToContact | None, code_digest: str | None,
                          now: datetime, code_lifetime: timedelta) -> StepResult:
     account_id = account_id_of(flow)
     used = [*methods_used(flow), method]
@@ -197,14 +197,14 @@ def device_confirmed(flow: Flow) -> StepResult:
 
 
 def _after_factors(flow: Flow, *, account_id: str, device_trusted: bool,
-                   device_code: SendMessage | None, code_digest: str | None, now: datetime,
+                   device_code: SendToContact | None, code_digest: str | None, now: datetime,
                    code_lifetime: timedelta) -> StepResult:
     if device_trusted:
         return _complete(flow.evolve(account_id=account_id), trust_device=False)
     assert device_code is not None and code_digest is not None
     waiting = flow.evolve(
         state=AWAITING_DEVICE_CODE, account_id=account_id,
-        messages=(Message("login.new_device",
+        messages=(Feedback("login.new_device",
                           "This device is new to us. Enter the code we just sent you to "
                           "confirm it is you."),),
     )
@@ -221,7 +221,7 @@ def _complete(flow: Flow, *, trust_device: bool) -> StepResult:
     methods = methods_used(flow) or ("password",)
     done = with_code_spent(flow.evolve(
         state=COMPLETED, account_id=account_id,
-        messages=(Message("login.completed", "You are signed in."),)), DEVICE_CODE)
+        messages=(Feedback("login.completed", "You are signed in."),)), DEVICE_CODE)
     effects: list[Effect] = [IssueSession(account_id, methods, trust_device=trust_device),
                RecordEvent(EventKind.LOGIN, Outcome.SUCCESS, account_id,
                            {"methods": list(methods)})]

@@ -50,9 +50,9 @@ from keepgate.flows.base import (
     COMPLETED,
     FAILED,
     Channel,
+    Feedback,
     Flow,
     FlowKind,
-    Message,
     RecordEvent,
     ResetPassword,
     StepResult,
@@ -96,7 +96,7 @@ def start(flow_id: str, channel: Channel, now: datetime, lifetime: timedelta,
           binding: str | None = None) -> Flow:
     return Flow(id=flow_id, kind=FlowKind.RECOVERY, channel=channel, state=AWAITING_IDENTIFIER,
                 created_at=now, expires_at=now + lifetime, binding=binding,
-                messages=(Message("recovery.identifier",
+                messages=(Feedback("recovery.identifier",
                                   "Enter the email address or phone number of your account. "
                                   "We will send a code to it."),))
 
@@ -144,10 +144,10 @@ def locked(flow: Flow) -> bool:
     return bool(flow.context.get("locked"))
 
 
-def code_sent_message(identifier: Identifier) -> Message:
+def code_sent_message(identifier: Identifier) -> Feedback:
     """The same words whether or not the identifier has an account."""
     where = "email address" if identifier.kind is IdentifierKind.EMAIL else "phone"
-    return Message("recovery.code_sent",
+    return Feedback("recovery.code_sent",
                    f"If {identifier.masked()} belongs to an account, we sent a 6-digit code "
                    f"to that {where}. Enter it to continue.")
 
@@ -168,8 +168,8 @@ def code_refused(flow: Flow, error: KeepgateError, *, killed: bool) -> StepResul
     if killed:
         exhausted = CodeAttemptsExhausted("Too many wrong codes. Start the recovery again.")
         return StepResult(flow.evolve(state=FAILED, messages=(
-            Message(exhausted.code, exhausted.message, "error"),)), error=exhausted)
-    return StepResult(flow.evolve(messages=(Message(error.code, error.message, "error"),)),
+            Feedback(exhausted.code, exhausted.message, "error"),)), error=exhausted)
+    return StepResult(flow.evolve(messages=(Feedback(error.code, error.message, "error"),)),
                       error=error)
 
 
@@ -187,7 +187,7 @@ def code_accepted(flow: Flow, *, account_id: str, factors: tuple[str, ...],
     if factors:
         return StepResult(proven.evolve(
             state=AWAITING_SECOND_FACTOR, account_id=account_id,
-            messages=(Message("recovery.second_factor_required",
+            messages=(Feedback("recovery.second_factor_required",
                               "Your account has a second factor. Confirm it is you with it "
                               "before you choose a new password."),),
         ).with_context(factors=list(factors)), (event,))
@@ -204,7 +204,7 @@ def usable_factors(flow: Flow, enrolled: tuple[str, ...]) -> tuple[str, ...]:
 def no_usable_factor(flow: Flow) -> StepResult:
     """The account has a second factor, but none that can follow this code."""
     other = "email address" if channel_of(flow) == "sms" else "phone number"
-    return StepResult(flow.evolve(state=FAILED, messages=(Message(
+    return StepResult(flow.evolve(state=FAILED, messages=(Feedback(
         "recovery.second_factor_unavailable",
         f"Your second factor cannot be confirmed after this code. Start again with your "
         f"{other}, or use a recovery code.", "error"),)))
@@ -219,7 +219,7 @@ def second_factor_passed(flow: Flow, *, method: str) -> StepResult:
 
 
 def _awaiting_password(flow: Flow) -> Flow:
-    return flow.evolve(state=AWAITING_PASSWORD, messages=(Message(
+    return flow.evolve(state=AWAITING_PASSWORD, messages=(Feedback(
         "recovery.choose_password",
         "Choose a new password. Every device will be signed out."),))
 
@@ -232,7 +232,7 @@ def password_chosen(flow: Flow, *, password_hash: str) -> StepResult:
         # Only someone who proved the address and the second factor gets this far.
         text = ("Your password was changed, but sign-in to this account stays locked, as "
                 "you asked. Contact support to unlock it.")
-    done = flow.evolve(state=COMPLETED, messages=(Message("recovery.completed", text),))
+    done = flow.evolve(state=COMPLETED, messages=(Feedback("recovery.completed", text),))
     return StepResult(done, (ResetPassword(account_id, password_hash, methods_used(flow)),))
 
 

@@ -40,11 +40,11 @@ from keepgate.flows.base import (
     FAILED,
     Channel,
     CreateAccount,
+    Feedback,
     Flow,
     FlowKind,
-    Message,
     RecordEvent,
-    SendMessage,
+    SendToContact,
     StepResult,
     Transitions,
     from_iso,
@@ -87,14 +87,14 @@ def open_methods(flow: Flow) -> tuple[str, ...]:
     return (*methods, "captcha") if captcha_required(flow) else methods
 
 
-def _sent_message(identifier: Identifier) -> Message:
+def _sent_message(identifier: Identifier) -> Feedback:
     where = "email address" if identifier.kind is IdentifierKind.EMAIL else "phone"
-    return Message("code.sent", f"We sent a 6-digit code to your {where} {identifier.masked()}.")
+    return Feedback("code.sent", f"We sent a 6-digit code to your {where} {identifier.masked()}.")
 
 
-def _code_message(code: str, identifier: Identifier, policy: CodePolicy) -> SendMessage:
+def _code_message(code: str, identifier: Identifier, policy: CodePolicy) -> SendToContact:
     minutes = int(policy.lifetime.total_seconds() // 60)
-    return SendMessage("registration_code", identifier, {"code": code, "minutes": minutes})
+    return SendToContact("registration_code", identifier, {"code": code, "minutes": minutes})
 
 
 def submit_credentials(
@@ -128,9 +128,9 @@ def submit_credentials(
     if existing:
         # The owner hears of it, at most once an hour (``notify_owner``): strangers must not
         # be able to flood an inbox through the sign-up form.
-        notice = (SendMessage("registration_attempt_existing", identifier, {}),) \
+        notice = (SendToContact("registration_attempt_existing", identifier, {}),) \
             if notify_owner else ()
-        effects: tuple[SendMessage | RecordEvent, ...] = (
+        effects: tuple[SendToContact | RecordEvent, ...] = (
             *notice,
             RecordEvent(EventKind.SIGNUP_ATTEMPT_EXISTING, Outcome.FAILURE, existing_account_id,
                         {"identifier": identifier.masked()}),
@@ -152,7 +152,7 @@ def submit_code(flow: Flow, *, code: str, digester: CodeDigester, now: datetime,
     failures = int(flow.context.get("failures", 0))
     if now >= from_iso(flow.context["code_expires_at"]):
         error = CodeExpired()
-        return StepResult(flow.evolve(messages=(Message(error.code, error.message, "error"),)),
+        return StepResult(flow.evolve(messages=(Feedback(error.code, error.message, "error"),)),
                           error=error)
     try:
         digester.verify(flow.context.get("code_digest"), code, purpose=CODE_PURPOSE,
@@ -163,21 +163,21 @@ def submit_code(flow: Flow, *, code: str, digester: CodeDigester, now: datetime,
             exhausted = CodeAttemptsExhausted(
                 "Too many wrong codes. Start the sign-up again.")
             failed = flow.evolve(
-                state=FAILED, messages=(Message(exhausted.code, exhausted.message, "error"),)
+                state=FAILED, messages=(Feedback(exhausted.code, exhausted.message, "error"),)
             ).with_context(failures=failures, code_digest=None, password_hash=None)
             return StepResult(failed, error=exhausted)
         left = policy.max_failures - failures
         wrong = InvalidCode(f"That code is not correct. {left} attempt{'s' if left != 1 else ''}"
                             " left.", details={"attempts_left": left})
         return StepResult(
-            flow.evolve(messages=(Message(wrong.code, wrong.message, "error"),))
+            flow.evolve(messages=(Feedback(wrong.code, wrong.message, "error"),))
             .with_context(failures=failures),
             error=wrong,
         )
     identifier = identifier_of(flow)
     done = flow.evolve(
         state=COMPLETED,
-        messages=(Message("registration.completed",
+        messages=(Feedback("registration.completed",
                           "Your account is ready. You are signed in."),),
     ).with_context(code_digest=None, password_hash=None)
     return StepResult(done, (CreateAccount(identifier, flow.context["password_hash"]),))

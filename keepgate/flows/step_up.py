@@ -36,9 +36,9 @@ from keepgate.flows.base import (
     COMPLETED,
     Channel,
     ElevateSession,
+    Feedback,
     Flow,
     FlowKind,
-    Message,
     RecordEvent,
     StepResult,
     Transitions,
@@ -65,7 +65,7 @@ def start(flow_id: str, channel: Channel, now: datetime, lifetime: timedelta, *,
                 binding=binding, account_id=account_id, session_id=session_id,
                 context={"account_id": account_id, "session_id": session_id,
                          "factors": list(factors)},
-                messages=(Message("step_up.required",
+                messages=(Feedback("step_up.required",
                                   "Confirm it is you with your second factor."),))
 
 
@@ -92,7 +92,7 @@ def session_id_of(flow: Flow) -> str:
 
 def passed(flow: Flow, *, method: str) -> StepResult:
     account_id = account_id_of(flow)
-    done = flow.evolve(state=COMPLETED, messages=(Message("step_up.completed",
+    done = flow.evolve(state=COMPLETED, messages=(Feedback("step_up.completed",
                                                           "Confirmed. You can continue."),))
     return StepResult(done, (
         ElevateSession(session_id_of(flow), method),

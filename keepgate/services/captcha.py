@@ -16,7 +16,7 @@ from typing import Any
 
 from keepgate.domain.audit import EventKind, Outcome
 from keepgate.domain.errors import CaptchaRequired
-from keepgate.flows.base import Flow, Message, RecordEvent, StepResult
+from keepgate.flows.base import Feedback, Flow, RecordEvent, StepResult
 from keepgate.flows.context import captcha_required, with_captcha_required
 from keepgate.security.captcha import CaptchaIssuer
 from keepgate.security.errors import InvalidCaptcha
@@ -72,7 +72,7 @@ class CaptchaGate:
             return None
         error = CaptchaRequired()
         demanding = with_captcha_required(
-            flow.evolve(messages=(Message(error.code, error.message, "error"),)), True)
+            flow.evolve(messages=(Feedback(error.code, error.message, "error"),)), True)
         event = () if captcha_required(flow) else (
             RecordEvent(EventKind.CAPTCHA_DEMANDED, Outcome.SUCCESS, None,
                         {"flow": flow.kind.value}),)

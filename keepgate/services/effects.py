@@ -40,7 +40,7 @@ from keepgate.flows.base import (
     PlaceHold,
     RecordEvent,
     ResetPassword,
-    SendMessage,
+    SendToContact,
     SettleAttempt,
     UpdatePasswordHash,
 )
@@ -124,10 +124,10 @@ class RecoveryCodeIssuer:
 
 
 @dataclass(frozen=True, slots=True)
-class SendMessageHandler:
+class SendToContactHandler:
     notifier: Notifier
 
-    async def __call__(self, effect: SendMessage, run: EffectRun) -> None:
+    async def __call__(self, effect: SendToContact, run: EffectRun) -> None:
         # A message in a flow about an account carries that account's anti-phishing code,
         # also when it goes to an address the account is only adding.
         concerned = run.flow.context.get("account_id")
@@ -356,7 +356,7 @@ def effect_handlers(*, notifier: Notifier, sessions: SessionPolicy, defences: De
     codes = RecoveryCodeIssuer(recovery)
     sign_in = IssueSessionHandler(sessions, devices, notifier)
     handlers: dict[type[Any], Handler[Any]] = {
-        SendMessage: SendMessageHandler(notifier),
+        SendToContact: SendToContactHandler(notifier),
         CreateAccount: CreateAccountHandler(devices, sign_in),
         IssueSession: sign_in,
         ElevateSession: elevate_session,

@@ -29,7 +29,7 @@ from keepgate.domain.errors import (
 from keepgate.domain.factors import DefencePolicy
 from keepgate.domain.policy import Policies
 from keepgate.domain.principals import CustomerSession
-from keepgate.flows.base import Channel, Effect, Flow, Message, SettleAttempt, StepResult
+from keepgate.flows.base import Channel, Effect, Feedback, Flow, SettleAttempt, StepResult
 from keepgate.flows.registry import spec_for
 from keepgate.flows.spec import FlowSpec, Opening, Owner
 from keepgate.security.link_tokens import LinkSigner
@@ -193,5 +193,5 @@ async def _unchanged_on_error(flow: Flow, step: Awaitable[T]) -> T:
         return await step
     except KeepgateError as error:
         if error.flow is None:
-            error.flow = flow.evolve(messages=(Message(error.code, error.message, "error"),))
+            error.flow = flow.evolve(messages=(Feedback(error.code, error.message, "error"),))
         raise

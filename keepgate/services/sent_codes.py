@@ -19,7 +19,7 @@ from keepgate.domain.errors import (
 )
 from keepgate.domain.identifiers import Identifier
 from keepgate.domain.policy import CodePolicy
-from keepgate.flows.base import Flow, Message, SendMessage, StepResult
+from keepgate.flows.base import Feedback, Flow, SendToContact, StepResult
 from keepgate.flows.context import (
     sent_code,
     with_code_failure,
@@ -43,7 +43,7 @@ class CodeSlot:
         return code, digester.digest(code, purpose=self.purpose, binding=flow.id)
 
     async def send(self, budget: SendBudget, policy: CodePolicy, flow: Flow, to: Identifier,
-                   now: datetime, *, message: SendMessage | None,
+                   now: datetime, *, message: SendToContact | None,
                    digest: str | None, sender: Sender) -> StepResult:
         """Store the digest and hand back the message; ``message=None`` sends nothing but
         answers the same (an address we must not reveal), and no code can then match."""
@@ -53,7 +53,7 @@ class CodeSlot:
             raise ResendTooSoon(retry_after=max(1, int(wait.total_seconds()) + 1))
         # spent even when nothing goes out
         await budget.spend(self.budget, to.value, sender=sender)
-        updated = flow.evolve(messages=(Message("code.sent",
+        updated = flow.evolve(messages=(Feedback("code.sent",
                                                 f"We sent a code to {to.masked()}."),))
         updated = with_code_sent(updated, self.key, digest=digest, sent_at=now,
                                  expires_at=now + self.lifetime,

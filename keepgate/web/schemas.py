@@ -180,7 +180,7 @@ FLOW_DATA: dict[str, Any] = {
     }}
 
 
-class MessageOut(BaseModel):
+class FeedbackOut(BaseModel):
     code: str
     text: str
     type: Literal["info", "error"]
@@ -239,7 +239,7 @@ class FlowOut(BaseModel):
     methods: list[str] = Field(
         description="What may be submitted now; `captcha` means a solution must come along",
         json_schema_extra={"items": one_of(METHODS)})
-    messages: list[MessageOut]
+    messages: list[FeedbackOut]
     data: dict[str, Any] = Field(json_schema_extra=FLOW_DATA)
     session: IssuedSessionOut | None = Field(
         default=None, description="Present once, in the answer that completes a sign-in "
@@ -319,7 +319,7 @@ def flow_out(flow: Flow, data: dict[str, Any], issued: IssuedSession | None = No
         session = IssuedSessionOut(**base.model_dump(), token=issued.token)
     return FlowOut(id=flow.id, kind=flow.kind, state=flow.state, expires_at=flow.expires_at,
                    methods=list(methods_of(flow)),
-                   messages=[MessageOut(code=m.code, text=m.text, type=m.type)  # type: ignore[arg-type]
+                   messages=[FeedbackOut(code=m.code, text=m.text, type=m.type)  # type: ignore[arg-type]
                              for m in flow.messages],
                    data=data, session=session, device_token=device_token)
 

@@ -17,7 +17,7 @@ from keepgate.domain.accounts import Account, AccountStatus
 from keepgate.domain.audit import AuditEvent, EventKind, Outcome
 from keepgate.domain.identifiers import Identifier, IdentifierKind
 from keepgate.domain.sessions import AAL, Session
-from keepgate.flows.base import Channel, Flow, FlowKind, Message
+from keepgate.flows.base import Channel, Feedback, Flow, FlowKind
 from keepgate.security.audit_chain import verify_chain
 from keepgate.services.clock import FrozenClock
 from keepgate.services.ports import IdentifierTaken, StaleFlow
@@ -80,7 +80,7 @@ async def test_a_failed_unit_of_work_keeps_nothing(store: SqlStore, clock: Froze
 async def test_flow_save_is_a_compare_and_swap(store: SqlStore, clock: FrozenClock) -> None:
     flow = Flow(id="f-1", kind=FlowKind.LOGIN, channel=Channel.API, state="awaiting_credentials",
                 created_at=clock.now(), expires_at=clock.now() + timedelta(minutes=15),
-                context={"failures": 0}, messages=(Message("m", "text", "info"),))
+                context={"failures": 0}, messages=(Feedback("m", "text", "info"),))
     async with store.unit_of_work(write=True) as uow:
         await uow.flows.create(flow)
     async with store.unit_of_work(write=True) as uow:
@@ -93,7 +93,7 @@ async def test_flow_save_is_a_compare_and_swap(store: SqlStore, clock: FrozenClo
         loaded = await uow.flows.get("f-1")
     assert loaded is not None
     assert loaded.version == 1 and loaded.context == {"failures": 1}
-    assert loaded.messages == (Message("m", "text", "info"),)
+    assert loaded.messages == (Feedback("m", "text", "info"),)
     assert loaded.expires_at == flow.expires_at
 
 

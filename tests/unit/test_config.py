@@ -326,3 +326,28 @@ def test_an_ip_address_as_public_url_warns_that_passkeys_cannot_work(
 
 def test_a_host_name_keeps_passkeys_on() -> None:
     assert Settings.from_env({}).passkeys_available
+
+
+def test_the_brand_comes_from_the_environment_and_defaults_to_keepgate():
+    assert Settings.from_env({}, announce=False).brand.name == "Keepgate"
+    brand = Settings.from_env({
+        "KEEPGATE_BRAND_NAME": "Acme Exchange", "KEEPGATE_BRAND_COLOUR": "#0a7d3e",
+        "KEEPGATE_BRAND_LOGO_URL": "https://cdn.acme.example/logo.svg",
+        "KEEPGATE_SUPPORT_EMAIL": "help@acme.example",
+        "KEEPGATE_TERMS_URL": "https://acme.example/terms",
+        "KEEPGATE_PRIVACY_URL": "/privacy",
+    }, announce=False).brand
+    assert (brand.name, brand.colour, brand.support_email, brand.privacy_url) == (
+        "Acme Exchange", "#0a7d3e", "help@acme.example", "/privacy")
+    assert brand.logo_url == "https://cdn.acme.example/logo.svg"
+
+
+def test_every_malformed_brand_setting_is_named_at_once():
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({
+            "KEEPGATE_BRAND_COLOUR": "blue", "KEEPGATE_BRAND_LOGO_URL": "javascript:alert(1)",
+            "KEEPGATE_TERMS_URL": "//evil.example/terms", "KEEPGATE_SUPPORT_EMAIL": "nobody",
+        }, announce=False)
+    problems = "\n".join(raised.value.problems)
+    for name in ("BRAND_COLOUR", "BRAND_LOGO_URL", "TERMS_URL", "SUPPORT_EMAIL"):
+        assert f"KEEPGATE_{name}" in problems

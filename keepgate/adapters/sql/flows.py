@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from keepgate.adapters.sql import tables as t
-from keepgate.flows.base import Channel, Flow, FlowKind, Message
+from keepgate.flows.base import Channel, Feedback, Flow, FlowKind
 from keepgate.services.ports import StaleFlow
 
 
@@ -36,7 +36,7 @@ class SqlFlows:
         return Flow(id=row.id, kind=FlowKind(row.kind), channel=Channel(row.channel),
                     state=row.state, created_at=row.created_at, expires_at=row.expires_at,
                     version=row.version, context=row.context,
-                    messages=tuple(Message(**m) for m in row.messages), binding=row.binding,
+                    messages=tuple(Feedback(**m) for m in row.messages), binding=row.binding,
                     account_id=row.account_id, session_id=row.session_id)
 
     async def create(self, flow: Flow) -> None:

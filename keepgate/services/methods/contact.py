@@ -17,7 +17,7 @@ from keepgate.domain.audit import EventKind
 from keepgate.domain.errors import ContactInvalid, ContactUnchanged, KeepgateError
 from keepgate.domain.factors import Factor
 from keepgate.domain.identifiers import parse_email, parse_phone
-from keepgate.flows.base import ChangeContact, Flow, Message, SendMessage, StepResult
+from keepgate.flows.base import ChangeContact, Feedback, Flow, SendToContact, StepResult
 from keepgate.flows.settings import (
     ContactChange,
     contact_changed,
@@ -57,7 +57,7 @@ class ContactMethod(FactorEnrolment):
         except KeepgateError as error:
             return refused(self.slot.failed(flow, self.codes.policy), error)
         change = pending_contact(flow)
-        done = contact_changed(flow.evolve(messages=(Message(
+        done = contact_changed(flow.evolve(messages=(Feedback(
             "contact.changed", "Your contact details are updated. Withdrawals are held for "
             "24 hours."),)))
         return StepResult(done, (ChangeContact(account.id, change.new,
@@ -79,5 +79,5 @@ class ContactMethod(FactorEnrolment):
             codes.budget, codes.policy,
             with_pending_contact(flow, ContactChange(new, account.security_version)), new,
             now, digest=None if taken else digest, sender=Sender(account.id, ctx.ip),
-            message=None if taken else SendMessage("contact_code", new, {
+            message=None if taken else SendToContact("contact_code", new, {
                 "code": code, "minutes": codes.minutes}))

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from keepgate.domain.accounts import Account
 from keepgate.domain.identifiers import Identifier
 from keepgate.flows import login
-from keepgate.flows.base import Flow, SendMessage, StepResult
+from keepgate.flows.base import Flow, SendToContact, StepResult
 from keepgate.security.codes import CodeDigester, generate_code
 from keepgate.security.link_tokens import LinkSigner
 from keepgate.services.context import RequestContext
@@ -33,11 +33,11 @@ class NewDeviceCodes:
         self._public_url = public_url
 
     def message(self, flow: Flow, account: Account, ctx: RequestContext,
-                now: datetime) -> tuple[SendMessage, str]:
+                now: datetime) -> tuple[SendToContact, str]:
         code = generate_code(self._digits)
         digest = self._digester.digest(code, purpose="device", binding=flow.id)
         minutes = int(self.lifetime.total_seconds() // 60)
-        message = SendMessage("device_code", account.contact, {
+        message = SendToContact("device_code", account.contact, {
             "code": code, "minutes": minutes, "device": describe_device(ctx.user_agent),
             "ip": ctx.ip or "unknown", "time": now.strftime("%Y-%m-%d %H:%M UTC"),
             "not_me_url": self.not_me_url(flow, account, now)})
@@ -67,7 +67,7 @@ class DeviceCodeCheck(SentCodeCheck):
         return account.contact
 
     def message(self, flow: Flow, account: Account, ctx: RequestContext,
-                now: datetime) -> tuple[SendMessage, str]:
+                now: datetime) -> tuple[SendToContact, str]:
         return self._device_codes.message(flow, account, ctx, now)
 
     def passed(self, flow: Flow, account: Account, ctx: RequestContext, now: datetime,

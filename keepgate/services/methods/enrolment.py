@@ -20,7 +20,7 @@ from keepgate.domain.accounts import Account
 from keepgate.domain.audit import EventKind, Outcome
 from keepgate.domain.errors import KeepgateError, PasswordReentryRequired
 from keepgate.domain.factors import Factor
-from keepgate.flows.base import CreateFactor, Flow, FlowKind, Message, RecordEvent, StepResult
+from keepgate.flows.base import CreateFactor, Feedback, Flow, FlowKind, RecordEvent, StepResult
 from keepgate.flows.context import account_id_of
 from keepgate.services.account.reauth import PasswordReauth
 from keepgate.services.context import RequestContext
@@ -88,7 +88,7 @@ def factor_added(flow: Flow, factor: Factor, first: bool) -> StepResult:
     text = f"{factor.label} is set up."
     if first:
         text += " Save your recovery codes now: they are shown only once."
-    return StepResult(flow.evolve(messages=(Message("factor.added", text),)), (
+    return StepResult(flow.evolve(messages=(Feedback("factor.added", text),)), (
         CreateFactor(factor, first=first),
         RecordEvent(EventKind.FACTOR_ADDED, Outcome.SUCCESS, factor.account_id,
                     {"kind": factor.kind.value, "factor_id": factor.id}),
@@ -98,5 +98,5 @@ def factor_added(flow: Flow, factor: Factor, first: bool) -> StepResult:
 def refused(flow: Flow, error: KeepgateError) -> StepResult:
     """A failed confirmation: keep what the failure changed in the flow, say why."""
     error.flow = flow
-    return StepResult(flow.evolve(messages=(Message(error.code, error.message, "error"),)),
+    return StepResult(flow.evolve(messages=(Feedback(error.code, error.message, "error"),)),
                       error=error)

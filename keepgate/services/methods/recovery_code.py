@@ -18,9 +18,9 @@ from keepgate.domain.errors import FactorUnavailable, InvalidCode, RecoveryCodeA
 from keepgate.domain.factors import RECOVERY_CODE, Factor
 from keepgate.domain.holds import HoldReason
 from keepgate.flows.base import (
+    Feedback,
     Flow,
     IssueRecoveryCodes,
-    Message,
     NotifyAccount,
     PlaceHold,
     RecordEvent,
@@ -79,7 +79,7 @@ class RecoveryCodeCheck(SecondFactor):
                attempt: Attempt) -> StepResult:
         result = super().passed(flow, account, ctx, now, attempt)
         left = recovery_codes_left(flow) or 0
-        prompt = Message(RECOVERY_CODE_USED, (
+        prompt = Feedback(RECOVERY_CODE_USED, (
             f"You used a recovery code ({left} left). Withdrawals are held for 24 hours. If you "
             "lost your second factor, set it up again in your security settings; either way, "
             "make new recovery codes there."))
@@ -104,7 +104,7 @@ class RecoveryCodeRegeneration(EnrolmentMethod):
             raise FactorUnavailable("Recovery codes come with your first second factor.")
         if submission.action != "regenerate":
             raise RecoveryCodeActionRequired()
-        return StepResult(flow.evolve(messages=(Message(
+        return StepResult(flow.evolve(messages=(Feedback(
             "recovery_codes.regenerated", "New recovery codes: the old ones no longer work. "
             "Save these now: they are shown only once."),)), (
             IssueRecoveryCodes(account.id),

@@ -21,7 +21,7 @@ from keepgate.domain.errors import KeepgateError, MethodNotAllowed
 from keepgate.domain.identifiers import Identifier, parse_identifier
 from keepgate.domain.policy import PasswordPolicy
 from keepgate.flows import recovery
-from keepgate.flows.base import Flow, FlowKind, SendMessage, StepResult
+from keepgate.flows.base import Flow, FlowKind, SendToContact, StepResult
 from keepgate.flows.context import sent_code
 from keepgate.security.password_screen import screen_password
 from keepgate.services.captcha import CaptchaGate
@@ -61,13 +61,13 @@ class ResetCodes:
         # Asked alike for both, so the work does not tell them apart; only the first send to a
         # stranger's address may carry the notice.
         notice = await codes.budget.notice_allowed(to.value) if first else False
-        message: SendMessage | None = None
+        message: SendToContact | None = None
         digest: str | None = None
         if account_id is not None:
             code, digest = self.slot.new(codes.digester, flow, codes.policy)
-            message = SendMessage("recovery_code", to, {"code": code, "minutes": codes.minutes})
+            message = SendToContact("recovery_code", to, {"code": code, "minutes": codes.minutes})
         elif notice:
-            message = SendMessage("recovery_attempt_unknown", to, {})
+            message = SendToContact("recovery_attempt_unknown", to, {})
         sent = await self.slot.send(codes.budget, codes.policy, flow, to, now, message=message,
                                     digest=digest, sender=Sender(None, ctx.ip))
         return replace(sent, flow=sent.flow.evolve(messages=(recovery.code_sent_message(to),)))

@@ -23,7 +23,7 @@ from keepgate.domain.factors import FACTOR_LABELS, Factor, FactorKind
 from keepgate.domain.identifiers import Identifier, IdentifierKind, check_new_contact
 from keepgate.domain.policy import CodePolicy
 from keepgate.flows import registration
-from keepgate.flows.base import Flow, FlowKind, SendMessage, StepResult
+from keepgate.flows.base import Flow, FlowKind, SendToContact, StepResult
 from keepgate.security.codes import CodeDigester, generate_code
 from keepgate.security.tokens import new_id
 from keepgate.services.account.reauth import PasswordReauth
@@ -92,10 +92,10 @@ class SentCodeCheck(SecondFactor):
         return None
 
     def message(self, flow: Flow, account: Account, ctx: RequestContext,
-                now: datetime) -> tuple[SendMessage, str]:
+                now: datetime) -> tuple[SendToContact, str]:
         code, digest = self.slot.new(self.codes.digester, flow, self.codes.policy)
         minutes = int(self.slot.lifetime.total_seconds() // 60)
-        return (SendMessage("sign_in_code", self.destination(account),
+        return (SendToContact("sign_in_code", self.destination(account),
                             {"code": code, "minutes": minutes}), digest)
 
     async def check(self, flow: Flow, submission: Submission, standing: Standing,
@@ -161,7 +161,7 @@ class SentCodeEnrolment(FactorEnrolment):
             code, digest = self.slot.new(codes.digester, flow, codes.policy)
             return await self.slot.send(codes.budget, codes.policy, flow, to, now, digest=digest,
                                         sender=Sender(account.id, ctx.ip),
-                                        message=SendMessage("factor_code", to, {
+                                        message=SendToContact("factor_code", to, {
                                             "code": code, "minutes": codes.minutes}))
         try:
             flow = verify_sent_code(codes, self.slot, flow, code_of(submission), now)

@@ -20,7 +20,7 @@ from keepgate.domain.errors import (
     TotpNotStarted,
 )
 from keepgate.domain.factors import FACTOR_LABELS, Factor, FactorKind
-from keepgate.flows.base import Effect, Flow, Message, NotifyAccount, StepResult
+from keepgate.flows.base import Effect, Feedback, Flow, NotifyAccount, StepResult
 from keepgate.flows.settings import account_name, pending_totp, with_pending_totp
 from keepgate.security import totp
 from keepgate.security.errors import VerificationFailed
@@ -129,7 +129,7 @@ class TotpEnrolment(FactorEnrolment):
     def _new_secret(self, flow: Flow) -> StepResult:
         secret = totp.new_secret()
         sealed = self._keyring.encrypt(secret.encode(), context=f"pending-totp:{flow.id}")
-        return StepResult(with_pending_totp(flow.evolve(messages=(Message(
+        return StepResult(with_pending_totp(flow.evolve(messages=(Feedback(
             "totp.scan", "Scan the QR code with your authenticator app, or type the key "
             "in by hand and keep a copy somewhere safe. Then enter the 6-digit code."),)
         ), sealed))

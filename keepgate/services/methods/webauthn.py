@@ -24,7 +24,7 @@ from keepgate.domain.errors import (
 )
 from keepgate.domain.factors import Factor, FactorKind, clean_label
 from keepgate.flows import login
-from keepgate.flows.base import Effect, Flow, Message, NotifyAccount, StepResult
+from keepgate.flows.base import Effect, Feedback, Flow, NotifyAccount, StepResult
 from keepgate.flows.context import (
     account_id_of,
     webauthn_request,
@@ -322,7 +322,7 @@ class WebAuthnEnrolment(FactorEnrolment):
         except InvalidWebAuthnResponse:
             error: KeepgateError = InvalidFactorResponse()
             error.flow = cleared
-            return StepResult(cleared.evolve(messages=(Message(error.code, error.message,
+            return StepResult(cleared.evolve(messages=(Feedback(error.code, error.message,
                                                                "error"),)), error=error)
         label = clean_label(submission.name or "") or (
             "Passkey" if passkey else "Security key")
@@ -343,7 +343,7 @@ class WebAuthnEnrolment(FactorEnrolment):
             user_name=account.email or account.phone or account.id,
             display_name=account.email or account.phone or "Keepgate account",
             challenge=challenge, exclude=[stored_credential(f) for f in keys], passkey=passkey)
-        return StepResult(with_webauthn_request(flow.evolve(messages=(Message(
+        return StepResult(with_webauthn_request(flow.evolve(messages=(Feedback(
             "webauthn.ready", "Follow your browser's prompt to create a passkey or "
             "touch your security key."),)),
             challenge=webauthn.encode_b64url(challenge),

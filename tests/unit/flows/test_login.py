@@ -21,7 +21,7 @@ from keepgate.flows.base import (
     FlowKind,
     IssueSession,
     RecordEvent,
-    SendMessage,
+    SendToContact,
     StepResult,
     iso,
 )
@@ -44,8 +44,8 @@ def start() -> Flow:
     return login.start("login-1", Channel.API, T0, timedelta(minutes=15))
 
 
-def device_message() -> SendMessage:
-    return SendMessage("device_code", EMAIL, {
+def device_message() -> SendToContact:
+    return SendToContact("device_code", EMAIL, {
         "code": DEVICE_CODE, "minutes": 5, "device": "Firefox on Linux", "ip": "203.0.113.7",
         "time": "2025-06-01 12:00 UTC", "not_me_url": "https://keepgate.example/not-me?token=t"})
 
@@ -140,7 +140,7 @@ def test_password_without_factors_on_a_trusted_device_completes() -> None:
     assert assurance_level(issued(result)[0].methods) is AAL.AAL1
     assert result.effects[1:] == (
         RecordEvent(EventKind.LOGIN, Outcome.SUCCESS, ACCOUNT, {"methods": ["password"]}),)
-    assert not any(isinstance(e, SendMessage) for e in result.effects)
+    assert not any(isinstance(e, SendToContact) for e in result.effects)
     assert login.open_methods(result.flow) == ()
     assert allowed(login.AWAITING_CREDENTIALS, "password", COMPLETED)
 

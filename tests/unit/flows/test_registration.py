@@ -24,7 +24,7 @@ from keepgate.flows.base import (
     Flow,
     FlowKind,
     RecordEvent,
-    SendMessage,
+    SendToContact,
     StepResult,
 )
 from keepgate.security.codes import CodeDigester
@@ -90,7 +90,7 @@ def test_new_identifier_gets_a_code(identifier: Identifier) -> None:
     assert result.error is None
     assert result.flow.state == registration.AWAITING_CODE
     assert result.effects == (
-        SendMessage("registration_code", identifier, {"code": CODE, "minutes": 10}),
+        SendToContact("registration_code", identifier, {"code": CODE, "minutes": 10}),
         # recorded as an attempt on an existing address is, so both cost the same writes
         RecordEvent(EventKind.SIGNUP_CODE_SENT, Outcome.SUCCESS, None,
                     {"identifier": identifier.masked()}),
@@ -110,8 +110,8 @@ def test_existing_identifier_gets_a_notice_not_a_code() -> None:
     result = credentials(existing="acct-9")
     assert result.error is None
     assert result.flow.state == registration.AWAITING_CODE
-    sends = [e for e in result.effects if isinstance(e, SendMessage)]
-    assert sends == [SendMessage("registration_attempt_existing", EMAIL, {})]
+    sends = [e for e in result.effects if isinstance(e, SendToContact)]
+    assert sends == [SendToContact("registration_attempt_existing", EMAIL, {})]
     assert all(CODE not in str(e) for e in result.effects)
     events = [e for e in result.effects if isinstance(e, RecordEvent)]
     assert events == [RecordEvent(EventKind.SIGNUP_ATTEMPT_EXISTING, Outcome.FAILURE, "acct-9",
@@ -319,7 +319,7 @@ def test_resend_allowed_exactly_at_cooldown() -> None:
     flow = credentials().flow
     result = resend(flow, T0 + timedelta(seconds=60), code="555555")
     assert result.effects == (
-        SendMessage("registration_code", EMAIL, {"code": "555555", "minutes": 10}),
+        SendToContact("registration_code", EMAIL, {"code": "555555", "minutes": 10}),
     )
 
 
@@ -332,9 +332,9 @@ def test_the_owner_notice_can_be_held_back_without_changing_the_answer() -> None
     quiet = registration.submit_credentials(
         start(), identifier=EMAIL, password_hash=HASH, existing_account_id="acc-1",
         code="123456", digester=DIGESTER, now=T0, policy=POLICY, notify_owner=False)
-    assert [e.template for e in told.effects if isinstance(e, SendMessage)] == [
+    assert [e.template for e in told.effects if isinstance(e, SendToContact)] == [
         "registration_attempt_existing"]
-    assert not [e for e in quiet.effects if isinstance(e, SendMessage)]
+    assert not [e for e in quiet.effects if isinstance(e, SendToContact)]
     assert quiet.flow.state == told.flow.state and quiet.flow.messages == told.flow.messages
 
 

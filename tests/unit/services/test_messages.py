@@ -39,7 +39,7 @@ DOCUMENTED_PARAMS: dict[str, set[str]] = {
 }
 # Passed by the sender but not used by any wording of the template.
 PASSED_BUT_UNUSED: dict[str, set[str]] = {}
-SENDERS = ("SendMessage", "NotifyAccount", "enqueue", "notify_account")
+SENDERS = ("SendToContact", "NotifyAccount", "enqueue", "notify_account")
 SAMPLES: dict[str, Any] = {
     "code": "042917", "minutes": 10, "device": "Firefox on Linux", "ip": "203.0.113.7",
     "time": "2025-06-01 12:00 UTC", "not_me_url": NOT_ME_URL,
@@ -60,7 +60,7 @@ def placeholders(template: str) -> set[str]:
 
 def sent_messages() -> list[tuple[str, str, set[str]]]:
     """(where, template, keys) for every call in keepgate/ that names a template and hands it a
-    dict of parameters (``SendMessage(template, to, params)``, ``notifier.enqueue(uow, to,
+    dict of parameters (``SendToContact(template, to, params)``, ``notifier.enqueue(uow, to,
     template, params, now)``, ``notify_account(uow, account, template, params, now)``): the
     parameters the code really passes."""
     found = []

@@ -19,7 +19,7 @@ from keepgate.domain.errors import (
 )
 from keepgate.domain.identifiers import Identifier, IdentifierKind
 from keepgate.domain.policy import CodePolicy
-from keepgate.flows.base import Channel, Flow, FlowKind, SendMessage, iso
+from keepgate.flows.base import Channel, Flow, FlowKind, SendToContact, iso
 from keepgate.security.codes import CodeDigester
 from keepgate.services.clock import FrozenClock
 from keepgate.services.send_budget import SendBudget, Sender
@@ -50,7 +50,7 @@ def new_flow(clock: FrozenClock, flow_id: str = "flow-1") -> Flow:
 async def send(budget: SendBudget, clock: FrozenClock, flow: Flow) -> tuple[Flow, str]:
     """Send a fresh code on ``flow``; returns the updated flow and the code."""
     code, digest = SLOT.new(DIGESTER, flow, POLICY)
-    message = SendMessage("sign_in_code", TO, {"code": code, "minutes": 5})
+    message = SendToContact("sign_in_code", TO, {"code": code, "minutes": 5})
     result = await SLOT.send(budget, POLICY, flow, TO, clock.now(), message=message,
                              digest=digest, sender=NOBODY)
     return result.flow, code
@@ -65,7 +65,7 @@ async def test_a_send_stores_the_digest_and_hands_back_the_message(
     flow = new_flow(clock)
     code, digest = SLOT.new(DIGESTER, flow, POLICY)
     assert len(code) == POLICY.digits and code.isdigit()
-    message = SendMessage("sign_in_code", TO, {"code": code, "minutes": 5})
+    message = SendToContact("sign_in_code", TO, {"code": code, "minutes": 5})
     result = await SLOT.send(budget, POLICY, flow, TO, clock.now(), message=message,
                              digest=digest, sender=NOBODY)
     assert result.effects == (message,)

@@ -11,7 +11,7 @@ from keepgate.domain.accounts import Account
 from keepgate.domain.errors import SendLimitReached
 from keepgate.domain.factors import FactorKind
 from keepgate.flows import login
-from keepgate.flows.base import Channel, SendMessage, SettleAttempt
+from keepgate.flows.base import Channel, SendToContact, SettleAttempt
 from keepgate.services.clock import FrozenClock
 from keepgate.services.context import RequestContext
 from keepgate.services.methods.attempts import SignInAttempts, Standing
@@ -88,7 +88,7 @@ async def test_an_exhausted_send_budget_gives_the_reservation_back_at_once(
     flow = login.start("flow-1", Channel.API, clock.now(), LIFETIME)
     waiting = login.first_factor_passed(
         flow, account_id=ann.id, method="password", masked_identifier="a***", factors=(),
-        device_trusted=False, device_code=SendMessage("device_code", ann.contact, {}),
+        device_trusted=False, device_code=SendToContact("device_code", ann.contact, {}),
         code_digest="d", now=clock.now(), code_lifetime=LIFETIME)
     with pytest.raises(SendLimitReached):
         await attempts.settle(waiting, attempt, STRANGER, ANN, ann)

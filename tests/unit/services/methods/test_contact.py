@@ -15,7 +15,7 @@ from keepgate.domain.errors import (
     InvalidCode,
     PasswordReentryRequired,
 )
-from keepgate.flows.base import ChangeContact, SendMessage
+from keepgate.flows.base import ChangeContact, SendToContact
 from keepgate.services.account.reauth import PasswordReauth
 from keepgate.services.clock import FrozenClock
 from keepgate.services.context import RequestContext
@@ -50,7 +50,7 @@ async def test_a_code_to_the_new_address_makes_the_change(store: SqlStore,
     method = ContactMethod(store, reauth=reauth, codes=codes)
     asked = await method.step(in_settings(clock, ann), FactorSubmission(kind="email", value=NEW),
                               OWNER, clock.now())
-    message = next(e for e in asked.effects if isinstance(e, SendMessage))
+    message = next(e for e in asked.effects if isinstance(e, SendToContact))
     assert (message.template, message.to.value) == ("contact_code", NEW)
     wrong = await method.step(asked.flow, FactorSubmission(code="000000", password=ANN_PASSWORD),
                               OWNER, clock.now())

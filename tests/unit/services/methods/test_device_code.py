@@ -10,7 +10,7 @@ import pytest
 from keepgate.domain.accounts import Account
 from keepgate.domain.errors import ResendTooSoon
 from keepgate.flows import login
-from keepgate.flows.base import COMPLETED, IssueSession, SendMessage, SettleAttempt
+from keepgate.flows.base import COMPLETED, IssueSession, SendToContact, SettleAttempt
 from keepgate.security.codes import CodeDigester
 from keepgate.services.clock import FrozenClock
 from keepgate.services.context import RequestContext
@@ -68,4 +68,4 @@ async def test_a_resend_waits_for_the_cooldown(attempts: SignInAttempts, codes: 
     clock.advance(timedelta(minutes=1))
     again = await method.step(waiting, FactorSubmission(action="resend"), NEW_DEVICE,
                               clock.now())
-    assert [e.template for e in again.effects if isinstance(e, SendMessage)] == ["device_code"]
+    assert [e.template for e in again.effects if isinstance(e, SendToContact)] == ["device_code"]

@@ -15,7 +15,7 @@ from keepgate.domain.errors import (
 )
 from keepgate.domain.factors import FactorKind
 from keepgate.flows import registration
-from keepgate.flows.base import COMPLETED, Channel, CreateFactor, SendMessage
+from keepgate.flows.base import COMPLETED, Channel, CreateFactor, SendToContact
 from keepgate.flows.context import sent_code
 from keepgate.services.account.reauth import PasswordReauth
 from keepgate.services.clock import FrozenClock
@@ -48,8 +48,8 @@ pytestmark = pytest.mark.anyio
 OWNER = RequestContext(ip=IP, user_agent=USER_AGENT, device_token="ann-device")
 
 
-def sent(result_effects: tuple[object, ...]) -> SendMessage:
-    return next(e for e in result_effects if isinstance(e, SendMessage))
+def sent(result_effects: tuple[object, ...]) -> SendToContact:
+    return next(e for e in result_effects if isinstance(e, SendToContact))
 
 
 async def test_verify_spends_the_code(codes: SentCodes, ann: Account,
