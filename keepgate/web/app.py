@@ -17,6 +17,7 @@ from keepgate.config import ANNOUNCED, Settings
 from keepgate.services import request_ids
 from keepgate.services.clock import Clock
 from keepgate.web import api, errors, ops, pages, security_api, security_pages
+from keepgate.web.branding import image_origins
 from keepgate.web.middleware import (
     MAX_HEADER_BYTES,
     MAX_HEADER_LINE_BYTES,
@@ -25,6 +26,7 @@ from keepgate.web.middleware import (
     RejectNul,
     RequestId,
     SecurityHeaders,
+    content_security_policy,
 )
 from keepgate.wiring import Keepgate, build
 
@@ -80,7 +82,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
     app.add_middleware(RejectNul)
     app.add_middleware(HeaderLimit, line_limit=MAX_HEADER_LINE_BYTES,
                        total_limit=MAX_HEADER_BYTES)
-    app.add_middleware(SecurityHeaders, hsts=settings.public_url.startswith("https://"))
+    app.add_middleware(SecurityHeaders, hsts=settings.public_url.startswith("https://"),
+                       csp=content_security_policy(image_origins(settings.brand)))
     app.include_router(ops.router)
     app.add_middleware(ops.RequestLatency)  # times every answer, refusals included
     app.add_middleware(RequestId)  # outermost: every answer and log line names its request

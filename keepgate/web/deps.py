@@ -88,7 +88,8 @@ def _outbox(kg: Services) -> OutboxWorker:
 
 
 def presenter_of(kg: Keepgate) -> FlowPresenter:
-    return FlowPresenter(policies=kg.flows.policies, captcha=kg.captcha, keyring=kg.keyring)
+    return FlowPresenter(policies=kg.flows.policies, captcha=kg.captcha, keyring=kg.keyring,
+                         issuer=kg.settings.brand.name)
 
 
 def _presenter(kg: Services) -> FlowPresenter:

@@ -63,12 +63,16 @@ from keepgate.web.deps import (
     Sessions,
     keepgate_of,
 )
+from keepgate.web import local_time
+from keepgate.web.branding import brand_css
 from keepgate.web.errors import status_for
 from keepgate.web.present import FlowPresenter
 from keepgate.web.requests import request_context
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.filters["phone"] = display_phone  # numbers are shown formatted, never in E.164
+templates.env.filters["device"] = describe_device  # "Chrome on macOS", from a user agent
+templates.env.filters.update(local_time.FILTERS)  # times in the customer's zone
 # Whether a flow holds a sent code for a method: read through the flow's typed accessor.
 templates.env.tests["code_sent_for"] = lambda flow, method: sent_code(flow, method).sent
 router = APIRouter(include_in_schema=False)
@@ -89,6 +93,9 @@ SIGNUP = FlowPage(FlowKind.REGISTRATION, "/signup", "signup.html", "/account")
 LOGIN = FlowPage(FlowKind.LOGIN, "/login", "login.html", "/account")
 RECOVER = FlowPage(FlowKind.RECOVERY, "/recover", "recover.html", None)
 NOTICES = frozenset({"signed-out"})
+THEME_COOKIE = "keepgate_theme"  # "light" or "dark"; none: the system's preference
+THEMES = ("light", "dark", "system")
+ONE_YEAR = 365 * 24 * 3600
 
 
 def cookie_names(settings: Settings) -> tuple[str, str]:
@@ -162,9 +169,20 @@ class PageState:
         except AuthenticationRequired:
             return None
 
+    @property
+    def theme(self) -> str:
+        chosen = self.request.cookies.get(THEME_COOKIE)
+        return chosen if chosen in ("light", "dark") else "system"
+
     def render(self, name: str, status: int = 200, **context: Any) -> Response:
         context.setdefault("csrf_token", self.csrf_token)
         context.setdefault("dev_outbox", self.settings.dev_outbox)
+        context.setdefault("brand", self.settings.brand)
+        context.setdefault("passkeys_available", self.settings.passkeys_available)
+        context.setdefault("theme", self.theme)
+        zone, zone_name = local_time.zone_named(self.request.cookies.get(local_time.TZ_COOKIE))
+        context.setdefault("zone", zone)
+        context.setdefault("zone_name", zone_name)
         response = templates.TemplateResponse(self.request, name, context, status_code=status)
         return self.finish(response)
 
@@ -390,6 +408,35 @@ async def recover(page: Page, kit: FlowKit) -> Response:
 @router.post("/recover", response_class=HTMLResponse)
 async def recover_submit(page: Page, kit: FlowKit) -> Response:
     return await _flow_submit(page, kit, RECOVER)
+
+
+@router.get("/brand.css")
+async def brand_stylesheet(settings: AppSettings) -> Response:
+    """The brand colour as custom properties (``web.branding``): a stylesheet, since the CSP
+    allows no inline style."""
+    return Response(brand_css(settings.brand), media_type="text/css")
+
+
+def safe_back(value: str | None, default: str = "/") -> str:
+    """A path on this site to return to: never another origin (``//host``, ``/\\host``)."""
+    if value and value.startswith("/") and not value.startswith(("//", "/\\")) \
+            and "\\" not in value and len(value) <= 2048:
+        return value
+    return default
+
+
+@router.post("/theme")
+async def choose_theme(page: Page) -> Response:
+    """The theme switch in every page's footer: light, dark or the system's; a cookie keeps it."""
+    fields = await page.check_csrf()
+    response = page.redirect(safe_back(fields.get("back")))
+    chosen = fields.get("theme")
+    if chosen in ("light", "dark"):
+        page.set_cookie(response, THEME_COOKIE, chosen, ONE_YEAR)
+    else:
+        response.delete_cookie(THEME_COOKIE, path="/", httponly=True, samesite="lax",
+                               secure=page.settings.secure_cookies)
+    return response
 
 
 @router.get("/terms", response_class=HTMLResponse)

@@ -23,6 +23,7 @@ class FlowPresenter:
     policies: Policies
     captcha: CaptchaGate
     keyring: KeyRing  # unseals a pending TOTP secret for its own session to scan
+    issuer: str = "Keepgate"  # the brand's name, shown by authenticator apps beside codes
 
     def public_data(self, flow: Flow) -> dict[str, Any]:
         spec = spec_for(flow.kind)
@@ -35,5 +36,5 @@ class FlowPresenter:
             # In awaiting_credentials these are passkey (passwordless) options; later, the
             # account's security keys as a second factor; in settings, creation options.
             data["webauthn"] = options
-        data.update(pending_totp_data(self.keyring, flow))
+        data.update(pending_totp_data(self.keyring, flow, self.issuer))
         return data

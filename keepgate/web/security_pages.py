@@ -332,8 +332,7 @@ async def setup_submit(visit: OwnerVisit) -> Response:
 
 
 def _recovery_codes(page: PageState, codes: list[str]) -> Response:
-    return page.render("recovery_codes.html", codes=codes,
-                       download="\n".join(["Keepgate recovery codes", *codes, ""]))
+    return page.render("recovery_codes.html", codes=codes)
 
 
 @owner_page("POST", f"{SECURITY}/recovery-codes")

@@ -135,12 +135,13 @@ class TotpEnrolment(FactorEnrolment):
         ), sealed))
 
 
-def pending_totp_data(keyring: KeyRing, flow: Flow) -> dict[str, Any]:
-    """The secret waiting for its first code, to scan or type: shown only to its session."""
+def pending_totp_data(keyring: KeyRing, flow: Flow, issuer: str = ISSUER) -> dict[str, Any]:
+    """The secret waiting for its first code, to scan or type: shown only to its session.
+    ``issuer`` is the name the authenticator app shows beside the codes (the brand's)."""
     pending = pending_totp(flow)
     if not pending:
         return {}
     secret = keyring.decrypt(pending, context=f"pending-totp:{flow.id}").decode()
-    uri = totp.provisioning_uri(secret, account_name=account_name(flow), issuer=ISSUER)
+    uri = totp.provisioning_uri(secret, account_name=account_name(flow), issuer=issuer)
     qr = segno.make(uri, error="m").svg_inline(scale=4, light="#fff", omitsize=False)
     return {"secret": secret, "otpauth_uri": uri, "qr_svg": qr}
