@@ -59,11 +59,29 @@ class Identifier:
         if self.kind is IdentifierKind.EMAIL:
             local, _, domain = self.value.partition("@")
             return f"{local[:1]}{'•' * max(len(local) - 1, 1)}@{domain}"
-        return f"{self.value[:3]}{'•' * (len(self.value) - 5)}{self.value[-2:]}"
+        return mask_phone(self.value)
 
     def display(self) -> str:
         """How the identifier is shown to its owner: a number in international format."""
         return display_phone(self.value) if self.kind is IdentifierKind.PHONE else self.value
+
+
+def mask_phone(e164: str) -> str:
+    """A number formatted as its owner knows it, every digit after the country code hidden
+    but the last two: ``+44 •••• ••••56``."""
+    number = phonenumbers.parse(e164)
+    prefix = f"+{number.country_code}"
+    formatted = display_phone(e164)
+    rest = formatted[len(prefix):] if formatted.startswith(prefix) else e164[len(prefix):]
+    digits = sum(ch.isdigit() for ch in rest)
+    shown, seen = [], 0
+    for ch in rest:
+        if ch.isdigit():
+            seen += 1
+            shown.append(ch if seen > digits - 2 else "•")
+        else:
+            shown.append(ch)
+    return prefix + "".join(shown)
 
 
 def display_phone(e164: str) -> str:

@@ -215,7 +215,7 @@ Page = Annotated[PageState, Depends(_page_state)]
 
 def render_page_error(request: Request, status: int, code: str, message: str) -> Response:
     page = PageState.outside_routes(request)
-    return page.render("error.html", status=status, code=code, message=message)
+    return page.render("error.html", status=status, code=code, message=message, theme_back="/")
 
 
 CAPTCHA_MAX_CHARS = 4097  # longer than any solution the gate accepts: refused, not cut
@@ -245,6 +245,7 @@ def factor_submission(fields: dict[str, str]) -> FactorSubmission:
         passkey=None if "passkey" not in fields else fields.get("passkey") == "yes",
         captcha=_captcha(fields),
         kind=fields.get("kind") or None, value=(fields.get("value") or "")[:254] or None,
+        country=fields.get("country", "")[:2] or None,
         password=fields.get("password", "")[:1024] or None)
 
 
@@ -294,14 +295,14 @@ def _flow_view(page: PageState, presenter: FlowPresenter, template: str, flow: F
     return page.render(template, status=status, flow=flow, data=presenter.public_data(flow),
                        methods=methods, chosen=chosen, labels=FACTOR_LABELS, next=None,
                        webauthn_json=json.dumps(options) if options else None,
-                       **_country_picker(page, extra.get("form")), **extra)
+                       **country_picker_context(page, extra.get("form")), **extra)
 
 
 EXAMPLE_COUNTRY = "GB"  # the hint's example when the browser names no region
 
 
-def _country_picker(page: PageState, form: dict[str, str] | None) -> dict[str, Any]:
-    """The identifier field's country picker: the one submitted, else the browser's region."""
+def country_picker_context(page: PageState, form: dict[str, str] | None) -> dict[str, Any]:
+    """A phone field's country picker: the one submitted, else the browser's region."""
     chosen = known_country((form or {}).get("country")) or country_from_accept_language(
         page.request.headers.get("accept-language", "")[:200])
     example = phone_example(chosen or EXAMPLE_COUNTRY) or phone_example(EXAMPLE_COUNTRY)
@@ -479,7 +480,32 @@ async def sessions_page(page: Page) -> Response:
         return page.redirect("/login")
     sessions = await page.sessions.list_active(principal.account.id)
     return page.render("sessions.html", sessions=sessions, current_id=principal.session.id,
-                       describe=describe_device, notice=page.request.query_params.get("notice"))
+                       notice=page.request.query_params.get("notice"))
+
+
+@router.get("/account/sessions/revoke-others", response_class=HTMLResponse)
+async def confirm_revoke_others(page: Page) -> Response:
+    """Asks first; the POST below acts."""
+    if await page.principal() is None:
+        return page.redirect("/login")
+    return page.render("confirm.html", what="revoke-others", active="sessions",
+                       action="/account/sessions/revoke-others", back="/account/sessions")
+
+
+@router.get("/account/sessions/{session_id}/revoke", response_class=HTMLResponse)
+async def confirm_revoke_one(session_id: str, page: Page) -> Response:
+    """Asks first; the POST below acts. A session not (or no longer) listed: back to the list."""
+    principal = await page.principal()
+    if principal is None:
+        return page.redirect("/login")
+    listed = await page.sessions.list_active(principal.account.id)
+    session = next((s for s in listed if s.id == session_id), None)
+    if session is None:
+        return page.redirect("/account/sessions")
+    return page.render("confirm.html", what="revoke-session", active="sessions",
+                       session=session, current=session.id == principal.session.id,
+                       action=f"/account/sessions/{quote(session.id)}/revoke",
+                       back="/account/sessions")
 
 
 @router.post("/account/sessions/revoke-others")

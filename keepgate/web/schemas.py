@@ -109,6 +109,10 @@ class ContactIn(Strict):
     method: Literal["contact"]
     kind: Literal["email", "phone"] | None = None
     value: str | None = Field(default=None, max_length=254)
+    country: str | None = Field(
+        None, min_length=2, max_length=2, pattern="^[A-Za-z]{2}$",
+        description="ISO 3166-1 alpha-2 region of a new mobile number typed in its national "
+                    "format; ignored for + numbers and emails")
     code: str | None = Field(default=None, max_length=16)
     password: str | None = Field(default=None, max_length=1024, description=(
         "Your password again, with the code that makes the change"))
@@ -147,7 +151,7 @@ def to_submission(body: AnySubmission) -> Submission:
                                 password=body.password)
     if isinstance(body, ContactIn):
         return FactorSubmission(code=body.code, kind=body.kind, value=body.value,
-                                password=body.password)
+                                country=body.country, password=body.password)
     if isinstance(body, IdentifierIn):
         return IdentifierSubmission(body.identifier, body.captcha)
     if isinstance(body, NewPasswordIn):

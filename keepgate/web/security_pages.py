@@ -37,7 +37,7 @@ from keepgate.services.flows import FlowService, SubmitOutcome, methods_of
 from keepgate.services.methods import FactorSubmission
 from keepgate.web.deps import Account, Flows, Presenter, ServiceClock, Takeover
 from keepgate.web.errors import status_for
-from keepgate.web.pages import Page, PageState, page_context
+from keepgate.web.pages import Page, PageState, country_picker_context, page_context
 from keepgate.web.pages import factor_submission as _factor_submission
 from keepgate.web.present import FlowPresenter
 from keepgate.web.requests import request_context
@@ -258,6 +258,18 @@ async def notifications(visit: OwnerVisit) -> None:
     await visit.account.notices.set_muted(visit.principal, await _muted(visit), visit.ctx)
 
 
+@owner_page("GET", f"{SECURITY}/factors/{{factor_id}}/remove")
+async def confirm_remove_factor(visit: OwnerVisit) -> Response:
+    """Asks first; the POST acts. A factor not (or no longer) active: back to the overview."""
+    factors = await visit.account.factors.overview(visit.principal.account.id)
+    factor = next((f for f in factors.factors if f.id == visit.path("factor_id")), None)
+    if factor is None:
+        return visit.page.redirect(SECURITY)
+    return visit.page.render("confirm.html", what="remove-factor", active="security",
+                             factor=factor, action=f"{SECURITY}/factors/{quote(factor.id)}/remove",
+                             back=f"{SECURITY}#factors")
+
+
 @settings_change(f"{SECURITY}/factors/{{factor_id}}/remove", "factor-removed", _keep_factor)
 async def remove_factor(visit: OwnerVisit) -> None:
     await visit.account.factors.remove(visit.principal, visit.path("factor_id"), visit.ctx)
@@ -276,9 +288,11 @@ def _settings_view(visit: OwnerVisit, flow: Flow, status: int = 200, **extra: An
     page = visit.page
     data = visit.services.presenter.public_data(flow)
     webauthn = webauthn_options(flow)
+    form = visit.fields if visit.fields.get("method") == "contact" else None
     return page.render("security_setup.html", status=status, flow=flow, data=data,
                        webauthn_json=json.dumps(webauthn) if webauthn else None,
-                       labels=FACTOR_LABELS, kinds=FactorKind, **extra)
+                       labels=FACTOR_LABELS, kinds=FactorKind, account=visit.principal.account,
+                       form=form, **country_picker_context(page, form), **extra)
 
 
 @owner_page("GET", SETUP)
@@ -416,6 +430,12 @@ async def history(visit: OwnerVisit) -> Response:
                              outcome=outcome or "", notice=visit.query.get("notice"))
 
 
+@owner_page("GET", f"{SECURITY}/not-me")
+async def confirm_not_me(visit: OwnerVisit) -> Response:
+    return visit.page.render("confirm.html", what="not-me", active="security",
+                             action=f"{SECURITY}/not-me", back=f"{SECURITY}/history")
+
+
 @owner_page("POST", f"{SECURITY}/not-me")
 async def not_me(visit: OwnerVisit) -> Response:
     try:
@@ -430,6 +450,24 @@ async def devices(visit: OwnerVisit) -> Response:
     views = await visit.account.devices.trusted(visit.principal, visit.ctx.device_token)
     return visit.page.render("security_devices.html", devices=views,
                              notice=visit.query.get("notice"))
+
+
+@owner_page("GET", f"{SECURITY}/devices/{{device_id}}/forget")
+async def confirm_forget_device(visit: OwnerVisit) -> Response:
+    """Asks first; the POST acts. A device not (or no longer) trusted: back to the list."""
+    views = await visit.account.devices.trusted(visit.principal, visit.ctx.device_token)
+    view = next((v for v in views if v.device.id == visit.path("device_id")), None)
+    if view is None:
+        return visit.page.redirect(f"{SECURITY}/devices")
+    return visit.page.render("confirm.html", what="forget-device", active="security",
+                             device=view, action=f"{SECURITY}/devices/{quote(view.device.id)}/forget",
+                             back=f"{SECURITY}/devices")
+
+
+@owner_page("GET", "/account/sign-out-everywhere")
+async def confirm_sign_out_everywhere(visit: OwnerVisit) -> Response:
+    return visit.page.render("confirm.html", what="sign-out-everywhere", active="security",
+                             action="/account/sign-out-everywhere", back=f"{SECURITY}/devices")
 
 
 @owner_page("POST", f"{SECURITY}/devices/{{device_id}}/forget")

@@ -26,7 +26,7 @@ async def test_sign_up_sign_in_me_sessions_logout(client: httpx.AsyncClient, kg:
 
     sessions = (await client.get("/api/v1/sessions", headers=bearer(token))).json()["sessions"]
     assert [s["current"] for s in sessions] == [True]
-    assert sessions[0]["device"] == "Chrome 120 on Linux"
+    assert sessions[0]["device"] == "Chrome on Linux"
     assert sessions[0]["ip"] == "203.0.113.7"
 
     assert (await client.post("/api/v1/logout", headers=bearer(token))).status_code == 204

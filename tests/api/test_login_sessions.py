@@ -94,7 +94,7 @@ async def test_list_and_revoke_sessions(client: httpx.AsyncClient, kg: Keepgate)
 
     listed = (await client.get("/api/v1/sessions", headers=bearer(phone))).json()["sessions"]
     assert len(listed) == 3 and sum(s["current"] for s in listed) == 1
-    assert "Firefox 128 on Windows" in {s["device"] for s in listed}
+    assert "Firefox on Windows" in {s["device"] for s in listed}
     assert all("token" not in s and "token_hash" not in s for s in listed)
     laptop_id = (await client.get("/api/v1/me", headers=bearer(laptop))).json()["session"]["id"]
 

@@ -179,7 +179,7 @@ async def test_login_history_after_a_failed_attempt(client: httpx.AsyncClient,
     entries = history["entries"]
     assert [e["outcome"] for e in entries] == ["success", "failure"]
     assert entries[1]["reason"] == "Wrong password" and entries[1]["method"] == "password"
-    assert entries[0]["device"] == "Chrome 120 on Linux" and entries[0]["ip"] == "203.0.113.7"
+    assert entries[0]["device"] == "Chrome on Linux" and entries[0]["ip"] == "203.0.113.7"
     assert entries[0]["location"] is None  # no geolocation database configured
     failures = (await client.get("/api/v1/security/login-history?outcome=failure",
                                  headers=bearer(token))).json()["entries"]

@@ -90,7 +90,7 @@ async def test_history_and_devices_pages(client: httpx.AsyncClient, kg: Keepgate
     login = await follow(client, await client.get("/login"))
     assert str(login.url).endswith("/account")  # already signed in
     history = await client.get("/account/security/history")
-    assert "Signed in" in history.text and "Chrome 120 on Linux" in history.text
+    assert "Signed in" in history.text and "Chrome on Linux" in history.text
     devices = await client.get("/account/security/devices")
     assert "This device" in devices.text
     device_id = re.search(r'/account/security/devices/([0-9a-f-]{36})/forget', devices.text)
@@ -138,7 +138,7 @@ async def test_authenticator_setup_works_on_a_phone(client: httpx.AsyncClient,
     await signed_up_and_in(client, kg)
     shown = await follow(client, await client.get("/account/security/setup?method=totp"))
     assert 'role="img" aria-label="QR code for your authenticator app"><svg' in shown.text
-    link = re.search(r'<a class="button" href="(otpauth://totp/[^"]+)">Open in authenticator app'
+    link = re.search(r'<a class="button[^"]*" href="(otpauth://totp/[^"]+)">Open in authenticator app'
                      r'</a>', shown.text)
     assert link is not None
     secret = re.search(r"secret=([A-Z2-7]{32})", link.group(1))

@@ -46,6 +46,7 @@ class FactorSubmission:
     captcha: str | None = None  # passkey sign-in, when the flow demands proof of work
     kind: str | None = None  # contact change: "email" or "phone"
     value: str | None = None  # contact change: the new address or number
+    country: str | None = None  # contact change: the region of a number in national format
     password: str | None = None  # adding a factor: the password again
 
 

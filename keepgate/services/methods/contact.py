@@ -67,8 +67,10 @@ class ContactMethod(FactorEnrolment):
                     ctx: RequestContext, now: datetime) -> StepResult:
         if submission.kind not in ("email", "phone") or not submission.value:
             raise ContactInvalid()
-        parse = parse_email if submission.kind == "email" else parse_phone
-        new = parse(submission.value, new_contact=True)
+        if submission.kind == "email":
+            new = parse_email(submission.value, new_contact=True)
+        else:
+            new = parse_phone(submission.value, new_contact=True, country=submission.country)
         if new.value in (account.email, account.phone):
             raise ContactUnchanged()
         async with self.store.unit_of_work(write=False) as uow:

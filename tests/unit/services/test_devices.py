@@ -1,4 +1,4 @@
-"""keepgate.services.devices: a short readable name for a user agent, never the raw header."""
+"""keepgate.services.devices: a friendly name for a user agent, never the raw header."""
 
 from __future__ import annotations
 
@@ -13,17 +13,28 @@ SAFARI_IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWe
                  "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1")
 
 
+CHROME_MAC = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 "
+              "(KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36")
+CHROME_ANDROID = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like "
+                  "Gecko) Chrome/124.0.0.0 Mobile Safari/537.36")
+SAFARI_IPAD = ("Mozilla/5.0 (iPad; CPU OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, "
+               "like Gecko) Version/17.1 Mobile/15E148 Safari/604.1")
+
+
 @pytest.mark.parametrize(("user_agent", "name"), [
-    (CHROME_WINDOWS, "Chrome 120 on Windows"),
-    (FIREFOX_LINUX, "Firefox 121 on Linux"),
-    (SAFARI_IPHONE, "Mobile Safari 17 on iOS"),
+    (CHROME_WINDOWS, "Chrome on Windows"),
+    (FIREFOX_LINUX, "Firefox on Linux"),
+    (SAFARI_IPHONE, "Safari on iPhone"),
+    (SAFARI_IPAD, "Safari on iPad"),
+    (CHROME_MAC, "Chrome on macOS"),
+    (CHROME_ANDROID, "Chrome on Android"),
 ])
-def test_browser_major_version_and_system(user_agent: str, name: str) -> None:
+def test_browser_and_system_as_people_call_them(user_agent: str, name: str) -> None:
     assert describe_device(user_agent) == name
 
 
 def test_no_system_named_when_the_agent_gives_none() -> None:
-    assert describe_device("curl/8.5.0") == "curl 8"
+    assert describe_device("curl/8.5.0") == "curl"
 
 
 def test_an_empty_header_is_an_unknown_device() -> None:
