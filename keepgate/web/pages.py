@@ -53,6 +53,8 @@ from keepgate.services.methods import (
     Submission,
 )
 from keepgate.services.sessions import SessionService
+from keepgate.web import local_time
+from keepgate.web.branding import brand_css
 from keepgate.web.deps import (
     AppSettings,
     Csrf,
@@ -63,8 +65,6 @@ from keepgate.web.deps import (
     Sessions,
     keepgate_of,
 )
-from keepgate.web import local_time
-from keepgate.web.branding import brand_css
 from keepgate.web.errors import status_for
 from keepgate.web.present import FlowPresenter
 from keepgate.web.requests import request_context

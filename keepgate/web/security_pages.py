@@ -459,9 +459,9 @@ async def confirm_forget_device(visit: OwnerVisit) -> Response:
     view = next((v for v in views if v.device.id == visit.path("device_id")), None)
     if view is None:
         return visit.page.redirect(f"{SECURITY}/devices")
+    action = f"{SECURITY}/devices/{quote(view.device.id)}/forget"
     return visit.page.render("confirm.html", what="forget-device", active="security",
-                             device=view, action=f"{SECURITY}/devices/{quote(view.device.id)}/forget",
-                             back=f"{SECURITY}/devices")
+                             device=view, action=action, back=f"{SECURITY}/devices")
 
 
 @owner_page("GET", "/account/sign-out-everywhere")

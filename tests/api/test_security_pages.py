@@ -138,8 +138,8 @@ async def test_authenticator_setup_works_on_a_phone(client: httpx.AsyncClient,
     await signed_up_and_in(client, kg)
     shown = await follow(client, await client.get("/account/security/setup?method=totp"))
     assert 'role="img" aria-label="QR code for your authenticator app"><svg' in shown.text
-    link = re.search(r'<a class="button[^"]*" href="(otpauth://totp/[^"]+)">Open in authenticator app'
-                     r'</a>', shown.text)
+    link = re.search(r'<a class="button[^"]*" href="(otpauth://totp/[^"]+)">'
+                     r'Open in authenticator app</a>', shown.text)
     assert link is not None
     secret = re.search(r"secret=([A-Z2-7]{32})", link.group(1))
     assert secret is not None
