@@ -13,7 +13,7 @@ import pytest
 from keepgate.config import Brand, Settings
 from keepgate.services.clock import FrozenClock
 from keepgate.wiring import Keepgate
-from tests.api.page_helpers import csrf, follow
+from tests.api.page_helpers import follow
 from tests.api.test_security_pages import signed_up_and_in
 from tests.conftest import PASSWORD, base_settings
 
