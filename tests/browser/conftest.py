@@ -12,7 +12,7 @@ import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import pytest
 
@@ -77,11 +77,14 @@ async def new_context(browser: Browser, live_server: LiveServer) -> AsyncIterato
                             f"{message.text}")
 
     async def make(viewport: dict[str, int] | None = None, user_agent: str | None = None,
-                   bypass_csp: bool = False) -> BrowserContext:
-        """``bypass_csp``: only to inject a test tool (axe-core) into the pages."""
+                   bypass_csp: bool = False,
+                   color_scheme: Literal["light", "dark"] = "light") -> BrowserContext:
+        """``bypass_csp``: only to inject a test tool (axe-core) into the pages;
+        ``color_scheme``: the system preference the pages' theme follows."""
         context = await browser.new_context(base_url=live_server.url,
                                             viewport=viewport or DESKTOP,  # type: ignore[arg-type]
-                                            user_agent=user_agent, bypass_csp=bypass_csp)
+                                            user_agent=user_agent, bypass_csp=bypass_csp,
+                                            color_scheme=color_scheme)
         context.set_default_timeout(10_000)
         context.on("console", on_console)
         context.on("weberror", lambda error: problems.append(f"page error: {error.error}"))

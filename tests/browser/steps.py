@@ -41,6 +41,13 @@ async def open_signup(page: Page) -> None:
     await expect(page.get_by_role("heading", level=1)).to_have_text("Create your account")
 
 
+async def confirm(page: Page, button: str) -> Response:
+    """Answer a destructive action's question page with its (red) button."""
+    await expect(page.get_by_role("heading", level=1)).to_have_text(re.compile(r"\?$"))
+    return await submit(page, page.get_by_role("main").get_by_role("button", name=button,
+                                                                   exact=True))
+
+
 async def submit_credentials(page: Page, identifier: str, password: str = PASSWORD,
                              accept_terms: bool = True) -> Response:
     await page.get_by_label("Email or mobile number").fill(identifier)

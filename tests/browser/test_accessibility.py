@@ -1,5 +1,5 @@
 """Accessibility in Chromium: axe-core finds nothing serious or critical on any page, signed
-out and signed in, at desktop and phone sizes; names contain what buttons show; focus goes to
+out and signed in, at desktop and phone sizes, in the light and dark themes; names contain what buttons show; focus goes to
 the error summary after a refused form.
 
 axe-core is the pinned release ``scripts/vendor_axe.py`` fetches and checks (.ci/run runs it).
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from playwright.async_api import Page, expect
@@ -29,7 +30,9 @@ SIGNED_IN = ("/account", "/account/verify", "/account/security",
              "/account/security/setup?method=sms_code",
              "/account/security/setup?method=email_code",
              "/account/security/history", "/account/security/devices", "/account/sessions",
-             "/account/step-up?next=/account/security")
+             "/account/step-up?next=/account/security",
+             "/account/sessions/revoke-others", "/account/sign-out-everywhere",
+             "/account/security/not-me")
 
 
 def axe_source() -> str:
@@ -62,11 +65,15 @@ async def audit(page: Page, axe: str, paths: tuple[str, ...]) -> list[str]:
     return problems
 
 
+@pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("viewport", [DESKTOP, MOBILE], ids=["desktop", "phone"])
 async def test_no_serious_axe_findings_on_any_page(new_context: NewContext,
-                                                   viewport: dict[str, int]) -> None:
+                                                   viewport: dict[str, int],
+                                                   scheme: Literal["light", "dark"]) -> None:
+    """In both themes: the system's dark preference draws every page dark."""
     axe = axe_source()
-    page = await (await new_context(viewport=viewport, bypass_csp=True)).new_page()
+    context = await new_context(viewport=viewport, bypass_csp=True, color_scheme=scheme)
+    page = await context.new_page()
     problems = await audit(page, axe, SIGNED_OUT)
     email = "axe@example.org"
     await steps.open_signup(page)

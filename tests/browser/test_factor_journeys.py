@@ -523,11 +523,13 @@ async def test_security_centre_step_up_password_sessions_and_history(
     await steps.open_sessions(phone)
     await expect(steps.session_items(phone)).to_have_count(3)
     await steps.submit(phone, phone.get_by_role("button", name="Sign out Firefox on macOS"))
+    await steps.confirm(phone, "Sign out Firefox on macOS")
     await expect(phone.get_by_role("heading", level=1)).to_have_text("Confirm it is you")
     # The laptop, stepped up a moment ago, ends it.
     await steps.open_sessions(laptop)
     await steps.submit(laptop, laptop.get_by_role("button",
                                                   name="Sign out Firefox on macOS"))
+    await steps.confirm(laptop, "Sign out Firefox on macOS")
     await expect(laptop.get_by_role("status")).to_have_text("Signed out 1 session.")
     await expect(steps.session_items(laptop)).to_have_count(2)
     await tablet.goto("/account")

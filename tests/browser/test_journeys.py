@@ -185,6 +185,7 @@ async def test_sign_out_all_other_sessions(new_context: NewContext) -> None:
     await steps.open_sessions(laptop)
     await expect(steps.session_items(laptop)).to_have_count(3)
     await steps.submit(laptop, laptop.get_by_role("button", name="Sign out all other sessions"))
+    await steps.confirm(laptop, "Sign out all other sessions")
     await expect(laptop.get_by_role("status")).to_have_text("Signed out 2 sessions.")
     await expect(steps.session_items(laptop)).to_have_count(1)
     await expect(laptop.get_by_role("button", name="Sign out all other sessions")
