@@ -271,7 +271,7 @@ def _limits(raw: object, where: str, capabilities: frozenset[Capability],
             continue
         limits[capability] = Limit(daily, monthly)
     problems += [f"{where}: grants {c.value} but gives it no [limits.{c.value}]"
-                 for c in sorted(capabilities & MONEY_CAPABILITIES) if c not in limits]
+                 for c in sorted(capabilities & MONEY_CAPABILITIES) if c.value not in raw]
     return limits
 
 

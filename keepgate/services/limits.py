@@ -100,9 +100,7 @@ class LimitService:
             await uow.limits.lock(account_id, capability, now)
             existing = await uow.limits.by_key(account_id, checked_key)
             if existing is not None:
-                if existing.capability is not capability or existing.amount != value:
-                    raise ReservationKeyConflict()
-                return existing
+                return _same(existing, capability, value)
             holds = await uow.holds.for_account(account_id)
             usage = await uow.limits.usage(account_id, now, day=DAY, month=MONTH)
             facts = replace(NO_FACTS, kyc_tier=account.kyc_tier, holds=tuple(holds),
@@ -114,8 +112,11 @@ class LimitService:
                 expires_at=now + RESERVATION_LIFETIME)
             try:
                 await uow.limits.create(reservation)
-            except DuplicateReservationKey:  # the same key, meanwhile, for another capability
-                raise ReservationKeyConflict() from None
+            except DuplicateReservationKey:  # the same key, meanwhile, under another lock
+                taken = await uow.limits.by_key(account_id, checked_key)
+                if taken is None:
+                    raise
+                return _same(taken, capability, value)
             return reservation
 
     def _refuse_unless_allowed(self, account: Account, capability: Capability,
@@ -180,6 +181,13 @@ class LimitService:
             unlocked=current.capabilities, limits=tuple(limits), next_tier=following,
             next_unlocks=(following.capabilities - current.capabilities if following
                           else frozenset()))
+
+
+def _same(existing: Reservation, capability: Capability, amount: Decimal) -> Reservation:
+    """A key used again: the same reservation if asked the same, else a conflict."""
+    if existing.capability is not capability or existing.amount != amount:
+        raise ReservationKeyConflict()
+    return existing
 
 
 async def _account(uow: UnitOfWork, account_id: str) -> Account:
