@@ -118,8 +118,11 @@ ASSURANCE = [
 ]
 
 
+Expected = tuple[tuple[Reason, ...], dict[str, object]]
+
+
 def expected(level: int, capability: Capability, hold: HoldCase, limit: LimitCase,
-             assurance: AssuranceCase, locked: bool) -> tuple[tuple[Reason, ...], dict[str, object]]:
+             assurance: AssuranceCase, locked: bool) -> Expected:
     reasons: list[Reason] = []
     extra: dict[str, object] = {}
     if locked:
