@@ -43,9 +43,11 @@ from keepgate.services.account.takeover import TakeoverReports
 from keepgate.services.admin import AdminService
 from keepgate.services.captcha import CaptchaGate
 from keepgate.services.clock import Clock, SystemClock
+from keepgate.services.decisions import DecisionService
 from keepgate.services.defences import SignInDefences
 from keepgate.services.flows import FlowService
 from keepgate.services.hashing import AsyncPasswordHasher
+from keepgate.services.limits import LimitService
 from keepgate.services.maintenance import Maintenance
 from keepgate.services.messages import MessageRenderer
 from keepgate.services.methods import Method
@@ -116,6 +118,8 @@ class Keepgate:
     outbox_status: OutboxStatus
     readiness: Readiness
     admin: AdminService
+    limits: LimitService
+    decisions: DecisionService
     _closers: tuple[Any, ...] = ()
 
     async def close(self) -> None:
@@ -201,7 +205,8 @@ def build(settings: Settings, *, clock: Clock | None = None,
         closers.append(sms.close)
     if settings.dev_outbox:
         senders = {"email": DevelopmentSink(), "sms": DevelopmentSink()}
-    access = AccessService(store=store, clock=clock, policy=defence, counters=counters)
+    access = AccessService(store=store, clock=clock, policy=defence, counters=counters,
+                           tiers=settings.tier_policy)
     sessions = SessionService(store=store, clock=clock, policy=policies.sessions, access=access)
     return Keepgate(
         settings=settings, store=store, clock=clock,
@@ -232,6 +237,9 @@ def build(settings: Settings, *, clock: Clock | None = None,
         readiness=Readiness(checks),
         admin=AdminService(store=store, clock=clock, keyring=keyring,
                            session_policy=policies.sessions),
+        limits=LimitService(store=store, clock=clock, access=access),
+        decisions=DecisionService(store=store, clock=clock, access=access,
+                                  sessions=policies.sessions),
         _closers=tuple(closers),
     )
 

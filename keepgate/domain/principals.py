@@ -5,6 +5,8 @@
 ``ApiKeyPrincipal``  a customer's API key: its scopes and the addresses it may come from
 ``StaffSession``     a staff member signed in to the console, with their roles
 ``ServiceClient``    another of the exchange's services, with the actions it may ask about
+``AccountSubject``   an account asked about by one of those services, with no session of its
+                     owner's: "may this account do this now?"
 ===================  ======================================================================
 
 Only customer sessions are issued today; the other records are what the API-key, staff-console
@@ -55,4 +57,11 @@ class ServiceClient:
     allowed_actions: frozenset[str]
 
 
-Principal = CustomerSession | ApiKeyPrincipal | StaffSession | ServiceClient
+@dataclass(frozen=True, slots=True)
+class AccountSubject:
+    """An account decided about on behalf of another service (which checked its own scope)."""
+
+    account: Account
+
+
+Principal = CustomerSession | ApiKeyPrincipal | StaffSession | ServiceClient | AccountSubject

@@ -16,7 +16,7 @@ from keepgate import __version__
 from keepgate.config import ANNOUNCED, Settings
 from keepgate.services import request_ids
 from keepgate.services.clock import Clock
-from keepgate.web import api, errors, ops, pages, security_api, security_pages
+from keepgate.web import api, errors, limits_api, ops, pages, security_api, security_pages
 from keepgate.web.middleware import (
     MAX_HEADER_BYTES,
     MAX_HEADER_LINE_BYTES,
@@ -65,6 +65,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
     errors.install(app, render_page_error=pages.render_page_error)
     app.include_router(api.router)
     app.include_router(security_api.router)
+    app.include_router(limits_api.router)
     app.include_router(pages.router)
     app.include_router(security_pages.router)
     if settings.dev_outbox:

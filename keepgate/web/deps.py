@@ -10,6 +10,7 @@ Only this module reads the running ``Keepgate`` off the application; routes decl
 ``Require(a)``     ``Current``, once ``domain.access.authorize`` allows action ``a``
 ``Flows``          ``FlowService``          ``Sessions``   ``SessionService``
 ``Account``        ``AccountServices``      ``Access``     ``AccessService``
+``Limits``         ``LimitService``         ``Decisions``  ``DecisionService``
 ``Presenter``      what a flow shows its client (``web.present.FlowPresenter``)
 ``Now``            the service clock's time, as the request starts; ``ServiceClock`` the clock
 ``AppSettings``    the settings; ``Csrf``, ``Defences``, ``Outbox``, ``Takeover`` likewise
@@ -35,7 +36,9 @@ from keepgate.services.account import AccountServices
 from keepgate.services.account.takeover import TakeoverReports
 from keepgate.services.clock import Clock
 from keepgate.services.context import RequestContext
+from keepgate.services.decisions import DecisionService
 from keepgate.services.flows import FlowService
+from keepgate.services.limits import LimitService
 from keepgate.services.outbox import OutboxWorker
 from keepgate.services.sessions import SessionService
 from keepgate.web.present import FlowPresenter
@@ -79,6 +82,14 @@ def _access(kg: Services) -> AccessService:
     return kg.access
 
 
+def _limits(kg: Services) -> LimitService:
+    return kg.limits
+
+
+def _decisions(kg: Services) -> DecisionService:
+    return kg.decisions
+
+
 def _defences(kg: Services) -> DefencePolicy:
     return kg.defences.policy
 
@@ -110,6 +121,8 @@ Sessions = Annotated[SessionService, Depends(_sessions)]
 Account = Annotated[AccountServices, Depends(_account)]
 Takeover = Annotated[TakeoverReports, Depends(_takeover)]
 Access = Annotated[AccessService, Depends(_access)]
+Limits = Annotated[LimitService, Depends(_limits)]
+Decisions = Annotated[DecisionService, Depends(_decisions)]
 Defences = Annotated[DefencePolicy, Depends(_defences)]
 Outbox = Annotated[OutboxWorker, Depends(_outbox)]
 Presenter = Annotated[FlowPresenter, Depends(_presenter)]
