@@ -7,9 +7,9 @@
 ``ServiceClient``    another of the exchange's services, with the actions it may ask about
 ===================  ======================================================================
 
-Only customer sessions are issued today; the other records are what the API-key, staff-console
-and decision-API work will authenticate into. ``domain.access.authorize`` decides for any of
-them.
+Customer sessions and service clients are authenticated today; the other records are what
+the API-key and staff-console work will authenticate into. ``domain.access.authorize`` decides
+for any of them.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ class ServiceClient:
 
     name: str
     allowed_actions: frozenset[str]
+    scopes: frozenset[str] = frozenset()  # ``domain.service_clients.Scope`` values
 
 
 Principal = CustomerSession | ApiKeyPrincipal | StaffSession | ServiceClient

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from enum import Enum
 from typing import Any, Protocol
 
@@ -14,6 +15,7 @@ from keepgate.domain.audit import AuditEvent
 from keepgate.domain.factors import Factor, TrustedDevice
 from keepgate.domain.holds import SecurityHold
 from keepgate.domain.identifiers import Identifier
+from keepgate.domain.service_clients import ServiceClientRecord
 from keepgate.domain.sessions import Session
 from keepgate.flows.base import Flow
 
@@ -172,6 +174,21 @@ class HoldRepo(Protocol):
     async def for_account(self, account_id: str) -> Sequence[SecurityHold]: ...
 
 
+class ServiceClientRepo(Protocol):
+    async def create(self, client: ServiceClientRecord) -> bool:
+        """False when the name is taken, by an active or a revoked client."""
+        ...
+    async def by_name(self, name: str) -> ServiceClientRecord | None: ...
+    async def by_secret_hash(self, secret_hash: str) -> ServiceClientRecord | None: ...
+    async def all(self) -> Sequence[ServiceClientRecord]: ...
+    async def replace_secret(self, name: str, secret_hash: str, now: datetime) -> bool:
+        """Swap an active client's secret hash; False when there is no such active client."""
+        ...
+    async def revoke(self, name: str, now: datetime) -> bool:
+        """False when there is no such active client."""
+        ...
+
+
 class CounterRepo(Protocol):
     """Counters on the sign-in and sending paths, keyed by a keyed hash, each one atomic."""
 
@@ -243,6 +260,8 @@ class UnitOfWork(Protocol):
     def counters(self) -> CounterRepo: ...
     @property
     def housekeeping(self) -> HousekeepingRepo: ...
+    @property
+    def service_clients(self) -> ServiceClientRepo: ...
 
 
 class Store(Protocol):
@@ -304,3 +323,56 @@ class WindowCounters(Protocol):
         """Whole seconds until the key's current window ends, at least 1."""
         ...
     async def clear(self, window: Window, key: str) -> None: ...
+
+
+# The decision API's service layer, as its routes (``web.service_api``) call it. The decision
+# point (``domain.access.authorize``) and the limit reservations implement these; until they
+# do, the decision and limits routes are not served.
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionReason:
+    """Why a decision refused: a stable code and what a caller needs to act on it
+    (``tier_needed``, ``hold_ends_at``, ``remaining``, ...)."""
+
+    code: str
+    data: Mapping[str, str | int | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountDecision:
+    allowed: bool
+    reasons: tuple[DecisionReason, ...] = ()
+
+
+class AccountDecisions(Protocol):
+    async def decide(self, account_id: str, capability: str,
+                     amount: Decimal | None) -> AccountDecision:
+        """May the account take ``capability`` (for ``amount``, in the reference currency)
+        now? An unknown account is refused with a reason, never an error."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class LimitReservation:
+    id: str
+    account_id: str
+    capability: str
+    amount: Decimal
+    status: str  # "reserved", "committed" or "released"
+    idempotency_key: str
+    created_at: datetime
+
+
+class LimitReservations(Protocol):
+    async def reserve(self, account_id: str, capability: str, amount: Decimal,
+                      idempotency_key: str) -> LimitReservation | AccountDecision:
+        """Reserve ``amount`` of the account's limits for ``capability``; the same key again
+        answers the first reservation. A refusal answers the decision that refused it."""
+        ...
+    async def commit(self, reservation_id: str) -> LimitReservation | None:
+        """Make a reservation's usage final; idempotent. None: no such reservation."""
+        ...
+    async def release(self, reservation_id: str) -> LimitReservation | None:
+        """Give a reservation's amount back; idempotent. None: no such reservation."""
+        ...

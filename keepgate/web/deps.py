@@ -13,6 +13,7 @@ Only this module reads the running ``Keepgate`` off the application; routes decl
 ``Presenter``      what a flow shows its client (``web.present.FlowPresenter``)
 ``Now``            the service clock's time, as the request starts; ``ServiceClock`` the clock
 ``AppSettings``    the settings; ``Csrf``, ``Defences``, ``Outbox``, ``Takeover`` likewise
+``ServiceClientsDep``  service clients; ``Decisions``, ``Limits`` the decision API's ports
 =================  =========================================================================
 """
 
@@ -37,6 +38,8 @@ from keepgate.services.clock import Clock
 from keepgate.services.context import RequestContext
 from keepgate.services.flows import FlowService
 from keepgate.services.outbox import OutboxWorker
+from keepgate.services.ports import AccountDecisions, LimitReservations
+from keepgate.services.service_clients import ServiceClients
 from keepgate.services.sessions import SessionService
 from keepgate.web.present import FlowPresenter
 from keepgate.wiring import Keepgate
@@ -87,6 +90,22 @@ def _outbox(kg: Services) -> OutboxWorker:
     return kg.outbox
 
 
+def _service_clients(kg: Services) -> ServiceClients:
+    return kg.service_clients
+
+
+def _decisions(kg: Services) -> AccountDecisions:
+    if kg.decisions is None:  # decision_router is served only once wiring provides them
+        raise RuntimeError("no decision service is wired")
+    return kg.decisions
+
+
+def _limits(kg: Services) -> LimitReservations:
+    if kg.limits is None:
+        raise RuntimeError("no limit-reservation service is wired")
+    return kg.limits
+
+
 def presenter_of(kg: Keepgate) -> FlowPresenter:
     return FlowPresenter(policies=kg.flows.policies, captcha=kg.captcha, keyring=kg.keyring)
 
@@ -115,6 +134,9 @@ Outbox = Annotated[OutboxWorker, Depends(_outbox)]
 Presenter = Annotated[FlowPresenter, Depends(_presenter)]
 Now = Annotated[datetime, Depends(_now)]
 ServiceClock = Annotated[Clock, Depends(_clock)]
+ServiceClientsDep = Annotated[ServiceClients, Depends(_service_clients)]
+Decisions = Annotated[AccountDecisions, Depends(_decisions)]
+Limits = Annotated[LimitReservations, Depends(_limits)]
 
 bearer = HTTPBearer(auto_error=False, description="A session token from a completed sign-in")
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
