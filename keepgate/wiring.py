@@ -29,6 +29,7 @@ from keepgate.security.link_tokens import LinkSigner
 from keepgate.security.opaque_ids import OpaqueIds
 from keepgate.security.passwords import PasswordHasher
 from keepgate.security.recovery_codes import RecoveryCodeHasher
+from keepgate.security.service_secrets import ServiceSecretHasher
 from keepgate.security.webauthn import relying_party_from_public_url
 from keepgate.services.access import AccessService
 from keepgate.services.account import AccountServices
@@ -84,9 +85,13 @@ from keepgate.services.methods.webauthn import (
 from keepgate.services.metrics import CountedSolutions, OutboxStatus
 from keepgate.services.notices import Notifier
 from keepgate.services.outbox import OutboxPolicy, OutboxWorker
-from keepgate.services.ports import MessageSender, ReplayGuard
+from keepgate.services.ports import (
+    MessageSender,
+    ReplayGuard,
+)
 from keepgate.services.readiness import Check, Readiness
 from keepgate.services.send_budget import SendBudget
+from keepgate.services.service_clients import ServiceClients
 from keepgate.services.sessions import SessionService
 from keepgate.services.throttle import Throttle
 
@@ -120,9 +125,11 @@ class Keepgate:
     admin: AdminService
     limits: LimitService
     decisions: DecisionService
+    service_clients: ServiceClients
     _closers: tuple[Any, ...] = ()
 
     async def close(self) -> None:
+        await self.service_clients.flush()  # the introspections counted since the last minute
         for closer in self._closers:
             await closer()
         await self.store.close()
@@ -240,6 +247,9 @@ def build(settings: Settings, *, clock: Clock | None = None,
         limits=LimitService(store=store, clock=clock, access=access),
         decisions=DecisionService(store=store, clock=clock, access=access,
                                   sessions=policies.sessions),
+        service_clients=ServiceClients(
+            store=store, clock=clock, access=access, counters=counters,
+            hasher=ServiceSecretHasher(derive_key(master, "service-client-secrets"))),
         _closers=tuple(closers),
     )
 

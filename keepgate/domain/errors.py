@@ -70,6 +70,7 @@ KeepgateError                           error                            base of
 ├── InvalidCredentials                  login.invalid_credentials        unknown, wrong or banned
 ├── RegistrationConflict                registration.identifier_taken    address has an account
 ├── AuthenticationRequired              auth.required                    no valid session
+│   └── ServiceClientUnauthenticated    service_client.unauthenticated   no valid client credentials
 ├── StepUpRequired                      step_up_required                 second factor needed first
 │   └── StrongFactorRequired            strong_factor_required           not an email code alone
 ├── SecondFactorRequired                second_factor_required           enrol a strong factor first
@@ -82,6 +83,7 @@ KeepgateError                           error                            base of
 │   ├── ReservationNotFound             limits.reservation_not_found     no reservation by that key
 │   ├── ReservationExpired              limits.reservation_expired       lapsed before its commit
 │   └── ReservationSettled              limits.reservation_settled       committed or released
+├── ScopeRequired                       service_client.scope_required    client lacks the scope
 ├── SecurityConflict                    security.conflict                settings changed meanwhile
 ├── Throttled                           throttle.too_many_attempts       too many tries from network
 ├── CaptchaRequired                     captcha.required                 proof of work needed
@@ -100,6 +102,7 @@ with a public error instead, in services but for CSRF (web) and the registration
     InvalidWebAuthnResponse   ->  InvalidFactorResponse
     InvalidCaptcha            ->  CaptchaRequired
     InvalidCsrfToken          ->  CsrfRejected
+    InvalidServiceSecret      ->  ServiceClientUnauthenticated
     a signed link's failure   ->  no error: the link's page says it is not valid
     UndecryptableSecret       ->  not translated: a server fault, answered as ``internal``
 """
@@ -459,6 +462,14 @@ class AuthenticationRequired(KeepgateError):
     message = "Sign in to continue."
 
 
+class ServiceClientUnauthenticated(AuthenticationRequired):
+    """No credentials, malformed ones, an unknown client, a wrong, replaced or revoked secret:
+    one answer for all, so that a caller learns nothing about which it was."""
+
+    code = "service_client.unauthenticated"
+    message = "Authenticate as a service client (HTTP Basic or a bearer secret)."
+
+
 class StepUpRequired(KeepgateError):
     code = "step_up_required"
     message = ("Confirm it is you with your second factor first: start a step_up flow "
@@ -539,6 +550,11 @@ class ReservationExpired(LimitError):
 class ReservationSettled(LimitError):
     code = "limits.reservation_settled"
     message = "This reservation was already settled the other way."
+class ScopeRequired(KeepgateError):
+    """A service client authenticated, but was not granted the scope this route needs."""
+
+    code = "service_client.scope_required"
+    message = "This service client was not granted the scope this request needs."
 
 
 class SecurityConflict(KeepgateError):

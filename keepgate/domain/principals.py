@@ -9,9 +9,9 @@
                      owner's: "may this account do this now?"
 ===================  ======================================================================
 
-Only customer sessions are issued today; the other records are what the API-key, staff-console
-and decision-API work will authenticate into. ``domain.access.authorize`` decides for any of
-them.
+Customer sessions and service clients are authenticated today; the other records are what
+the API-key and staff-console work will authenticate into. ``domain.access.authorize`` decides
+for any of them.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ class ServiceClient:
 
     name: str
     allowed_actions: frozenset[str]
+    scopes: frozenset[str] = frozenset()  # ``domain.service_clients.Scope`` values
 
 
 @dataclass(frozen=True, slots=True)

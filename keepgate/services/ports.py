@@ -16,6 +16,7 @@ from keepgate.domain.holds import SecurityHold
 from keepgate.domain.identifiers import Identifier
 from keepgate.domain.kyc import Capability
 from keepgate.domain.limits import Reservation, ReservationStatus, Usage
+from keepgate.domain.service_clients import ServiceClientRecord
 from keepgate.domain.sessions import Session
 from keepgate.flows.base import Flow
 
@@ -194,6 +195,18 @@ class LimitRepo(Protocol):
     async def settle(self, reservation_id: str, status: ReservationStatus,
                      now: datetime) -> bool:
         """Commit or release a reservation still reserved; False when it was not."""
+class ServiceClientRepo(Protocol):
+    async def create(self, client: ServiceClientRecord) -> bool:
+        """False when the name is taken, by an active or a revoked client."""
+        ...
+    async def by_name(self, name: str) -> ServiceClientRecord | None: ...
+    async def by_secret_hash(self, secret_hash: str) -> ServiceClientRecord | None: ...
+    async def all(self) -> Sequence[ServiceClientRecord]: ...
+    async def replace_secret(self, name: str, secret_hash: str, now: datetime) -> bool:
+        """Swap an active client's secret hash; False when there is no such active client."""
+        ...
+    async def revoke(self, name: str, now: datetime) -> bool:
+        """False when there is no such active client."""
         ...
 
 
@@ -270,6 +283,8 @@ class UnitOfWork(Protocol):
     def counters(self) -> CounterRepo: ...
     @property
     def housekeeping(self) -> HousekeepingRepo: ...
+    @property
+    def service_clients(self) -> ServiceClientRepo: ...
 
 
 class Store(Protocol):

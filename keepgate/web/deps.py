@@ -14,6 +14,7 @@ Only this module reads the running ``Keepgate`` off the application; routes decl
 ``Presenter``      what a flow shows its client (``web.present.FlowPresenter``)
 ``Now``            the service clock's time, as the request starts; ``ServiceClock`` the clock
 ``AppSettings``    the settings; ``Csrf``, ``Defences``, ``Outbox``, ``Takeover`` likewise
+``ServiceClientsDep``  service clients; ``Decisions``, ``Limits`` the decision API's ports
 =================  =========================================================================
 """
 
@@ -40,6 +41,7 @@ from keepgate.services.decisions import DecisionService
 from keepgate.services.flows import FlowService
 from keepgate.services.limits import LimitService
 from keepgate.services.outbox import OutboxWorker
+from keepgate.services.service_clients import ServiceClients
 from keepgate.services.sessions import SessionService
 from keepgate.web.present import FlowPresenter
 from keepgate.wiring import Keepgate
@@ -98,6 +100,10 @@ def _outbox(kg: Services) -> OutboxWorker:
     return kg.outbox
 
 
+def _service_clients(kg: Services) -> ServiceClients:
+    return kg.service_clients
+
+
 def presenter_of(kg: Keepgate) -> FlowPresenter:
     return FlowPresenter(policies=kg.flows.policies, captcha=kg.captcha, keyring=kg.keyring)
 
@@ -128,6 +134,7 @@ Outbox = Annotated[OutboxWorker, Depends(_outbox)]
 Presenter = Annotated[FlowPresenter, Depends(_presenter)]
 Now = Annotated[datetime, Depends(_now)]
 ServiceClock = Annotated[Clock, Depends(_clock)]
+ServiceClientsDep = Annotated[ServiceClients, Depends(_service_clients)]
 
 bearer = HTTPBearer(auto_error=False, description="A session token from a completed sign-in")
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]

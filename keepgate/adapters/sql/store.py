@@ -24,6 +24,7 @@ from keepgate.adapters.sql.holds import SqlHolds
 from keepgate.adapters.sql.housekeeping import SqlHousekeeping
 from keepgate.adapters.sql.limits import SqlLimits
 from keepgate.adapters.sql.outbox import SqlOutbox
+from keepgate.adapters.sql.service_clients import SqlServiceClients
 from keepgate.adapters.sql.sessions import SqlSessions
 from keepgate.adapters.sql.tables import audit_head
 from keepgate.services import audit_log
@@ -45,6 +46,7 @@ class SqlUnitOfWork:
         self.limits = SqlLimits(conn)
         self.counters = SqlCounters(conn)
         self.housekeeping = SqlHousekeeping(conn)
+        self.service_clients = SqlServiceClients(conn)
 
 
 class SqlStore:

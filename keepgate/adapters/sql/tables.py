@@ -201,6 +201,20 @@ limit_reservations = sa.Table(
     sa.Index("ix_limit_reservations_usage", "account_id", "capability", "created_at"),
 )
 
+# The exchange's other services. Only a keyed hash of each secret is kept; a revoked client
+# keeps its row (and its name) so that the audit log never names two clients alike.
+service_clients = sa.Table(
+    "service_clients", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("scopes", sa.JSON, nullable=False),
+    sa.Column("secret_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("rotated_at", UTCDateTime),
+    sa.Column("revoked_at", UTCDateTime),
+)
+
 outbox = sa.Table(
     "outbox", metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
