@@ -12,11 +12,13 @@ import base64
 import ipaddress
 import logging
 import re
+import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+from keepgate.domain.kyc import DEFAULT_POLICY, PolicyProblems, TierPolicy, tier_policy_from_mapping
 from keepgate.domain.policy import CodePolicy, FlowPolicy, PasswordPolicy, Policies
 from keepgate.domain.sessions import SessionPolicy
 from keepgate.security.passwords import FLOOR_MEMORY_KIB, FLOOR_TIME_COST, HashParams
@@ -152,6 +154,9 @@ class Settings:
     # A bearer token for /metrics; the endpoint does not exist while this is unset.
     metrics_token: Secret | None = None
     brand: Brand = field(default_factory=Brand)
+    # KYC tiers, their capabilities and limits: from KEEPGATE_POLICY_FILE, else the default.
+    policy_file: str | None = None
+    tier_policy: TierPolicy = DEFAULT_POLICY
 
     @property
     def production(self) -> bool:
@@ -195,8 +200,13 @@ class Settings:
         host = read.text("HOST", "127.0.0.1") or "127.0.0.1"
         port = read.whole("PORT", 8000, minimum=1)
         public_url = read.text("PUBLIC_URL") or default_public_url(host, port)
+        policy_file = read.text("POLICY_FILE")
+        tier_policy = read_tier_policy(policy_file, read.problems) if policy_file else (
+            DEFAULT_POLICY)
         settings = cls(
             env=mode,
+            policy_file=policy_file,
+            tier_policy=tier_policy,
             host=host,
             port=port,
             workers=read.whole("WORKERS", 1, minimum=1),
@@ -319,6 +329,26 @@ class Settings:
     def announce(self) -> None:
         for warning in self.warnings():
             log.warning("!!! %s !!!", warning)
+
+
+def read_tier_policy(path: str, problems: list[str]) -> TierPolicy:
+    """The tier policy in the TOML file at ``path``; every problem with it is added to
+    ``problems`` (and the built-in policy returned, so the other settings are still checked)."""
+    where = f"KEEPGATE_POLICY_FILE ({path})"
+    try:
+        with open(path, "rb") as file:
+            data = tomllib.load(file)
+    except OSError as error:
+        problems.append(f"{where} cannot be read: {error.strerror or error}")
+        return DEFAULT_POLICY
+    except tomllib.TOMLDecodeError as error:
+        problems.append(f"{where} is not valid TOML: {error}")
+        return DEFAULT_POLICY
+    try:
+        return tier_policy_from_mapping(data)
+    except PolicyProblems as error:
+        problems.extend(f"{where}: {problem}" for problem in error.problems)
+        return DEFAULT_POLICY
 
 
 def default_public_url(host: str, port: int) -> str:

@@ -29,6 +29,7 @@ from keepgate.security.link_tokens import LinkSigner
 from keepgate.security.opaque_ids import OpaqueIds
 from keepgate.security.passwords import PasswordHasher
 from keepgate.security.recovery_codes import RecoveryCodeHasher
+from keepgate.security.service_secrets import ServiceSecretHasher
 from keepgate.security.webauthn import relying_party_from_public_url
 from keepgate.services.access import AccessService
 from keepgate.services.account import AccountServices
@@ -43,9 +44,11 @@ from keepgate.services.account.takeover import TakeoverReports
 from keepgate.services.admin import AdminService
 from keepgate.services.captcha import CaptchaGate
 from keepgate.services.clock import Clock, SystemClock
+from keepgate.services.decisions import DecisionService
 from keepgate.services.defences import SignInDefences
 from keepgate.services.flows import FlowService
 from keepgate.services.hashing import AsyncPasswordHasher
+from keepgate.services.limits import LimitService
 from keepgate.services.maintenance import Maintenance
 from keepgate.services.messages import MessageRenderer
 from keepgate.services.methods import Method
@@ -82,9 +85,13 @@ from keepgate.services.methods.webauthn import (
 from keepgate.services.metrics import CountedSolutions, OutboxStatus
 from keepgate.services.notices import Notifier
 from keepgate.services.outbox import OutboxPolicy, OutboxWorker
-from keepgate.services.ports import MessageSender, ReplayGuard
+from keepgate.services.ports import (
+    MessageSender,
+    ReplayGuard,
+)
 from keepgate.services.readiness import Check, Readiness
 from keepgate.services.send_budget import SendBudget
+from keepgate.services.service_clients import ServiceClients
 from keepgate.services.sessions import SessionService
 from keepgate.services.throttle import Throttle
 
@@ -116,9 +123,13 @@ class Keepgate:
     outbox_status: OutboxStatus
     readiness: Readiness
     admin: AdminService
+    limits: LimitService
+    decisions: DecisionService
+    service_clients: ServiceClients
     _closers: tuple[Any, ...] = ()
 
     async def close(self) -> None:
+        await self.service_clients.flush()  # the introspections counted since the last minute
         for closer in self._closers:
             await closer()
         await self.store.close()
@@ -201,7 +212,8 @@ def build(settings: Settings, *, clock: Clock | None = None,
         closers.append(sms.close)
     if settings.dev_outbox:
         senders = {"email": DevelopmentSink(), "sms": DevelopmentSink()}
-    access = AccessService(store=store, clock=clock, policy=defence, counters=counters)
+    access = AccessService(store=store, clock=clock, policy=defence, counters=counters,
+                           tiers=settings.tier_policy)
     sessions = SessionService(store=store, clock=clock, policy=policies.sessions, access=access)
     return Keepgate(
         settings=settings, store=store, clock=clock,
@@ -232,6 +244,12 @@ def build(settings: Settings, *, clock: Clock | None = None,
         readiness=Readiness(checks),
         admin=AdminService(store=store, clock=clock, keyring=keyring,
                            session_policy=policies.sessions),
+        limits=LimitService(store=store, clock=clock, access=access),
+        decisions=DecisionService(store=store, clock=clock, access=access,
+                                  sessions=policies.sessions),
+        service_clients=ServiceClients(
+            store=store, clock=clock, access=access, counters=counters,
+            hasher=ServiceSecretHasher(derive_key(master, "service-client-secrets"))),
         _closers=tuple(closers),
     )
 

@@ -1,4 +1,7 @@
-"""``keepgate serve | migrate | admin`` — configuration comes from ``KEEPGATE_*`` variables."""
+"""``keepgate serve | migrate | admin | service-client``.
+
+Configuration comes from ``KEEPGATE_*`` variables.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from keepgate.cli.admin import add_admin_commands, run_admin
+from keepgate.cli.service_clients import add_service_client_commands, run_service_clients
 from keepgate.config import ANNOUNCED, ConfigError, Settings
 from keepgate.services.clock import Clock
 from keepgate.web.middleware import MAX_HEADER_BYTES
@@ -138,6 +142,8 @@ def main(argv: list[str] | None = None, *, clock: Clock | None = None) -> int:
         migrate(settings)
     elif args.command == "serve":
         serve(settings, args.workers)
+    elif args.command == "service-client":
+        return run_service_clients(args, settings, clock)
     else:
         return run_admin(args, settings, clock)
     return 0
@@ -150,6 +156,7 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd = sub.add_parser("serve", help="serve the web UI and API")
     serve_cmd.add_argument("--workers", type=int, help="worker processes (KEEPGATE_WORKERS)")
     add_admin_commands(sub)
+    add_service_client_commands(sub)
     return parser
 
 

@@ -33,23 +33,48 @@ an account that has one, so a stolen session cannot evict the owner; any factor 
 email code included, since it changes no way of signing in. An account without a factor ends
 them on its session alone.
 
-Capability actions (``view_markets`` … ``api_access``) follow the KYC tier (``domain.kyc``);
-a locked account takes none of them, and a withdrawal hold stops withdrawals. An API key takes
-only the capability actions in its scopes, on an account whose tier grants API access. Staff
-sessions and service clients have no actions yet.
+Capability actions (``view_markets`` … ``api_access``) follow the tier policy
+(``domain.kyc.TierPolicy``), optionally for an amount, and every reason that applies is given,
+each with what a machine needs to act on it (``Decision.details``):
+
+====================  ====================================================================
+``account_locked``    the account is locked ("this wasn't me"): it takes no capability
+``tier_too_low``      the tier does not grant it; ``tier_needed`` is the lowest that does
+``hold_active``       a security hold on the capability is in force; ``hold_until``, its end
+``limit_exceeded``    the amount is over what the rolling day's and month's limits leave
+                      (with no amount: nothing is left); ``limit_left``, what is
+``step_up_required``  the capability needs a strong second factor (the policy's ``step_up``,
+                      withdrawals by default) proven within the step-up window, and none was
+====================  ====================================================================
+
+An API key takes only the capability actions in its scopes, on an account whose tier grants API
+access; its IP allowlist stands in for step-up. An ``AccountSubject`` (another of the
+exchange's services asking about an account, with no session of the customer's) is decided
+like the customer's session, but it has no second factor to show: step-up capabilities are
+refused to it with ``step_up_required`` unless a session is named. Staff sessions and service
+clients themselves take no actions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from keepgate.domain.factors import DefencePolicy
 from keepgate.domain.holds import SecurityHold
-from keepgate.domain.kyc import Capability, tier
-from keepgate.domain.principals import ApiKeyPrincipal, CustomerSession, Principal
+from keepgate.domain.kyc import DEFAULT_POLICY, Capability, TierPolicy
+from keepgate.domain.limits import NO_USAGE, Headroom, Usage
+from keepgate.domain.money import format_amount
+from keepgate.domain.principals import (
+    AccountSubject,
+    ApiKeyPrincipal,
+    CustomerSession,
+    Principal,
+)
 from keepgate.domain.sessions import AAL
 
 
@@ -94,6 +119,7 @@ class Reason(StrEnum):
     FRESH_SIGN_IN_REQUIRED = "fresh_sign_in_required"
     TIER_TOO_LOW = "tier_too_low"
     HOLD_ACTIVE = "hold_active"
+    LIMIT_EXCEEDED = "limit_exceeded"
     ACCOUNT_LOCKED = "account_locked"
     PRINCIPAL_NOT_ALLOWED = "principal_not_allowed"
     NOT_OWNER = "not_owner"
@@ -109,6 +135,7 @@ REASON_TEXT: dict[Reason, str] = {
     Reason.FRESH_SIGN_IN_REQUIRED: "For your security, sign in again first.",
     Reason.TIER_TOO_LOW: "Your verification level does not allow this yet.",
     Reason.HOLD_ACTIVE: "This is on hold after a recent security change.",
+    Reason.LIMIT_EXCEEDED: "This is over what your limits leave for now.",
     Reason.ACCOUNT_LOCKED: "Your account is locked until it is recovered.",
     Reason.PRINCIPAL_NOT_ALLOWED: "This cannot be done with this kind of access.",
     Reason.NOT_OWNER: "There is nothing like that on your account.",
@@ -141,11 +168,17 @@ class AccessFacts:
     strong_factor_at: datetime | None  # … a strong one (``domain.sessions``)
     assurance: AAL | None
     resource: Resource | None = None  # the object the action is asked on, if any
+    # Limit usage per capability that moves money, in the rolling windows; absent: none used.
+    usage: Mapping[Capability, Usage] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class Decision:
     reasons: tuple[Reason, ...] = ()
+    tier_needed: int | None = None  # with ``tier_too_low``: the lowest tier granting it
+    hold_until: datetime | None = None  # with ``hold_active``: when the last hold ends
+    limit_left: Decimal | None = None  # with ``limit_exceeded``: what may still be used
+    currency: str | None = None  # the limits' reference currency, with ``limit_left``
 
     @property
     def allowed(self) -> bool:
@@ -155,17 +188,36 @@ class Decision:
     def messages(self) -> tuple[str, ...]:
         return tuple(REASON_TEXT[r] for r in self.reasons)
 
+    def details(self) -> list[dict[str, Any]]:
+        """Each reason as a machine reads it: its code and what goes with it (JSON-ready;
+        amounts are strings)."""
+        out: list[dict[str, Any]] = []
+        for reason in self.reasons:
+            item: dict[str, Any] = {"code": reason.value, "message": REASON_TEXT[reason]}
+            if reason is Reason.TIER_TOO_LOW and self.tier_needed is not None:
+                item["tier_needed"] = self.tier_needed
+            if reason is Reason.HOLD_ACTIVE and self.hold_until is not None:
+                item["until"] = self.hold_until.isoformat()
+            if reason is Reason.LIMIT_EXCEEDED and self.limit_left is not None:
+                item["left"] = format_amount(self.limit_left)
+                item["currency"] = self.currency
+            out.append(item)
+        return out
+
 
 ALLOW = Decision()
 
 
 def authorize(principal: Principal, action: Action, facts: AccessFacts, now: datetime,
-              policy: DefencePolicy) -> Decision:
-    """The decision for ``action``; ``policy`` gives the step-up and fresh sign-in windows."""
+              policy: DefencePolicy, *, amount: Decimal | None = None,
+              tiers: TierPolicy = DEFAULT_POLICY) -> Decision:
+    """The decision for ``action`` (for ``amount``, in the tier policy's currency, when it
+    moves money); ``policy`` gives the step-up and fresh sign-in windows, ``tiers`` what each
+    tier grants and its limits."""
     if _not_theirs(principal, facts.resource):
         return Decision((Reason.NOT_OWNER,))
     if action in CAPABILITIES:
-        return _capability(principal, CAPABILITIES[action], facts, now)
+        return _capability(principal, CAPABILITIES[action], facts, now, policy, amount, tiers)
     if not isinstance(principal, CustomerSession):
         return Decision((Reason.PRINCIPAL_NOT_ALLOWED,))
     if action in SESSION_ONLY:
@@ -177,7 +229,8 @@ def authorize(principal: Principal, action: Action, facts: AccessFacts, now: dat
 
 def _not_theirs(principal: Principal, resource: Resource | None) -> bool:
     """A customer's session or key reaching for an object of another account."""
-    return resource is not None and isinstance(principal, CustomerSession | ApiKeyPrincipal) and (
+    return resource is not None and isinstance(
+        principal, CustomerSession | ApiKeyPrincipal | AccountSubject) and (
         resource.owner_id != principal.account.id)
 
 
@@ -218,21 +271,36 @@ def _within(at: datetime | None, now: datetime, window: timedelta) -> bool:
 
 
 def _capability(principal: Principal, capability: Capability, facts: AccessFacts,
-                now: datetime) -> Decision:
+                now: datetime, policy: DefencePolicy, amount: Decimal | None,
+                tiers: TierPolicy) -> Decision:
     if isinstance(principal, ApiKeyPrincipal):
         if capability.value not in principal.scopes:
             return Decision((Reason.PRINCIPAL_NOT_ALLOWED,))
         needed: Sequence[Capability] = (capability, Capability.API_ACCESS)
-    elif isinstance(principal, CustomerSession):
+    elif isinstance(principal, CustomerSession | AccountSubject):
         needed = (capability,)
     else:
         return Decision((Reason.PRINCIPAL_NOT_ALLOWED,))
     reasons: list[Reason] = []
+    found: dict[str, Any] = {}
     if facts.locked:
         reasons.append(Reason.ACCOUNT_LOCKED)
-    if not set(needed) <= tier(facts.kyc_tier).capabilities:
+    granted = tiers.tier(facts.kyc_tier).capabilities
+    if not set(needed) <= granted:
         reasons.append(Reason.TIER_TOO_LOW)
-    if capability is Capability.WITHDRAW and any(
-            h.kind == "withdrawal" and h.active(now) for h in facts.holds):
+        levels = [t.level for t in tiers.tiers if set(needed) <= t.capabilities]
+        found["tier_needed"] = min(levels) if levels else None
+    held = [h.expires_at for h in facts.holds if h.holds(capability, now)]
+    if held:
         reasons.append(Reason.HOLD_ACTIVE)
-    return Decision(tuple(reasons))
+        found["hold_until"] = max(held)
+    limit = tiers.limit(facts.kyc_tier, capability) if set(needed) <= granted else None
+    if limit is not None:
+        room = Headroom(limit, facts.usage.get(capability, NO_USAGE))
+        if not room.allows(amount):
+            reasons.append(Reason.LIMIT_EXCEEDED)
+            found.update(limit_left=room.left, currency=tiers.currency)
+    if (capability in tiers.step_up and not isinstance(principal, ApiKeyPrincipal)
+            and not _within(facts.strong_factor_at, now, policy.step_up_window)):
+        reasons.append(Reason.STEP_UP_REQUIRED)
+    return Decision(tuple(reasons), **found)

@@ -54,6 +54,12 @@ class EventKind(StrEnum):
     SECRETS_REENCRYPTED = "secrets.reencrypted"
     RECOVERY_CODE_CONFIRMED = "recovery.code_confirmed"
     PASSWORD_RESET = "password.reset"  # noqa: S105 (an event name)
+    SERVICE_CLIENT_CREATED = "service_client.created"
+    SERVICE_CLIENT_ROTATED = "service_client.rotated"  # a new secret; the old one stops at once
+    SERVICE_CLIENT_REVOKED = "service_client.revoked"
+    # A service client's introspections, counted per client, instance and minute (one event
+    # for many calls: see ``services.service_clients``).
+    SERVICE_INTROSPECTIONS = "service_client.introspections"
 
 
 # What Keepgate does on its own, even when the event concerns an account.
@@ -94,6 +100,10 @@ class Actor:
     @classmethod
     def staff(cls, staff_id: str, reason: str) -> Actor:
         return cls(ActorKind.STAFF, staff_id, reason)
+
+    @classmethod
+    def service(cls, name: str) -> Actor:
+        return cls(ActorKind.SERVICE, name)
 
 
 def default_actor(kind: EventKind, account_id: str | None) -> Actor:

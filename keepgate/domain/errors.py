@@ -39,7 +39,13 @@ KeepgateError                           error                            base of
 │   ├── NoticeNotMutable                notices.not_mutable              cannot be muted
 │   ├── UnknownHistoryEntry             history.unknown_entry            not this account's entry
 │   ├── FactorNameRequired              factor.name_required             a key needs a name
-│   └── RecoveryCodeActionRequired      recovery_code.action_required    action "regenerate" missing
+│   ├── RecoveryCodeActionRequired      recovery_code.action_required    action "regenerate" missing
+│   ├── UnknownCapability               capability.unknown               no capability of that name
+│   ├── ReservationKeyInvalid           limits.invalid_key               1-128 printable characters
+│   └── AmountInvalid                   amount.invalid                   not a finite decimal number
+│       ├── AmountNotPositive           amount.not_positive              zero or negative
+│       ├── AmountTooPrecise            amount.too_precise               more decimals than allowed
+│       └── AmountTooLarge              amount.too_large                 over the largest amount
 ├── CodeError                           code.error                       a one-time code failed
 │   ├── InvalidCode                     code.invalid                     wrong code
 │   │   └── MalformedCode               code.malformed                   not the expected digits
@@ -49,6 +55,7 @@ KeepgateError                           error                            base of
 │   ├── ResendTooSoon                   code.resend_too_soon             wait before another code
 │   └── SendLimitReached                code.send_limit_reached          address got too many codes
 ├── NotFound                            not_found                        nothing with that id
+│   ├── AccountNotFound                 account.not_found                no such account
 │   ├── SessionNotFound                 session.not_found                no such active session
 │   └── DeviceNotFound                  device.not_found                 no such trusted device
 ├── FactorError                         factor.error                     sign-in method problems
@@ -63,11 +70,20 @@ KeepgateError                           error                            base of
 ├── InvalidCredentials                  login.invalid_credentials        unknown, wrong or banned
 ├── RegistrationConflict                registration.identifier_taken    address has an account
 ├── AuthenticationRequired              auth.required                    no valid session
+│   └── ServiceClientUnauthenticated    service_client.unauthenticated   no valid client credentials
 ├── StepUpRequired                      step_up_required                 second factor needed first
 │   └── StrongFactorRequired            strong_factor_required           not an email code alone
 ├── SecondFactorRequired                second_factor_required           enrol a strong factor first
 ├── FreshSignInRequired                 fresh_sign_in_required           sign in again first
 ├── AccessDenied                        access.denied                    refused, with the reasons
+├── LimitError                          limits.error                     a limit reservation failed
+│   ├── LimitExceeded                   limits.exceeded                  over what is left to use
+│   ├── NotLimited                      limits.not_limited               capability has no limit
+│   ├── ReservationKeyConflict          limits.key_conflict              key used with other values
+│   ├── ReservationNotFound             limits.reservation_not_found     no reservation by that key
+│   ├── ReservationExpired              limits.reservation_expired       lapsed before its commit
+│   └── ReservationSettled              limits.reservation_settled       committed or released
+├── ScopeRequired                       service_client.scope_required    client lacks the scope
 ├── SecurityConflict                    security.conflict                settings changed meanwhile
 ├── Throttled                           throttle.too_many_attempts       too many tries from network
 ├── CaptchaRequired                     captcha.required                 proof of work needed
@@ -86,6 +102,7 @@ with a public error instead, in services but for CSRF (web) and the registration
     InvalidWebAuthnResponse   ->  InvalidFactorResponse
     InvalidCaptcha            ->  CaptchaRequired
     InvalidCsrfToken          ->  CsrfRejected
+    InvalidServiceSecret      ->  ServiceClientUnauthenticated
     a signed link's failure   ->  no error: the link's page says it is not valid
     UndecryptableSecret       ->  not translated: a server fault, answered as ``internal``
 """
@@ -295,6 +312,36 @@ class RecoveryCodeActionRequired(InputRejected):
     message = 'Send {"method": "recovery_code", "action": "regenerate"}.'
 
 
+class UnknownCapability(InputRejected):
+    code = "capability.unknown"
+    message = "There is no capability of that name."
+
+
+class ReservationKeyInvalid(InputRejected):
+    code = "limits.invalid_key"
+    message = "The reservation key must be 1 to 128 printable ASCII characters."
+
+
+class AmountInvalid(InputRejected):
+    code = "amount.invalid"
+    message = "The amount must be a decimal number written as a string, such as \"250.00\"."
+
+
+class AmountNotPositive(AmountInvalid):
+    code = "amount.not_positive"
+    message = "The amount must be more than zero."
+
+
+class AmountTooPrecise(AmountInvalid):
+    code = "amount.too_precise"
+    message = "The amount has more decimal places than allowed."
+
+
+class AmountTooLarge(AmountInvalid):
+    code = "amount.too_large"
+    message = "The amount is larger than any allowed."
+
+
 class CodeError(KeepgateError):
     code = "code.error"
 
@@ -337,6 +384,11 @@ class SendLimitReached(CodeError):
 class NotFound(KeepgateError):
     code = "not_found"
     message = "Not found."
+
+
+class AccountNotFound(NotFound):
+    code = "account.not_found"
+    message = "There is no account with that id."
 
 
 class SessionNotFound(NotFound):
@@ -410,6 +462,14 @@ class AuthenticationRequired(KeepgateError):
     message = "Sign in to continue."
 
 
+class ServiceClientUnauthenticated(AuthenticationRequired):
+    """No credentials, malformed ones, an unknown client, a wrong, replaced or revoked secret:
+    one answer for all, so that a caller learns nothing about which it was."""
+
+    code = "service_client.unauthenticated"
+    message = "Authenticate as a service client (HTTP Basic or a bearer secret)."
+
+
 class StepUpRequired(KeepgateError):
     code = "step_up_required"
     message = ("Confirm it is you with your second factor first: start a step_up flow "
@@ -453,6 +513,48 @@ class AccessDenied(KeepgateError):
 
     code = "access.denied"
     message = "This action is not allowed."
+
+
+class LimitError(KeepgateError):
+    code = "limits.error"
+    message = "The limit could not be reserved."
+
+
+class LimitExceeded(LimitError):
+    """``details`` say what is left (a string amount) and in which currency."""
+
+    code = "limits.exceeded"
+    message = "This amount is over what your limits leave for now."
+
+
+class NotLimited(LimitError):
+    code = "limits.not_limited"
+    message = "This capability moves no money and has no limit to reserve."
+
+
+class ReservationKeyConflict(LimitError):
+    code = "limits.key_conflict"
+    message = "This key was already used for a different amount or capability."
+
+
+class ReservationNotFound(LimitError):
+    code = "limits.reservation_not_found"
+    message = "There is no reservation with this key on this account."
+
+
+class ReservationExpired(LimitError):
+    code = "limits.reservation_expired"
+    message = "This reservation lapsed before it was committed; reserve again."
+
+
+class ReservationSettled(LimitError):
+    code = "limits.reservation_settled"
+    message = "This reservation was already settled the other way."
+class ScopeRequired(KeepgateError):
+    """A service client authenticated, but was not granted the scope this route needs."""
+
+    code = "service_client.scope_required"
+    message = "This service client was not granted the scope this request needs."
 
 
 class SecurityConflict(KeepgateError):

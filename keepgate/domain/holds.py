@@ -1,10 +1,19 @@
-"""Security holds: withdrawals held for a while after a change an intruder would make."""
+"""Security holds: a capability held for a while after a change an intruder would make.
+
+A hold is a capability (withdrawals, today), a reason, a start, an end and the event that
+caused it. ``domain.access.authorize`` refuses the capability while a hold on it is in force
+(``hold_active``, with the hold's end). Nobody lifts a hold early, staff included: there is no
+operation that shortens or removes one (``services.ports.HoldRepo`` only creates and reads).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+
+from keepgate.domain.audit import EventKind
+from keepgate.domain.kyc import Capability
 
 HOLD_DURATION = timedelta(hours=24)
 
@@ -34,19 +43,37 @@ HOLD_TEXT = {
 }
 
 
+# The event that causes each kind of hold, recorded with the hold.
+HOLD_CAUSES: dict[HoldReason, EventKind] = {
+    HoldReason.PASSWORD_CHANGE: EventKind.PASSWORD_CHANGED,
+    HoldReason.PASSWORD_RESET: EventKind.PASSWORD_RESET,
+    HoldReason.FACTOR_RESET: EventKind.FACTOR_REMOVED,
+    HoldReason.STRONG_FACTOR_REMOVED: EventKind.FACTOR_REMOVED,
+    HoldReason.EMAIL_CHANGE: EventKind.CONTACT_CHANGED,
+    HoldReason.PHONE_CHANGE: EventKind.CONTACT_CHANGED,
+    HoldReason.SUSPICIOUS_SIGN_IN: EventKind.DEVICE_NOT_ME,
+    HoldReason.RECOVERY_CODE_USED: EventKind.FACTOR_USED,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class SecurityHold:
-    """Withdrawals are held after a change that an attacker holding the account would make.
+    """``capability`` is held from ``created_at`` (its start) until ``expires_at`` (its end),
+    because of ``reason``; ``cause`` is the kind of the audit event that caused it.
 
     Nobody lifts a hold early, support included: it ends when it expires.
     """
 
     id: str
     account_id: str
-    kind: str  # "withdrawal"
+    capability: Capability
     reason: HoldReason
     created_at: datetime
     expires_at: datetime
+    cause: str = ""
 
     def active(self, now: datetime) -> bool:
-        return now < self.expires_at
+        return self.created_at <= now < self.expires_at
+
+    def holds(self, capability: Capability, now: datetime) -> bool:
+        return self.capability is capability and self.active(now)

@@ -5,11 +5,13 @@
 ``ApiKeyPrincipal``  a customer's API key: its scopes and the addresses it may come from
 ``StaffSession``     a staff member signed in to the console, with their roles
 ``ServiceClient``    another of the exchange's services, with the actions it may ask about
+``AccountSubject``   an account asked about by one of those services, with no session of its
+                     owner's: "may this account do this now?"
 ===================  ======================================================================
 
-Only customer sessions are issued today; the other records are what the API-key, staff-console
-and decision-API work will authenticate into. ``domain.access.authorize`` decides for any of
-them.
+Customer sessions and service clients are authenticated today; the other records are what
+the API-key and staff-console work will authenticate into. ``domain.access.authorize`` decides
+for any of them.
 """
 
 from __future__ import annotations
@@ -53,6 +55,14 @@ class ServiceClient:
 
     name: str
     allowed_actions: frozenset[str]
+    scopes: frozenset[str] = frozenset()  # ``domain.service_clients.Scope`` values
 
 
-Principal = CustomerSession | ApiKeyPrincipal | StaffSession | ServiceClient
+@dataclass(frozen=True, slots=True)
+class AccountSubject:
+    """An account decided about on behalf of another service (which checked its own scope)."""
+
+    account: Account
+
+
+Principal = CustomerSession | ApiKeyPrincipal | StaffSession | ServiceClient | AccountSubject

@@ -36,3 +36,7 @@ class InvalidCaptcha(VerificationFailed):
 
 class InvalidOpaqueId(VerificationFailed):
     """An id we did not make, or made for another account."""
+
+
+class InvalidServiceSecret(VerificationFailed):
+    """A service client's secret that does not match the one stored for it."""

@@ -16,8 +16,17 @@ fixed windows on ``ports.WindowCounters``, shared between instances when Redis i
 from __future__ import annotations
 
 from dataclasses import replace
+from decimal import Decimal
 
-from keepgate.domain.access import AccessFacts, Action, Decision, Reason, Resource, authorize
+from keepgate.domain.access import (
+    CAPABILITIES,
+    AccessFacts,
+    Action,
+    Decision,
+    Reason,
+    Resource,
+    authorize,
+)
 from keepgate.domain.accounts import Account
 from keepgate.domain.audit import Actor, ActorKind, AuditEvent, EventKind, Outcome
 from keepgate.domain.errors import (
@@ -33,7 +42,9 @@ from keepgate.domain.errors import (
     StrongFactorRequired,
 )
 from keepgate.domain.factors import STRONG_FACTOR_KINDS, DefencePolicy
+from keepgate.domain.kyc import DAY, DEFAULT_POLICY, MONEY_CAPABILITIES, MONTH, TierPolicy
 from keepgate.domain.principals import (
+    AccountSubject,
     ApiKeyPrincipal,
     CustomerSession,
     Principal,
@@ -55,20 +66,25 @@ NOT_FOUND: dict[str, type[NotFound]] = {
 
 class AccessService:
     def __init__(self, *, store: Store, clock: Clock, policy: DefencePolicy,
-                 counters: WindowCounters) -> None:
+                 counters: WindowCounters, tiers: TierPolicy = DEFAULT_POLICY) -> None:
         self._store = store
         self._clock = clock
         self._policy = policy
         self._counters = counters
+        self.tiers = tiers
 
-    async def facts(self, principal: Principal, resource: Resource | None = None) -> AccessFacts:
-        """What ``authorize`` needs about the principal's account, in one read unit of work."""
+    async def facts(self, principal: Principal, resource: Resource | None = None, *,
+                    usage: bool = False) -> AccessFacts:
+        """What ``authorize`` needs about the principal's account, in one read unit of work;
+        ``usage`` adds the limit usage (for capabilities that move money)."""
         account = _account_of(principal)
         if account is None:
             return NO_FACTS if resource is None else replace(NO_FACTS, resource=resource)
         async with self._store.unit_of_work(write=False) as uow:
             factors = await uow.factors.for_account(account.id)
             holds = await uow.holds.for_account(account.id)
+            used = await uow.limits.usage(account.id, self._clock.now(), day=DAY,
+                                          month=MONTH) if usage else {}
         session = principal.session if isinstance(principal, CustomerSession) else None
         active = [f for f in factors if f.active]
         return AccessFacts(
@@ -78,18 +94,28 @@ class AccessService:
             session_created_at=session.created_at if session else None,
             second_factor_at=session.second_factor_at if session else None,
             strong_factor_at=session.strong_factor_at if session else None,
-            assurance=session.aal if session else None, resource=resource)
+            assurance=session.aal if session else None, resource=resource, usage=used)
 
     async def decide(self, principal: Principal, action: Action,
-                     resource: Resource | None = None) -> Decision:
-        facts = await self.facts(principal, resource)
-        return authorize(principal, action, facts, self._clock.now(), self._policy)
+                     resource: Resource | None = None, *,
+                     amount: Decimal | None = None) -> Decision:
+        """The one decision for ``action`` (for ``amount`` of money, where it moves some)."""
+        money = CAPABILITIES.get(action) in MONEY_CAPABILITIES
+        facts = await self.facts(principal, resource, usage=money)
+        return self.decide_on(principal, action, facts, amount=amount)
+
+    def decide_on(self, principal: Principal, action: Action, facts: AccessFacts, *,
+                  amount: Decimal | None = None) -> Decision:
+        """The decision on facts already read (``facts``)."""
+        return authorize(principal, action, facts, self._clock.now(), self._policy,
+                         amount=amount, tiers=self.tiers)
 
     async def require(self, principal: Principal, action: Action, ctx: RequestContext,
-                      resource: Resource | None = None) -> None:
-        """Return if ``action`` (on ``resource``) is allowed; otherwise audit the refusal and
-        raise the error its first reason calls for."""
-        decision = await self.decide(principal, action, resource)
+                      resource: Resource | None = None, *,
+                      amount: Decimal | None = None) -> None:
+        """Return if ``action`` (on ``resource``, for ``amount``) is allowed; otherwise audit
+        the refusal and raise the error its first reason calls for."""
+        decision = await self.decide(principal, action, resource, amount=amount)
         if not decision.allowed:
             await self._record_refusal(principal, action, decision, ctx, resource)
             raise refusal(decision, resource)
@@ -124,7 +150,7 @@ class AccessService:
 
 
 def _account_of(principal: Principal) -> Account | None:
-    if isinstance(principal, CustomerSession | ApiKeyPrincipal):
+    if isinstance(principal, CustomerSession | ApiKeyPrincipal | AccountSubject):
         return principal.account
     return None
 
@@ -138,6 +164,8 @@ def _actor_of(principal: Principal) -> tuple[Actor, str]:
     if isinstance(principal, StaffSession):
         return (Actor.staff(principal.staff_id, "refused by the access policy"),
                 f"staff:{principal.session_id}")
+    if isinstance(principal, AccountSubject):
+        return Actor(ActorKind.SERVICE, "decision"), f"subject:{principal.account.id}"
     assert isinstance(principal, ServiceClient)
     return Actor(ActorKind.SERVICE, principal.name), f"service:{principal.name}"
 
@@ -156,4 +184,5 @@ def refusal(decision: Decision, resource: Resource | None = None) -> KeepgateErr
     if first is Reason.FRESH_SIGN_IN_REQUIRED:
         return FreshSignInRequired()
     return AccessDenied(details={"reasons": [r.value for r in decision.reasons],
-                                 "messages": list(decision.messages)})
+                                 "messages": list(decision.messages),
+                                 "decision": decision.details()})

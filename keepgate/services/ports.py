@@ -14,8 +14,15 @@ from keepgate.domain.audit import AuditEvent
 from keepgate.domain.factors import Factor, TrustedDevice
 from keepgate.domain.holds import SecurityHold
 from keepgate.domain.identifiers import Identifier
+from keepgate.domain.kyc import Capability
+from keepgate.domain.limits import Reservation, ReservationStatus, Usage
+from keepgate.domain.service_clients import ServiceClientRecord
 from keepgate.domain.sessions import Session
 from keepgate.flows.base import Flow
+
+
+class DuplicateReservationKey(Exception):
+    """Raised by ``LimitRepo.create`` when the account already has a reservation by that key."""
 
 
 class IdentifierTaken(Exception):
@@ -172,6 +179,37 @@ class HoldRepo(Protocol):
     async def for_account(self, account_id: str) -> Sequence[SecurityHold]: ...
 
 
+class LimitRepo(Protocol):
+    """Limit usage. Every write to one account's usage of one capability starts with ``lock``,
+    which makes concurrent writers take turns until their transactions end."""
+
+    async def lock(self, account_id: str, capability: Capability, now: datetime) -> None: ...
+    async def by_key(self, account_id: str, key: str) -> Reservation | None: ...
+    async def usage(self, account_id: str, now: datetime, *, day: timedelta,
+                    month: timedelta) -> Mapping[Capability, Usage]:
+        """Committed and live reserved amounts made in the last ``day`` and ``month``."""
+        ...
+    async def create(self, reservation: Reservation) -> None:
+        """Raises ``DuplicateReservationKey`` when the key is taken on the account."""
+        ...
+    async def settle(self, reservation_id: str, status: ReservationStatus,
+                     now: datetime) -> bool:
+        """Commit or release a reservation still reserved; False when it was not."""
+class ServiceClientRepo(Protocol):
+    async def create(self, client: ServiceClientRecord) -> bool:
+        """False when the name is taken, by an active or a revoked client."""
+        ...
+    async def by_name(self, name: str) -> ServiceClientRecord | None: ...
+    async def by_secret_hash(self, secret_hash: str) -> ServiceClientRecord | None: ...
+    async def all(self) -> Sequence[ServiceClientRecord]: ...
+    async def replace_secret(self, name: str, secret_hash: str, now: datetime) -> bool:
+        """Swap an active client's secret hash; False when there is no such active client."""
+        ...
+    async def revoke(self, name: str, now: datetime) -> bool:
+        """False when there is no such active client."""
+        ...
+
+
 class CounterRepo(Protocol):
     """Counters on the sign-in and sending paths, keyed by a keyed hash, each one atomic."""
 
@@ -240,9 +278,13 @@ class UnitOfWork(Protocol):
     @property
     def holds(self) -> HoldRepo: ...
     @property
+    def limits(self) -> LimitRepo: ...
+    @property
     def counters(self) -> CounterRepo: ...
     @property
     def housekeeping(self) -> HousekeepingRepo: ...
+    @property
+    def service_clients(self) -> ServiceClientRepo: ...
 
 
 class Store(Protocol):

@@ -50,6 +50,23 @@ class SessionService:
                 await uow.sessions.touch(session.id, now)
         return CustomerSession(session, account)
 
+    async def introspect(self, token: str) -> CustomerSession | None:
+        """The active session this token opens, or None: for the exchange's other services.
+
+        One read, and never a write: asking about a session is not using it, so it does not
+        move the idle timer. A service that re-checks open sessions (a market-data stream, a
+        queue of resting orders) would otherwise keep an abandoned one alive for good, and
+        the idle timeout is only worth having if nothing but the holder can extend it: the
+        customer's own app does, with its requests to Keepgate."""
+        if not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
+            return None
+        now = self._clock.now()
+        async with self._store.unit_of_work(write=False) as uow:
+            found = await uow.sessions.with_account(hash_token(token))
+        if found is None or not found[0].is_active(self.policy, now):
+            return None
+        return CustomerSession(*found)
+
     async def list_active(self, account_id: str) -> Sequence[Session]:
         now = self._clock.now()
         async with self._store.unit_of_work(write=False) as uow:

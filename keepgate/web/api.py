@@ -18,7 +18,15 @@ from keepgate.flows.base import Channel, Flow, FlowKind
 from keepgate.flows.registry import spec_for
 from keepgate.services.context import RequestContext
 from keepgate.services.effects import IssuedSession
-from keepgate.web.deps import Account, Current, Flows, MaybeCurrent, Presenter, Sessions
+from keepgate.web.deps import (
+    Access,
+    Account,
+    Current,
+    Flows,
+    MaybeCurrent,
+    Presenter,
+    Sessions,
+)
 from keepgate.web.present import FlowPresenter
 from keepgate.web.requests import request_context
 from keepgate.web.schemas import (
@@ -168,8 +176,9 @@ async def submit_flow(flow_id: FlowToSubmit, body: Annotated[FlowSubmission, Bod
 
 @router.get("/me", response_model=MeOut, summary="The signed-in account",
             responses=errors(401))
-async def me(current: Current) -> MeOut:
-    return me_out(current.account, current.session)
+async def me(current: Current, access: Access) -> MeOut:
+    return me_out(current.account, current.session,
+                  access.tiers.tier(current.account.kyc_tier).capabilities)
 
 
 @router.get("/sessions", response_model=SessionsOut, summary="My active sessions",

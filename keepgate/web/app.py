@@ -16,7 +16,16 @@ from keepgate import __version__
 from keepgate.config import ANNOUNCED, Settings
 from keepgate.services import request_ids
 from keepgate.services.clock import Clock
-from keepgate.web import api, errors, ops, pages, security_api, security_pages
+from keepgate.web import (
+    api,
+    errors,
+    limits_api,
+    ops,
+    pages,
+    security_api,
+    security_pages,
+    service_api,
+)
 from keepgate.web.branding import image_origins
 from keepgate.web.middleware import (
     MAX_HEADER_BYTES,
@@ -44,7 +53,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
         worker = None
         if settings.run_outbox_worker:
             worker = asyncio.create_task(kg.outbox.run_forever(
-                settings.outbox_poll_seconds, chores=[kg.maintenance.run_once]))
+                settings.outbox_poll_seconds,
+                chores=[kg.maintenance.run_once, kg.service_clients.flush]))
         if settings.dev_outbox:
             log.warning("development mode: messages are not delivered; read them at "
                         "%s/dev/messages", settings.public_url)
@@ -67,6 +77,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
     errors.install(app, render_page_error=pages.render_page_error)
     app.include_router(api.router)
     app.include_router(security_api.router)
+    app.include_router(limits_api.router)
+    app.include_router(service_api.router)
     app.include_router(pages.router)
     app.include_router(security_pages.router)
     if settings.dev_outbox:

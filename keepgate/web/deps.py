@@ -10,9 +10,11 @@ Only this module reads the running ``Keepgate`` off the application; routes decl
 ``Require(a)``     ``Current``, once ``domain.access.authorize`` allows action ``a``
 ``Flows``          ``FlowService``          ``Sessions``   ``SessionService``
 ``Account``        ``AccountServices``      ``Access``     ``AccessService``
+``Limits``         ``LimitService``         ``Decisions``  ``DecisionService``
 ``Presenter``      what a flow shows its client (``web.present.FlowPresenter``)
 ``Now``            the service clock's time, as the request starts; ``ServiceClock`` the clock
 ``AppSettings``    the settings; ``Csrf``, ``Defences``, ``Outbox``, ``Takeover`` likewise
+``ServiceClientsDep``  service clients; ``Decisions``, ``Limits`` the decision API's ports
 =================  =========================================================================
 """
 
@@ -35,8 +37,11 @@ from keepgate.services.account import AccountServices
 from keepgate.services.account.takeover import TakeoverReports
 from keepgate.services.clock import Clock
 from keepgate.services.context import RequestContext
+from keepgate.services.decisions import DecisionService
 from keepgate.services.flows import FlowService
+from keepgate.services.limits import LimitService
 from keepgate.services.outbox import OutboxWorker
+from keepgate.services.service_clients import ServiceClients
 from keepgate.services.sessions import SessionService
 from keepgate.web.present import FlowPresenter
 from keepgate.wiring import Keepgate
@@ -79,12 +84,24 @@ def _access(kg: Services) -> AccessService:
     return kg.access
 
 
+def _limits(kg: Services) -> LimitService:
+    return kg.limits
+
+
+def _decisions(kg: Services) -> DecisionService:
+    return kg.decisions
+
+
 def _defences(kg: Services) -> DefencePolicy:
     return kg.defences.policy
 
 
 def _outbox(kg: Services) -> OutboxWorker:
     return kg.outbox
+
+
+def _service_clients(kg: Services) -> ServiceClients:
+    return kg.service_clients
 
 
 def presenter_of(kg: Keepgate) -> FlowPresenter:
@@ -111,11 +128,14 @@ Sessions = Annotated[SessionService, Depends(_sessions)]
 Account = Annotated[AccountServices, Depends(_account)]
 Takeover = Annotated[TakeoverReports, Depends(_takeover)]
 Access = Annotated[AccessService, Depends(_access)]
+Limits = Annotated[LimitService, Depends(_limits)]
+Decisions = Annotated[DecisionService, Depends(_decisions)]
 Defences = Annotated[DefencePolicy, Depends(_defences)]
 Outbox = Annotated[OutboxWorker, Depends(_outbox)]
 Presenter = Annotated[FlowPresenter, Depends(_presenter)]
 Now = Annotated[datetime, Depends(_now)]
 ServiceClock = Annotated[Clock, Depends(_clock)]
+ServiceClientsDep = Annotated[ServiceClients, Depends(_service_clients)]
 
 bearer = HTTPBearer(auto_error=False, description="A session token from a completed sign-in")
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]

@@ -47,6 +47,12 @@ STATUS_BY_CLASS: dict[type[e.KeepgateError], int] = {
     e.SecondFactorRequired: 403,
     e.FreshSignInRequired: 403,
     e.AccessDenied: 403,
+    e.LimitError: 409,
+    e.LimitExceeded: 403,
+    e.NotLimited: 422,
+    e.ReservationNotFound: 404,
+    e.ReservationExpired: 410,
+    e.ScopeRequired: 403,
     e.SecurityConflict: 409,
     e.Throttled: 429,
     e.CsrfRejected: 403,
@@ -55,6 +61,7 @@ STATUS_BY_CLASS: dict[type[e.KeepgateError], int] = {
 HTTP_CODES = {404: "http.not_found", 405: "http.method_not_allowed",
               415: e.UnsupportedMediaType.code}
 INTERNAL = "internal"
+SERVICE_CHALLENGE = 'Basic realm="keepgate-services", Bearer realm="keepgate-services"'
 
 
 def _codes_under(kind: type[e.KeepgateError]) -> set[str]:
@@ -91,7 +98,9 @@ def headers_for(error: e.KeepgateError) -> dict[str, str]:
     headers: dict[str, str] = {}
     if error.retry_after is not None:
         headers["Retry-After"] = str(error.retry_after)
-    if isinstance(error, e.AuthenticationRequired):
+    if isinstance(error, e.ServiceClientUnauthenticated):
+        headers["WWW-Authenticate"] = SERVICE_CHALLENGE
+    elif isinstance(error, e.AuthenticationRequired):
         headers["WWW-Authenticate"] = 'Bearer realm="keepgate"'
     return headers
 

@@ -34,7 +34,7 @@ from keepgate.domain.identifiers import (
     known_country,
     phone_example,
 )
-from keepgate.domain.kyc import CAPABILITY_LABELS, TIERS, tier
+from keepgate.domain.kyc import CAPABILITY_LABELS
 from keepgate.domain.principals import CustomerSession
 from keepgate.flows.base import COMPLETED, Channel, Flow, FlowKind
 from keepgate.flows.context import sent_code, webauthn_options
@@ -56,10 +56,12 @@ from keepgate.services.sessions import SessionService
 from keepgate.web import local_time
 from keepgate.web.branding import brand_css
 from keepgate.web.deps import (
+    Access,
     AppSettings,
     Csrf,
     Defences,
     Flows,
+    Limits,
     Outbox,
     Presenter,
     Sessions,
@@ -453,24 +455,27 @@ async def _signed_in(page: PageState) -> CustomerSession:
 
 
 @router.get("/account", response_class=HTMLResponse)
-async def account(page: Page) -> Response:
+async def account(page: Page, access: Access, limits: Limits) -> Response:
     principal = await page.principal()
     if principal is None:
         return page.redirect("/login")
     current = principal.account
-    return page.render("account.html", account=current, tier=tier(current.kyc_tier), tiers=TIERS,
-                       labels=CAPABILITY_LABELS, session=principal.session)
+    policy = access.tiers
+    return page.render("account.html", account=current, tier=policy.tier(current.kyc_tier),
+                       tiers=policy.tiers, labels=CAPABILITY_LABELS, session=principal.session,
+                       tier_status=await limits.status(current.id))
 
 
 @router.get("/account/verify", response_class=HTMLResponse)
-async def verify(page: Page) -> Response:
+async def verify(page: Page, access: Access) -> Response:
     """Where the restricted banner's "Verify your identity" leads: what verification takes and
     unlocks; identity checks themselves are not offered online yet, and the page says so."""
     principal = await page.principal()
     if principal is None:
         return page.redirect("/login")
     current = principal.account
-    return page.render("verify.html", account=current, tiers=TIERS, labels=CAPABILITY_LABELS)
+    return page.render("verify.html", account=current, tiers=access.tiers.tiers,
+                       labels=CAPABILITY_LABELS)
 
 
 @router.get("/account/sessions", response_class=HTMLResponse)

@@ -11,6 +11,7 @@ from pydantic.config import JsonDict
 
 from keepgate.domain.accounts import Account
 from keepgate.domain.factors import FACTOR_PREFERENCE, Factor
+from keepgate.domain.kyc import Capability
 from keepgate.domain.sessions import Session
 from keepgate.flows.base import Flow, FlowKind
 from keepgate.flows.registry import SPECS
@@ -328,8 +329,11 @@ def flow_out(flow: Flow, data: dict[str, Any], issued: IssuedSession | None = No
                    data=data, session=session, device_token=device_token)
 
 
-def me_out(account: Account, session: Session) -> MeOut:
+def me_out(account: Account, session: Session,
+           capabilities: Iterable[Capability] | None = None) -> MeOut:
+    """``capabilities``: what the tier policy in force grants (the built-in one's otherwise)."""
+    granted = account.capabilities if capabilities is None else capabilities
     return MeOut(id=account.id, email=account.email, phone=account.phone,
                  status=account.status.value, kyc_tier=account.kyc_tier,
-                 capabilities=sorted(c.value for c in account.capabilities),
+                 capabilities=sorted(c.value for c in granted),
                  created_at=account.created_at, session=session_out(session, session.id))

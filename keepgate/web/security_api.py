@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from keepgate.domain.anti_phishing import ANTI_PHISHING_RE
 from keepgate.domain.holds import HOLD_TEXT, SecurityHold
+from keepgate.domain.kyc import Capability
 from keepgate.domain.notices import MUTABLE_NOTICES
 from keepgate.web.api import ERRORS, context, require_json
 from keepgate.web.deps import Account, Current, Now, ServiceClock
@@ -30,7 +31,10 @@ class Strict(BaseModel):
 
 class HoldOut(BaseModel):
     id: str
-    kind: str
+    kind: str = Field(description="What is held: 'withdrawal' (the capability, as before "
+                                  "'capability' was given)")
+    capability: str = Field(description="The capability held, e.g. 'withdraw'")
+    cause: str = Field(description="The kind of the audit event that placed the hold")
     reason: str
     description: str
     created_at: datetime
@@ -124,7 +128,9 @@ class RenameIn(Strict):
 
 
 def hold_out(hold: SecurityHold, now: datetime) -> HoldOut:
-    return HoldOut(id=hold.id, kind=hold.kind, reason=hold.reason.value,
+    kind = "withdrawal" if hold.capability is Capability.WITHDRAW else hold.capability.value
+    return HoldOut(id=hold.id, kind=kind, capability=hold.capability.value, cause=hold.cause,
+                   reason=hold.reason.value,
                    description=HOLD_TEXT[hold.reason], created_at=hold.created_at,
                    expires_at=hold.expires_at,
                    seconds_left=max(0, int((hold.expires_at - now).total_seconds())))

@@ -66,7 +66,8 @@ async def test_other_reasons_are_named(guarded: httpx.AsyncClient) -> None:
     assert answer.status_code == 403
     error = answer.json()["error"]
     assert error["code"] == "access.denied"
-    assert error["details"]["reasons"] == ["tier_too_low"]
+    assert error["details"]["reasons"] == ["tier_too_low", "step_up_required"]
+    assert error["details"]["decision"][0]["tier_needed"] == 1
 
 
 async def test_no_session_no_decision(guarded: httpx.AsyncClient) -> None:

@@ -41,7 +41,10 @@ async def test_sign_up_sign_in_look_around_and_sign_out(page: Page) -> None:
     await expect(rows.first).to_have_attribute("aria-current", "true")
     await expect(rows.first.get_by_role("rowheader")).to_contain_text("You are here")
     await expect(table.locator("tbody > tr[aria-current]")).to_have_count(1)
-    await expect(rows.nth(1)).to_contain_text("20,000 USD")
+    await expect(rows.nth(1)).to_contain_text("5,000.00 USD")
+    card = page.get_by_role("region", name=f"Your verification: tier 0 · {TIERS[0].name}")
+    await expect(card).to_contain_text(f"Next: tier 1 · {TIERS[1].name}")
+    await expect(card.get_by_role("link", name="Verify for tier 1")).to_be_visible()
     account_link = steps.account_nav(page).get_by_role("link", name="Account")
     await expect(account_link).to_have_attribute("aria-current", "page")
 

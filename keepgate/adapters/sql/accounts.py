@@ -35,20 +35,23 @@ def account_from_row(row: Any) -> Account:
                    security_version=row.security_version)
 
 
+# Built once (see the package docstring).
+_GET = sa.select(t.accounts).where(t.accounts.c.id == sa.bindparam("b_id"))
+_BY_EMAIL = sa.select(t.accounts).where(t.accounts.c.email == sa.bindparam("b_value"))
+_BY_PHONE = sa.select(t.accounts).where(t.accounts.c.phone == sa.bindparam("b_value"))
+
+
 class SqlAccounts:
     def __init__(self, conn: AsyncConnection) -> None:
         self._c = conn
 
     async def get(self, account_id: str) -> Account | None:
-        row = (await self._c.execute(
-            sa.select(t.accounts).where(t.accounts.c.id == account_id))).first()
+        row = (await self._c.execute(_GET, {"b_id": account_id})).first()
         return account_from_row(row) if row else None
 
     async def find(self, identifier: Identifier) -> Account | None:
-        email = identifier.kind is IdentifierKind.EMAIL
-        column = t.accounts.c.email if email else t.accounts.c.phone
-        row = (await self._c.execute(
-            sa.select(t.accounts).where(column == identifier.value))).first()
+        query = _BY_EMAIL if identifier.kind is IdentifierKind.EMAIL else _BY_PHONE
+        row = (await self._c.execute(query, {"b_value": identifier.value})).first()
         return account_from_row(row) if row else None
 
     async def create(self, account: Account) -> None:

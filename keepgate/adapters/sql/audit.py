@@ -25,6 +25,11 @@ from keepgate.security.audit_chain import entry_hash
 from keepgate.services import request_ids
 from keepgate.services.ports import AuditRecord, ChainLink
 
+# Built once (see the package docstring).
+_HEAD = sa.select(t.audit_head).where(t.audit_head.c.id == 1).with_for_update()
+_APPEND = t.audit_events.insert()
+_ADVANCE = sa.update(t.audit_head).where(t.audit_head.c.id == 1)
+
 
 class SqlAudit:
     def __init__(self, conn: AsyncConnection, writable: bool) -> None:
@@ -47,8 +52,7 @@ class SqlAudit:
     async def append(self, event: AuditEvent, now: datetime) -> AuditRecord:
         if not self._writable:
             raise RuntimeError("audit events are appended in write units of work only")
-        head = (await self._c.execute(
-            sa.select(t.audit_head).where(t.audit_head.c.id == 1).with_for_update())).one()
+        head = (await self._c.execute(_HEAD)).one()
         seq = head.seq + 1
         actor = event.acted_by
         actor = Actor(actor.kind, actor.id, actor.reason[:500] if actor.reason else None)
@@ -57,13 +61,12 @@ class SqlAudit:
         event = AuditEvent(event.kind, event.outcome, event.account_id, event.ip[:64],
                            event.user_agent[:512], details, actor)
         digest = entry_hash(head.last_hash, self.content(seq, now, event))
-        await self._c.execute(sa.insert(t.audit_events).values(
+        await self._c.execute(_APPEND, dict(
             seq=seq, at=now, kind=event.kind.value, outcome=event.outcome.value,
             account_id=event.account_id, ip=event.ip, user_agent=event.user_agent,
             details=event.details, prev_hash=head.last_hash, hash=digest,
             actor_kind=actor.kind.value, actor_id=actor.id, actor_reason=actor.reason))
-        await self._c.execute(sa.update(t.audit_head).where(t.audit_head.c.id == 1)
-                              .values(seq=seq, last_hash=digest))
+        await self._c.execute(_ADVANCE, {"seq": seq, "last_hash": digest})
         record = AuditRecord(seq, now, event, head.last_hash, digest)
         self.appended.append(record)
         return record

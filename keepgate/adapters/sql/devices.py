@@ -17,6 +17,10 @@ from keepgate.adapters.sql import failed_logins
 from keepgate.adapters.sql import tables as t
 from keepgate.domain.factors import TrustedDevice
 
+# Built once (see the package docstring).
+_BY_TOKEN_HASH = sa.select(t.trusted_devices).where(
+    t.trusted_devices.c.token_hash == sa.bindparam("b_token_hash"))
+
 
 class SqlDevices:
     def __init__(self, conn: AsyncConnection) -> None:
@@ -43,8 +47,7 @@ class SqlDevices:
         return self._row(row) if row else None
 
     async def by_token_hash(self, token_hash: str) -> TrustedDevice | None:
-        row = (await self._c.execute(sa.select(t.trusted_devices).where(
-            t.trusted_devices.c.token_hash == token_hash))).first()
+        row = (await self._c.execute(_BY_TOKEN_HASH, {"b_token_hash": token_hash})).first()
         return self._row(row) if row else None
 
     async def for_account(self, account_id: str) -> Sequence[TrustedDevice]:

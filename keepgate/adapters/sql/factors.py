@@ -17,6 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from keepgate.adapters.sql import tables as t
 from keepgate.domain.factors import Factor, FactorKind
 
+# Built once (see the package docstring).
+_FOR_ACCOUNT = (sa.select(t.factors).where(t.factors.c.account_id == sa.bindparam("b_account_id"))
+                .order_by(t.factors.c.created_at))
+
 
 class SqlFactors:
     def __init__(self, conn: AsyncConnection) -> None:
@@ -33,8 +37,7 @@ class SqlFactors:
                       passkey=row.passkey)
 
     async def for_account(self, account_id: str) -> Sequence[Factor]:
-        rows = await self._c.execute(sa.select(t.factors).where(
-            t.factors.c.account_id == account_id).order_by(t.factors.c.created_at))
+        rows = await self._c.execute(_FOR_ACCOUNT, {"b_account_id": account_id})
         return [self._row(r) for r in rows]
 
     async def get(self, factor_id: str) -> Factor | None:

@@ -17,21 +17,59 @@ Each change is one conditional ``UPDATE ... RETURNING`` on the row itself, atomi
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+_NOW = "b_now"
 
-def _live_pending(table: sa.Table, now: datetime) -> Any:
-    """The reservations still counted at ``now``: none once they have lapsed."""
+
+def _live_pending(table: sa.Table) -> Any:
+    """The reservations still counted at ``b_now``: none once they have lapsed."""
     c = table.c
-    return sa.case((c.pending_until > now, c.pending), else_=0)
+    return sa.case((c.pending_until > sa.bindparam(_NOW), c.pending), else_=0)
 
 
-def _pending_given_back(table: sa.Table, now: datetime) -> Any:
+def _pending_given_back(table: sa.Table) -> Any:
     """``pending`` less the reservation being settled (never below zero)."""
-    return sa.case((_live_pending(table, now) > 0, table.c.pending - 1), else_=0)
+    return sa.case((_live_pending(table) > 0, table.c.pending - 1), else_=0)
+
+
+# Each statement is built once per table (see the package docstring).
+
+
+@cache
+def _reserve(table: sa.Table) -> Any:
+    c = table.c
+    live = _live_pending(table)
+    return (sa.update(table)
+            .where(c.id == sa.bindparam("b_id"), c.failed_logins + live < sa.bindparam("b_limit"),
+                   sa.or_(c.banned_until.is_(None), c.banned_until <= sa.bindparam(_NOW)))
+            .values(pending=live + 1, pending_until=sa.bindparam("b_until"))
+            .returning(c.failed_logins + c.pending))
+
+
+@cache
+def _count_failure(table: sa.Table) -> Any:
+    c = table.c
+    return (sa.update(table).where(c.id == sa.bindparam("b_id"))
+            .values(failed_logins=c.failed_logins + 1, pending=_pending_given_back(table))
+            .returning(c.failed_logins))
+
+
+@cache
+def _release(table: sa.Table) -> Any:
+    return (sa.update(table).where(table.c.id == sa.bindparam("b_id"))
+            .values(pending=_pending_given_back(table)))
+
+
+@cache
+def _clear(table: sa.Table, *extra: str) -> Any:
+    return (sa.update(table).where(table.c.id == sa.bindparam("b_id"))
+            .values(failed_logins=0, pending=_pending_given_back(table),
+                    **{name: sa.bindparam(f"b_{name}") for name in extra}))
 
 
 async def reserve_attempt(conn: AsyncConnection, table: sa.Table, row_id: str, now: datetime,
@@ -42,14 +80,8 @@ async def reserve_attempt(conn: AsyncConnection, table: sa.Table, row_id: str, n
     when the row is banned or ``limit`` attempts are already counted. Parallel guesses
     therefore never evaluate more than ``limit`` candidates.
     """
-    c = table.c
-    live = _live_pending(table, now)
-    result = await conn.execute(
-        sa.update(table)
-        .where(c.id == row_id, c.failed_logins + live < limit,
-               sa.or_(c.banned_until.is_(None), c.banned_until <= now))
-        .values(pending=live + 1, pending_until=now + lifetime)
-        .returning(c.failed_logins + c.pending))
+    result = await conn.execute(_reserve(table), {"b_id": row_id, _NOW: now, "b_limit": limit,
+                                                  "b_until": now + lifetime})
     count = result.scalar_one_or_none()
     return int(count) if count is not None else None
 
@@ -57,24 +89,18 @@ async def reserve_attempt(conn: AsyncConnection, table: sa.Table, row_id: str, n
 async def count_failure(conn: AsyncConnection, table: sa.Table, row_id: str,
                         now: datetime) -> int:
     """Settle a reservation as a failure; returns the consecutive failures now counted."""
-    c = table.c
-    result = await conn.execute(
-        sa.update(table).where(c.id == row_id)
-        .values(failed_logins=c.failed_logins + 1, pending=_pending_given_back(table, now))
-        .returning(c.failed_logins))
+    result = await conn.execute(_count_failure(table), {"b_id": row_id, _NOW: now})
     return int(result.scalar_one_or_none() or 0)
 
 
 async def release_attempt(conn: AsyncConnection, table: sa.Table, row_id: str,
                           now: datetime) -> None:
     """Give a reservation back: a step that passed but did not finish the sign-in."""
-    await conn.execute(sa.update(table).where(table.c.id == row_id)
-                       .values(pending=_pending_given_back(table, now)))
+    await conn.execute(_release(table), {"b_id": row_id, _NOW: now})
 
 
 async def clear_failures(conn: AsyncConnection, table: sa.Table, row_id: str, now: datetime,
                          **values: Any) -> None:
     """A finished sign-in: its reservation back and the failures forgotten."""
-    await conn.execute(sa.update(table).where(table.c.id == row_id)
-                       .values(failed_logins=0, pending=_pending_given_back(table, now),
-                               **values))
+    await conn.execute(_clear(table, *sorted(values)),
+                       {"b_id": row_id, _NOW: now, **{f"b_{k}": v for k, v in values.items()}})

@@ -15,6 +15,12 @@ from keepgate.adapters.sql import tables as t
 from keepgate.flows.base import Channel, Feedback, Flow, FlowKind
 from keepgate.services.ports import StaleFlow
 
+# Built once (see the package docstring).
+_GET = sa.select(t.flows).where(t.flows.c.id == sa.bindparam("b_id"))
+_CREATE = t.flows.insert()
+_SAVE = sa.update(t.flows).where(t.flows.c.id == sa.bindparam("b_id"),
+                                 t.flows.c.version == sa.bindparam("b_version"))
+
 
 class SqlFlows:
     def __init__(self, conn: AsyncConnection) -> None:
@@ -30,7 +36,7 @@ class SqlFlows:
                     binding=flow.binding, account_id=flow.account_id, session_id=flow.session_id)
 
     async def get(self, flow_id: str) -> Flow | None:
-        row = (await self._c.execute(sa.select(t.flows).where(t.flows.c.id == flow_id))).first()
+        row = (await self._c.execute(_GET, {"b_id": flow_id})).first()
         if row is None:
             return None
         return Flow(id=row.id, kind=FlowKind(row.kind), channel=Channel(row.channel),
@@ -40,14 +46,13 @@ class SqlFlows:
                     account_id=row.account_id, session_id=row.session_id)
 
     async def create(self, flow: Flow) -> None:
-        await self._c.execute(sa.insert(t.flows).values(id=flow.id, version=flow.version,
-                                                        **self._values(flow)))
+        await self._c.execute(_CREATE, {"id": flow.id, "version": flow.version,
+                                        **self._values(flow)})
 
     async def save(self, flow: Flow) -> Flow:
-        result = await self._c.execute(
-            sa.update(t.flows)
-            .where(t.flows.c.id == flow.id, t.flows.c.version == flow.version)
-            .values(version=flow.version + 1, **self._values(flow)))
+        result = await self._c.execute(_SAVE, {"b_id": flow.id, "b_version": flow.version,
+                                               "version": flow.version + 1,
+                                               **self._values(flow)})
         if result.rowcount != 1:
             raise StaleFlow(flow.id)
         return flow.evolve(version=flow.version + 1)

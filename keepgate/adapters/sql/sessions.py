@@ -41,12 +41,27 @@ def _session(row: Any) -> Session:
                    strong_factor_at=row.strong_factor_at)
 
 
+_s = t.sessions.c
+_CREATE = t.sessions.insert()
+_WITH_ACCOUNT = (sa.select(t.sessions, *(c.label(f"{ACCOUNT_PREFIX}{c.name}")
+                                         for c in t.accounts.c))
+                 .join(t.accounts, t.accounts.c.id == _s.account_id)
+                 .where(_s.token_hash == sa.bindparam("b_token_hash")))
+_ACTIVE = (sa.select(t.sessions)
+           .where(_s.account_id == sa.bindparam("b_account_id"), _s.revoked_at.is_(None),
+                  _s.expires_at > sa.bindparam("b_now"),
+                  _s.last_seen_at > sa.bindparam("b_seen_since"))
+           .order_by(_s.created_at, _s.id))
+_TOUCH = sa.update(t.sessions).where(_s.id == sa.bindparam("b_id"))
+_REVOKE = sa.update(t.sessions).where(_s.id == sa.bindparam("b_id"), _s.revoked_at.is_(None))
+
+
 class SqlSessions:
     def __init__(self, conn: AsyncConnection) -> None:
         self._c = conn
 
     async def create(self, session: Session) -> None:
-        await self._c.execute(sa.insert(t.sessions).values(
+        await self._c.execute(_CREATE, dict(
             id=session.id, account_id=session.account_id, token_hash=session.token_hash,
             aal=session.aal.value, methods=list(session.methods), channel=session.channel,
             created_at=session.created_at, last_seen_at=session.last_seen_at,
@@ -57,12 +72,7 @@ class SqlSessions:
 
     async def with_account(self, token_hash: str) -> tuple[Session, Account] | None:
         """The session and its account in one query: every authenticated request asks."""
-        s, a = t.sessions.c, t.accounts.c
-        account_columns = [c.label(f"{ACCOUNT_PREFIX}{c.name}") for c in t.accounts.c]
-        row = (await self._c.execute(
-            sa.select(t.sessions, *account_columns)
-            .join(t.accounts, a.id == s.account_id)
-            .where(s.token_hash == token_hash))).first()
+        row = (await self._c.execute(_WITH_ACCOUNT, {"b_token_hash": token_hash})).first()
         if row is None:
             return None
         return _session(row), account_from_row(_Prefixed(row._mapping, ACCOUNT_PREFIX))
@@ -81,10 +91,8 @@ class SqlSessions:
                                  seen_since: datetime) -> Sequence[Session]:
         """Sessions neither revoked, nor past their absolute limit, nor idle since before
         ``seen_since``; the oldest first."""
-        s = t.sessions.c
-        rows = await self._c.execute(sa.select(t.sessions).where(
-            s.account_id == account_id, s.revoked_at.is_(None), s.expires_at > now,
-            s.last_seen_at > seen_since).order_by(s.created_at, s.id))
+        rows = await self._c.execute(_ACTIVE, {"b_account_id": account_id, "b_now": now,
+                                               "b_seen_since": seen_since})
         return [_session(r) for r in rows]
 
     async def elevate(self, session_id: str, *, token_hash: str, aal: str,
@@ -96,14 +104,10 @@ class SqlSessions:
             token_hash=token_hash, aal=aal, methods=list(methods), last_seen_at=now, **stamps))
 
     async def touch(self, session_id: str, now: datetime) -> None:
-        await self._c.execute(sa.update(t.sessions).where(t.sessions.c.id == session_id)
-                              .values(last_seen_at=now))
+        await self._c.execute(_TOUCH, {"b_id": session_id, "last_seen_at": now})
 
     async def revoke(self, session_id: str, now: datetime) -> bool:
-        result = await self._c.execute(
-            sa.update(t.sessions)
-            .where(t.sessions.c.id == session_id, t.sessions.c.revoked_at.is_(None))
-            .values(revoked_at=now))
+        result = await self._c.execute(_REVOKE, {"b_id": session_id, "revoked_at": now})
         return bool(result.rowcount)
 
     async def revoke_all(self, account_id: str, now: datetime, *, keep: str | None) -> int:

@@ -22,7 +22,9 @@ from keepgate.adapters.sql.factors import SqlFactors, SqlRecoveryCodes
 from keepgate.adapters.sql.flows import SqlFlows
 from keepgate.adapters.sql.holds import SqlHolds
 from keepgate.adapters.sql.housekeeping import SqlHousekeeping
+from keepgate.adapters.sql.limits import SqlLimits
 from keepgate.adapters.sql.outbox import SqlOutbox
+from keepgate.adapters.sql.service_clients import SqlServiceClients
 from keepgate.adapters.sql.sessions import SqlSessions
 from keepgate.adapters.sql.tables import audit_head
 from keepgate.services import audit_log
@@ -41,8 +43,10 @@ class SqlUnitOfWork:
         self.recovery_codes = SqlRecoveryCodes(conn)
         self.devices = SqlDevices(conn)
         self.holds = SqlHolds(conn)
+        self.limits = SqlLimits(conn)
         self.counters = SqlCounters(conn)
         self.housekeeping = SqlHousekeeping(conn)
+        self.service_clients = SqlServiceClients(conn)
 
 
 class SqlStore:

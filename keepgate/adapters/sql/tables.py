@@ -169,10 +169,50 @@ security_holds = sa.Table(
     sa.Column("id", sa.String(36), primary_key=True),
     sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), nullable=False,
               index=True),
-    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),  # the capability held
     sa.Column("reason", sa.String(32), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("cause", sa.String(40)),  # the causing event's kind; NULL before migration 0009
+)
+
+# One row per account and capability that moves money: a reservation locks it first
+# (SELECT ... FOR UPDATE on PostgreSQL), so reservations against one limit take turns.
+limit_usage = sa.Table(
+    "limit_usage", metadata,
+    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), primary_key=True),
+    sa.Column("capability", sa.String(20), primary_key=True),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Limit usage: reserved, then committed or released; amounts in minor units (cents).
+limit_reservations = sa.Table(
+    "limit_reservations", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("capability", sa.String(20), nullable=False),
+    sa.Column("key", sa.String(128), nullable=False),
+    sa.Column("amount_minor", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("settled_at", UTCDateTime),
+    sa.UniqueConstraint("account_id", "key"),
+    sa.Index("ix_limit_reservations_usage", "account_id", "capability", "created_at"),
+)
+
+# The exchange's other services. Only a keyed hash of each secret is kept; a revoked client
+# keeps its row (and its name) so that the audit log never names two clients alike.
+service_clients = sa.Table(
+    "service_clients", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("scopes", sa.JSON, nullable=False),
+    sa.Column("secret_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("rotated_at", UTCDateTime),
+    sa.Column("revoked_at", UTCDateTime),
 )
 
 outbox = sa.Table(

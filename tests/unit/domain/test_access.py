@@ -27,6 +27,7 @@ from keepgate.domain.access import (
 from keepgate.domain.accounts import Account, AccountStatus
 from keepgate.domain.factors import DefencePolicy
 from keepgate.domain.holds import HoldReason, SecurityHold
+from keepgate.domain.kyc import Capability
 from keepgate.domain.principals import (
     ApiKeyPrincipal,
     CustomerSession,
@@ -71,8 +72,8 @@ def weak(facts: AccessFacts, at: datetime) -> AccessFacts:
 
 
 def hold(expires_in: timedelta) -> SecurityHold:
-    return SecurityHold("hold-1", "acc-1", "withdrawal", HoldReason.PASSWORD_CHANGE,
-                        NOW - timedelta(hours=1), NOW + expires_in)
+    return SecurityHold("hold-1", "acc-1", Capability.WITHDRAW, HoldReason.PASSWORD_CHANGE,
+                        NOW - timedelta(hours=1), NOW + expires_in, "password.changed")
 
 
 STEP_UP = (Reason.STEP_UP_REQUIRED,)
@@ -244,7 +245,8 @@ CAPABILITY_CASES: list[tuple[int, Action, dict[str, object], tuple[Reason, ...]]
 @pytest.mark.parametrize(("level", "action", "extra", "reasons"), CAPABILITY_CASES)
 def test_capabilities_follow_the_tier(level: int, action: Action, extra: dict[str, object],
                                       reasons: tuple[Reason, ...]) -> None:
-    facts = replace(BASE, kyc_tier=level, **extra)  # type: ignore[arg-type]
+    # A strong factor proven just now: withdrawals need one (the decision table covers it).
+    facts = replace(strong(WITH_FACTOR, NOW), kyc_tier=level, **extra)  # type: ignore[arg-type]
     assert authorize(CUSTOMER, action, facts, NOW, POLICY).reasons == reasons
 
 

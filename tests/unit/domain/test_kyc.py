@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 
 from keepgate.domain.accounts import Account, AccountStatus
 from keepgate.domain.identifiers import Identifier, IdentifierKind
-from keepgate.domain.kyc import CAPABILITY_LABELS, TIERS, Capability, next_tiers, tier
+from keepgate.domain.kyc import (
+    CAPABILITY_LABELS,
+    DEFAULT_POLICY,
+    MONEY_CAPABILITIES,
+    TIERS,
+    Capability,
+    next_tiers,
+    tier,
+)
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -34,26 +43,49 @@ def test_tier_two_has_every_capability() -> None:
     assert tier(2).capabilities == frozenset(Capability)
 
 
+def test_tier_three_raises_the_limits_further() -> None:
+    assert tier(3).capabilities == frozenset(Capability)
+    for capability in MONEY_CAPABILITIES:
+        below, above = tier(2).limits[capability], tier(3).limits[capability]
+        assert above.daily > below.daily and above.monthly > below.monthly
+
+
 def test_tiers_are_ordered_and_monotonic() -> None:
     assert [t.level for t in TIERS] == list(range(len(TIERS)))
     for lower, higher in itertools.pairwise(TIERS):
-        assert lower.capabilities < higher.capabilities
+        assert lower.capabilities <= higher.capabilities
         assert lower.daily_withdrawal_limit_usd < higher.daily_withdrawal_limit_usd
+    assert TIERS[0].capabilities < TIERS[1].capabilities < TIERS[2].capabilities
     for t in TIERS:
         assert Capability.VIEW_MARKETS in t.capabilities
-        assert t.requirements and t.name
+        assert t.requirements and t.name and t.how
+        # Every capability that moves money has a daily and a monthly limit, in Decimal.
+        assert set(t.limits) == t.capabilities & MONEY_CAPABILITIES
+        for limit in t.limits.values():
+            assert isinstance(limit.daily, Decimal) and 0 < limit.daily <= limit.monthly
 
 
-@pytest.mark.parametrize("level", [-1, 3, 99])
+def test_tier_one_needs_the_personal_details() -> None:
+    assert tier(1).requirements == ("Full legal name", "Date of birth",
+                                    "Country of residence", "National ID number")
+
+
+@pytest.mark.parametrize("level", [-1, 4, 99])
 def test_unknown_tier_raises(level: int) -> None:
     with pytest.raises(ValueError, match="unknown KYC tier"):
         tier(level)
 
 
 def test_next_tiers() -> None:
-    assert [t.level for t in next_tiers(0)] == [1, 2]
-    assert [t.level for t in next_tiers(1)] == [2]
-    assert next_tiers(2) == ()
+    assert [t.level for t in next_tiers(0)] == [1, 2, 3]
+    assert [t.level for t in next_tiers(2)] == [3]
+    assert next_tiers(3) == ()
+
+
+def test_the_lowest_tier_granting_a_capability() -> None:
+    assert DEFAULT_POLICY.tier_granting(Capability.WITHDRAW) == tier(1)
+    assert DEFAULT_POLICY.tier_granting(Capability.API_ACCESS) == tier(2)
+    assert DEFAULT_POLICY.currency == "USD"
 
 
 def test_every_capability_has_a_label() -> None:

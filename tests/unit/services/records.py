@@ -105,3 +105,13 @@ async def column_values(database_url: str, column: sa.Column[Any]) -> list[Any]:
             return list((await conn.execute(sa.select(column))).scalars())
     finally:
         await engine.dispose()
+
+
+async def set_tier(store: SqlStore, account_id: str, level: int) -> None:
+    """Raise an account's KYC tier as a reviewer's approval would (verification comes later)."""
+    from keepgate.adapters.sql.tables import accounts
+
+    status = AccountStatus.ACTIVE if level else AccountStatus.RESTRICTED
+    async with store.engine.begin() as conn:
+        await conn.execute(sa.update(accounts).where(accounts.c.id == account_id)
+                           .values(kyc_tier=level, status=status.value))

@@ -10,7 +10,7 @@ import pytest
 
 from keepgate.adapters.ratelimit import LimitsWindowCounters
 from keepgate.adapters.sql.store import SqlStore
-from keepgate.domain.access import Action, Reason
+from keepgate.domain.access import REASON_TEXT, Action, Reason
 from keepgate.domain.audit import Actor, EventKind
 from keepgate.domain.errors import (
     AccessDenied,
@@ -111,7 +111,10 @@ async def test_other_refusals_name_their_reasons(access: AccessService,
     with pytest.raises(AccessDenied) as raised:
         await access.require(ann, Action.WITHDRAW, CTX)
     assert raised.value.code == "access.denied"
-    assert raised.value.details["reasons"] == [Reason.TIER_TOO_LOW.value]
+    assert raised.value.details["reasons"] == [Reason.TIER_TOO_LOW.value,
+                                               Reason.STEP_UP_REQUIRED.value]
+    assert raised.value.details["decision"][0] == {
+        "code": "tier_too_low", "message": REASON_TEXT[Reason.TIER_TOO_LOW], "tier_needed": 1}
     decision = await access.decide(ann, Action.VIEW_MARKETS)
     assert decision.allowed
 
