@@ -1,6 +1,6 @@
 """Accessibility in Chromium: axe-core finds nothing serious or critical on any page, signed
-out and signed in, at desktop and phone sizes, in the light and dark themes; names contain what buttons show; focus goes to
-the error summary after a refused form.
+out and signed in, at desktop and phone sizes, in the light and dark themes; names contain
+what buttons show; focus goes to the error summary after a refused form.
 
 axe-core is the pinned release ``scripts/vendor_axe.py`` fetches and checks (.ci/run runs it).
 It is injected into each page, which needs a context that bypasses the CSP: only here.
